@@ -1,0 +1,19 @@
+#ifndef S6NF_MAPS_STEER_H
+#define S6NF_MAPS_STEER_H
+
+#include "consts.h"
+#include "structs.h"
+
+/* bucket → fwd_target; the controller writes (through the P4Runtime server), steer reads. */
+S6_MAP("array", __u32, struct fwd_target, key_space, BUCKETS);
+
+/* canonical flow_key → fwd_target, overriding the bucket; the controller writes. */
+S6_MAP("hash", struct flow_key, struct fwd_target, flow_pin, MAX_PINS);
+
+/* logical port (1..MAX_PORTS-1; 0 means none) → ifindex on the steering host; testbed writes. */
+S6_MAP("array", __u32, struct port_entry, ports, MAX_PORTS);
+
+/* bucket → packets and bytes steered (per CPU); steer writes, controller and tests read. */
+S6_MAP("percpu_array", __u32, struct counter, bucket_stats, BUCKETS);
+
+#endif

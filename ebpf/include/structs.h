@@ -1,0 +1,59 @@
+/* Map keys and values, mirrored field for field in s6nf/agent/structs.py. Multi-byte packet
+ * fields (addresses, ports) stay in network order, as on the wire. */
+#ifndef S6NF_STRUCTS_H
+#define S6NF_STRUCTS_H
+
+/* The canonical flow key: its first CANONICAL_KEY_LEN bytes are what the CRC-32 covers. */
+struct flow_key {
+    __u32 addr_lo;
+    __u32 addr_hi;
+    __u16 port_lo;
+    __u16 port_hi;
+    __u8 proto;
+    __u8 pad[3];
+};
+
+/* Where steering sends a packet: a logical port and the destination MAC to write. */
+struct fwd_target {
+    __u32 port;
+    __u8 dmac[6];
+    __u16 pad;
+};
+
+struct port_entry {
+    __u32 ifindex;
+};
+
+struct counter {
+    __u64 packets;
+    __u64 bytes;
+};
+
+/* The monitor's per-flow state; tcp_flags is the OR of every flag seen. */
+struct flow_stats {
+    __u64 packets;
+    __u64 bytes;
+    __u64 first_seen_ns;
+    __u64 last_seen_ns;
+    __u64 tcp_flags;
+};
+
+/* An NF instance's forwarding: out of out_ifindex with these MACs. */
+struct nf_config {
+    __u32 out_ifindex;
+    __u8 smac[6];
+    __u8 dmac[6];
+    __u16 pad;
+};
+
+/* What the parser hands to a program. */
+struct parsed {
+    struct flow_key key;
+    __u32 pkt_len;
+    __u8 tcp_flags;
+    __u8 vlan_tags;
+    __u8 ip_options;
+    __u8 pad;
+};
+
+#endif

@@ -1,0 +1,51 @@
+/* The per-flow monitor NF's fast path (XDP on an instance's "in" link): parse → canonical
+ * key → per-flow stats (packets, bytes, first/last seen, TCP flags) → forward to the sink. */
+#include "include/consts.h"
+#include "include/eth.h"
+#include "include/maps_flows.h"
+#include "include/maps_stats.h"
+#include "include/parsing.h"
+
+static __always_inline void account_flow(const struct parsed *p)
+{
+    __u64 now = bpf_ktime_get_ns();
+    struct flow_stats *fs = flows.lookup((struct flow_key *)&p->key);
+    if (!fs) {
+        struct flow_stats fresh = {.first_seen_ns = now};
+        /* BPF_NOEXIST: a flow inserted meanwhile on another CPU is kept, not reset. */
+        if (flows.update((struct flow_key *)&p->key, &fresh) != 0 && !flows.lookup((struct flow_key *)&p->key)) {
+            count_reason(NOTE_FLOW_TABLE_FULL);
+            return;
+        }
+        fs = flows.lookup((struct flow_key *)&p->key);
+        if (!fs)
+            return;
+    }
+    __sync_fetch_and_add(&fs->packets, 1);
+    __sync_fetch_and_add(&fs->bytes, p->pkt_len);
+    fs->last_seen_ns = now;
+    if (p->tcp_flags)
+        __sync_fetch_and_or(&fs->tcp_flags, (__u64)p->tcp_flags);
+}
+
+int xdp_monitor(struct xdp_md *ctx)
+{
+    void *data = (void *)(long)ctx->data;
+    void *data_end = (void *)(long)ctx->data_end;
+    struct parsed p = {};
+
+    int reason = parse_packet(data, data_end, &p);
+    if (reason != REASON_FORWARD)
+        return drop(reason);
+    note_parse(&p);
+
+    __u32 zero = 0;
+    struct nf_config *cfg = nf_config.lookup(&zero);
+    if (!cfg || !cfg->out_ifindex)
+        return drop(REASON_DROP_NOT_CONFIGURED);
+
+    account_flow(&p);
+    set_macs(data, cfg->smac, cfg->dmac);
+    count_reason(REASON_FORWARD);
+    return bpf_redirect(cfg->out_ifindex, 0);
+}

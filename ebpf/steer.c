@@ -1,0 +1,53 @@
+/* Steering (XDP on the "sw" host): parse → canonical key → CRC-32 bucket → flow_pin or
+ * key_space → rewrite the destination MAC → redirect to the owning instance's port.
+ * Everything that has no flow key is dropped and counted under its reason (docs/steering.md). */
+#include "include/consts.h"
+#include "include/eth.h"
+#include "include/maps_stats.h"
+#include "include/maps_steer.h"
+#include "include/parsing.h"
+
+static __always_inline void count_bucket(__u32 bucket, __u32 bytes)
+{
+    struct counter *c = bucket_stats.lookup(&bucket);
+    if (c) {
+        c->packets += 1;
+        c->bytes += bytes;
+    }
+}
+
+static __always_inline struct fwd_target *choose_target(const struct flow_key *key, __u32 bucket)
+{
+    struct fwd_target *target = flow_pin.lookup((struct flow_key *)key);
+    if (target) {
+        count_reason(NOTE_PINNED);
+        return target;
+    }
+    return key_space.lookup(&bucket);
+}
+
+int xdp_steer(struct xdp_md *ctx)
+{
+    void *data = (void *)(long)ctx->data;
+    void *data_end = (void *)(long)ctx->data_end;
+    struct parsed p = {};
+
+    int reason = parse_packet(data, data_end, &p);
+    if (reason != REASON_FORWARD)
+        return drop(reason);
+    note_parse(&p);
+
+    __u32 bucket = flow_hash(&p.key) & (BUCKETS - 1);
+    struct fwd_target *target = choose_target(&p.key, bucket);
+    if (!target || !target->port)
+        return drop(REASON_DROP_NO_ROUTE);
+    __u32 port = target->port;
+    struct port_entry *out = ports.lookup(&port);
+    if (!out || !out->ifindex)
+        return drop(REASON_DROP_NO_ROUTE);
+
+    count_bucket(bucket, p.pkt_len);
+    set_macs(data, 0, target->dmac);
+    count_reason(REASON_FORWARD);
+    return bpf_redirect(out->ifindex, 0);
+}

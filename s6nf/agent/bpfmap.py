@@ -1,0 +1,182 @@
+"""A BPF map seen through ctypes key/value types: single and batch operations, per-CPU values.
+
+Batch operations are used where the kernel has them (5.6+ for hash and array maps); per-CPU
+maps return one value per possible CPU.
+"""
+
+from __future__ import annotations
+
+import ctypes as ct
+import errno
+import os
+from collections.abc import Iterable, Iterator
+from typing import Generic, TypeVar, cast
+
+from s6nf.agent import libbpf
+
+K = TypeVar("K", bound=ct.Structure | ct.c_uint32 | ct.c_uint64)
+V = TypeVar("V", bound=ct.Structure | ct.c_uint32 | ct.c_uint64)
+
+BPF_MAP_TYPE_PERCPU_HASH = 5
+BPF_MAP_TYPE_PERCPU_ARRAY = 6
+_PERCPU = {BPF_MAP_TYPE_PERCPU_HASH, BPF_MAP_TYPE_PERCPU_ARRAY}
+BATCH_CHUNK = 4096
+
+
+class BpfMap(Generic[K, V]):
+    """Owns an fd to one map; checks that the C sizes match the Python mirrors on open."""
+
+    def __init__(self, fd: int, key_type: type[K], value_type: type[V], name: str = "") -> None:
+        info = libbpf.map_info(fd)
+        self.name = name or info.name.decode()
+        if info.key_size != ct.sizeof(key_type) or info.value_size != ct.sizeof(value_type):
+            os.close(fd)
+            raise ValueError(
+                f"map {self.name}: kernel has key/value sizes {info.key_size}/{info.value_size}, "
+                f"the Python mirror {key_type.__name__}/{value_type.__name__} has "
+                f"{ct.sizeof(key_type)}/{ct.sizeof(value_type)}; reload the program"
+            )
+        self.fd = fd
+        self.key_type = key_type
+        self.value_type = value_type
+        self.max_entries = info.max_entries
+        self.percpu = info.type in _PERCPU
+        self.ncpus = libbpf.possible_cpus() if self.percpu else 1
+        self._slot = (ct.sizeof(value_type) + 7) // 8 * 8 if self.percpu else ct.sizeof(value_type)
+
+    @classmethod
+    def pinned(cls, path: str, key_type: type[K], value_type: type[V]) -> BpfMap[K, V]:
+        return cls(libbpf.obj_get(path), key_type, value_type, os.path.basename(path))
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+    def __enter__(self) -> BpfMap[K, V]:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _values_buffer(self, count: int = 1) -> ct.Array[ct.c_char]:
+        return ct.create_string_buffer(self._slot * self.ncpus * count)
+
+    def _split(self, raw: bytes) -> list[V]:
+        size = ct.sizeof(self.value_type)
+        return [cast(V, self.value_type.from_buffer_copy(raw[i * self._slot:i * self._slot + size]))
+                for i in range(self.ncpus)]
+
+    def lookup_percpu(self, key: K) -> list[V] | None:
+        buf = self._values_buffer()
+        ret = libbpf.lib().bpf_map_lookup_elem(self.fd, ct.byref(key), buf)
+        if ret < 0 and ct.get_errno() == errno.ENOENT:
+            return None
+        libbpf.check(ret, f"lookup in {self.name}")
+        return self._split(buf.raw)
+
+    def lookup(self, key: K) -> V | None:
+        values = self.lookup_percpu(key)
+        return None if values is None else values[0]
+
+    def update(self, key: K, value: V, flags: int = libbpf.BPF_ANY) -> None:
+        if self.percpu:
+            buf = self._values_buffer()
+            for cpu in range(self.ncpus):
+                ct.memmove(ct.addressof(buf) + cpu * self._slot, ct.byref(value), ct.sizeof(value))
+            ret = libbpf.lib().bpf_map_update_elem(self.fd, ct.byref(key), buf, flags)
+        else:
+            ret = libbpf.lib().bpf_map_update_elem(self.fd, ct.byref(key), ct.byref(value), flags)
+        libbpf.check(ret, f"update in {self.name}")
+
+    def delete(self, key: K) -> bool:
+        """Delete ``key``; False when it was not there."""
+        ret = libbpf.lib().bpf_map_delete_elem(self.fd, ct.byref(key))
+        if ret < 0 and ct.get_errno() == errno.ENOENT:
+            return False
+        libbpf.check(ret, f"delete in {self.name}")
+        return True
+
+    def keys(self) -> Iterator[K]:
+        prev: K | None = None
+        while True:
+            nxt = self.key_type()
+            ret = libbpf.lib().bpf_map_get_next_key(
+                self.fd, None if prev is None else ct.byref(prev), ct.byref(nxt))
+            if ret < 0 and ct.get_errno() == errno.ENOENT:
+                return
+            libbpf.check(ret, f"iterate {self.name}")
+            yield nxt
+            prev = nxt
+
+    def _batch(self, delete: bool) -> list[tuple[K, list[V]]]:
+        bpf = libbpf.lib()
+        fn = bpf.bpf_map_lookup_and_delete_batch if delete else bpf.bpf_map_lookup_batch
+        keys = (self.key_type * BATCH_CHUNK)()
+        values = self._values_buffer(BATCH_CHUNK)
+        out_batch = ct.c_uint64(0)
+        in_batch: ct.c_uint64 | None = None
+        opts = libbpf.batch_opts()
+        result: list[tuple[K, list[V]]] = []
+        per_elem = self._slot * self.ncpus
+        while True:
+            count = ct.c_uint32(BATCH_CHUNK)
+            ret = fn(self.fd, None if in_batch is None else ct.byref(in_batch), ct.byref(out_batch),
+                     keys, values, ct.byref(count), ct.byref(opts))
+            err = ct.get_errno() if ret < 0 else 0
+            raw, raw_keys, ksize = values.raw, bytes(keys), ct.sizeof(self.key_type)
+            for i in range(count.value):
+                key = cast(K, self.key_type.from_buffer_copy(raw_keys[i * ksize:(i + 1) * ksize]))
+                result.append((key,
+                               self._split(raw[i * per_elem:(i + 1) * per_elem])))
+            if ret < 0 and err == errno.ENOENT:
+                return result
+            libbpf.check(ret, f"batch {'lookup-and-delete' if delete else 'lookup'} in {self.name}")
+            in_batch = ct.c_uint64(out_batch.value)
+
+    def items_percpu(self) -> list[tuple[K, list[V]]]:
+        """Every entry, in one pass of batch lookups."""
+        return self._batch(delete=False)
+
+    def items(self) -> list[tuple[K, V]]:
+        return [(k, v[0]) for k, v in self._batch(delete=False)]
+
+    def pop_all(self) -> list[tuple[K, V]]:
+        """Take every entry out of a hash map: each is deleted in the same step it is read."""
+        return [(k, v[0]) for k, v in self._batch(delete=True)]
+
+    def update_batch(self, entries: Iterable[tuple[K, V]], flags: int = libbpf.BPF_ANY) -> int:
+        """Write entries in chunks of BATCH_CHUNK; returns how many were written."""
+        pending = list(entries)
+        size = ct.sizeof(self.value_type)
+        for start in range(0, len(pending), BATCH_CHUNK):
+            chunk = pending[start:start + BATCH_CHUNK]
+            keys = _pack(k for k, _ in chunk)
+            values = self._values_buffer(len(chunk))
+            for i, (_, value) in enumerate(chunk):
+                for cpu in range(self.ncpus):
+                    offset = (i * self.ncpus + cpu) * self._slot
+                    ct.memmove(ct.addressof(values) + offset, ct.byref(value), size)
+            count = ct.c_uint32(len(chunk))
+            opts = libbpf.batch_opts(flags)
+            libbpf.check(libbpf.lib().bpf_map_update_batch(self.fd, keys, values, ct.byref(count),
+                                                           ct.byref(opts)),
+                         f"batch update in {self.name}")
+        return len(pending)
+
+    def delete_batch(self, keys: Iterable[K]) -> int:
+        wanted = list(keys)
+        for start in range(0, len(wanted), BATCH_CHUNK):
+            chunk = wanted[start:start + BATCH_CHUNK]
+            arr = _pack(chunk)
+            count = ct.c_uint32(len(chunk))
+            opts = libbpf.batch_opts()
+            ret = libbpf.lib().bpf_map_delete_batch(self.fd, arr, ct.byref(count), ct.byref(opts))
+            libbpf.check(ret, f"batch delete in {self.name}")
+        return len(wanted)
+
+
+def _pack(items: Iterable[ct.Structure | ct.c_uint32 | ct.c_uint64]) -> ct.Array[ct.c_char]:
+    """Contiguous copies of ctypes values, as the batch calls want their key arrays."""
+    data = b"".join(bytes(item) for item in items)
+    return ct.create_string_buffer(data, len(data))

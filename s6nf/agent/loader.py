@@ -1,0 +1,125 @@
+"""Compiling, loading, attaching and detaching s6nf's eBPF programs with bcc.
+
+A program is compiled from ``ebpf/<name>.c`` (flattened, see ``ebpf_source``) with its sizes
+as cflags; with a pin directory its maps are pinned there, and a later load with the same
+directory reuses them, so an instance's state survives its agent.
+"""
+
+from __future__ import annotations
+
+import ctypes as ct
+import os
+import socket
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from bcc import BPF
+
+from s6nf import netns
+from s6nf.agent import libbpf
+from s6nf.agent.bpfmap import BpfMap
+from s6nf.agent.ebpf_source import flatten, source_path
+
+K = TypeVar("K", bound=ct.Structure | ct.c_uint32 | ct.c_uint64)
+V = TypeVar("V", bound=ct.Structure | ct.c_uint32 | ct.c_uint64)
+
+_DEFINE_NAMES = frozenset({"BUCKETS", "MAX_FLOWS", "MAX_PINS", "MAX_PORTS"})
+
+
+def crc32_table() -> list[int]:
+    """The byte-wise table of the reflected IEEE CRC-32, checked against zlib."""
+    table = []
+    for byte in range(256):
+        crc = byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0xEDB88320 if crc & 1 else 0)
+        table.append(crc)
+    if zlib.crc32(b"s6nf") != _crc_with(table, b"s6nf"):
+        raise AssertionError("CRC-32 table disagrees with zlib")
+    return table
+
+
+def _crc_with(table: list[int], data: bytes) -> int:
+    crc = 0xFFFFFFFF
+    for b in data:
+        crc = table[(crc ^ b) & 0xFF] ^ (crc >> 8)
+    return crc ^ 0xFFFFFFFF
+
+
+@dataclass
+class Program:
+    """One loaded XDP program and its bcc module (which owns the maps' fds)."""
+
+    name: str
+    bpf: Any
+    fd: int
+    pin_dir: Path | None
+    attached: list[tuple[str | None, int]] = field(default_factory=list)
+
+    def map(self, name: str, key_type: type[K], value_type: type[V]) -> BpfMap[K, V]:
+        """A BpfMap on its own dup of the map's fd."""
+        return BpfMap(os.dup(self.bpf[name].map_fd), key_type, value_type, name)
+
+    def attach(self, ifname: str, namespace: str | None = None) -> int:
+        """Attach in native (driver) mode to ``ifname`` in ``namespace``; returns its ifindex."""
+        with netns.entered(namespace):
+            try:
+                ifindex = socket.if_nametoindex(ifname)
+            except OSError as exc:
+                raise LookupError(f"no interface {ifname!r} in namespace {namespace}") from exc
+            libbpf.xdp_attach(ifindex, self.fd)
+        self.attached.append((namespace, ifindex))
+        return ifindex
+
+    def detach_all(self) -> None:
+        while self.attached:
+            namespace, ifindex = self.attached.pop()
+            detach(ifindex, namespace)
+
+    def close(self) -> None:
+        """Release the loader's handles; attached programs and pinned maps stay in the kernel."""
+        self.bpf.cleanup()
+
+
+def detach(ifindex: int, namespace: str | None = None) -> None:
+    with netns.entered(namespace):
+        libbpf.xdp_detach(ifindex)
+
+
+def load(program: str, pin_dir: Path | None = None,
+         defines: Mapping[str, int] | None = None) -> Program:
+    """Compile and load ``ebpf/<program>.c``; its entry function is ``xdp_<program>``."""
+    cflags = [f"-I{source_path(program).parent}"]
+    for key, value in (defines or {}).items():
+        if key not in _DEFINE_NAMES:
+            raise ValueError(f"unknown size {key!r} (known: {', '.join(sorted(_DEFINE_NAMES))})")
+        cflags.append(f"-D{key}={int(value)}")
+    if pin_dir is not None:
+        pin_dir.mkdir(parents=True, exist_ok=True)
+        cflags.append(f'-DPIN_DIR="{pin_dir}"')
+    bpf = BPF(text=flatten(source_path(program)), cflags=cflags)
+    try:
+        fn = bpf.load_func(f"xdp_{program}", BPF.XDP)
+        prog = Program(program, bpf, fn.fd, pin_dir)
+        if "crc32_table" in bpf.tables or _has_table(bpf, "crc32_table"):
+            _fill_crc_table(prog)
+    except BaseException:
+        bpf.cleanup()
+        raise
+    return prog
+
+
+def _has_table(bpf: Any, name: str) -> bool:
+    try:
+        bpf.get_table(name)
+    except KeyError:
+        return False
+    return True
+
+
+def _fill_crc_table(prog: Program) -> None:
+    with prog.map("crc32_table", ct.c_uint32, ct.c_uint32) as table:
+        table.update_batch((ct.c_uint32(i), ct.c_uint32(v)) for i, v in enumerate(crc32_table()))

@@ -1,0 +1,87 @@
+"""ctypes mirrors of ``ebpf/include/structs.h``, field for field (tests round-trip each one).
+
+Packet fields (addresses, ports) are kept in network order as in the kernel; ``FlowKeyC``
+converts to and from ``s6nf.keys.FlowKey``.
+"""
+
+from __future__ import annotations
+
+import ctypes as ct
+import socket
+
+from s6nf.keys import CANONICAL_KEY_LEN, FlowKey, unpack_canonical
+
+
+class FlowKeyC(ct.Structure):
+    _fields_ = [
+        ("addr_lo", ct.c_uint32),
+        ("addr_hi", ct.c_uint32),
+        ("port_lo", ct.c_uint16),
+        ("port_hi", ct.c_uint16),
+        ("proto", ct.c_uint8),
+        ("pad", ct.c_uint8 * 3),
+    ]
+
+    @classmethod
+    def from_flow(cls, key: FlowKey) -> FlowKeyC:
+        return cls.from_buffer_copy(key.canonical() + bytes(3))
+
+    def canonical(self) -> bytes:
+        return bytes(self)[:CANONICAL_KEY_LEN]
+
+    def to_flow(self) -> FlowKey:
+        return unpack_canonical(self.canonical())
+
+
+class FwdTarget(ct.Structure):
+    _fields_ = [("port", ct.c_uint32), ("dmac", ct.c_uint8 * 6), ("pad", ct.c_uint16)]
+
+    @classmethod
+    def of(cls, port: int, dmac: bytes) -> FwdTarget:
+        if len(dmac) != 6:
+            raise ValueError(f"a MAC address is 6 bytes, got {dmac.hex(':')}")
+        return cls(port, (ct.c_uint8 * 6)(*dmac), 0)
+
+
+class PortEntry(ct.Structure):
+    _fields_ = [("ifindex", ct.c_uint32)]
+
+
+class Counter(ct.Structure):
+    _fields_ = [("packets", ct.c_uint64), ("bytes", ct.c_uint64)]
+
+
+class FlowStats(ct.Structure):
+    _fields_ = [
+        ("packets", ct.c_uint64),
+        ("bytes", ct.c_uint64),
+        ("first_seen_ns", ct.c_uint64),
+        ("last_seen_ns", ct.c_uint64),
+        ("tcp_flags", ct.c_uint64),
+    ]
+
+
+class NfConfig(ct.Structure):
+    _fields_ = [
+        ("out_ifindex", ct.c_uint32),
+        ("smac", ct.c_uint8 * 6),
+        ("dmac", ct.c_uint8 * 6),
+        ("pad", ct.c_uint16),
+    ]
+
+    @classmethod
+    def of(cls, out_ifindex: int, smac: bytes, dmac: bytes) -> NfConfig:
+        return cls(out_ifindex, (ct.c_uint8 * 6)(*smac), (ct.c_uint8 * 6)(*dmac), 0)
+
+
+def mac_bytes(mac: str) -> bytes:
+    """'02:00:00:00:00:01' → 6 bytes, refusing anything else."""
+    parts = mac.split(":")
+    if len(parts) != 6 or not all(len(p) == 2 for p in parts):
+        raise ValueError(f"not a MAC address: {mac!r}")
+    return bytes(int(p, 16) for p in parts)
+
+
+def ipv4_be(addr: str) -> int:
+    """Dotted quad → the u32 a little-endian host reads from network-order bytes."""
+    return int.from_bytes(socket.inet_aton(addr), "little")

@@ -1,0 +1,41 @@
+"""The reason enum of every s6nf program, mirroring ``ebpf/include/verdicts.h``.
+
+Every packet is counted under exactly one verdict reason (below ``NOTE_FIRST``); NOTE_*
+entries count properties of packets and are not part of the per-packet total.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class Reason(IntEnum):
+    FORWARD = 0
+    CONSUMED = 1
+    DROP_NOT_IPV4 = 2
+    DROP_TRUNC_ETH = 3
+    DROP_TRUNC_IP = 4
+    DROP_BAD_IP = 5
+    DROP_FRAGMENT = 6
+    DROP_TRUNC_L4 = 7
+    DROP_UNSUPPORTED_L4 = 8
+    DROP_NO_ROUTE = 9
+    DROP_VLAN_DEPTH = 10
+    DROP_NOT_CONFIGURED = 11
+    NOTE_VLAN = 16
+    NOTE_IP_OPTIONS = 17
+    NOTE_FLOW_TABLE_FULL = 18
+    NOTE_PINNED = 19
+
+    @property
+    def is_note(self) -> bool:
+        return self >= NOTE_FIRST
+
+
+NOTE_FIRST = 16
+REASON_MAX = 24
+
+
+def verdict_total(counts: dict[Reason, int]) -> int:
+    """Packets seen: the sum over verdict reasons, notes excluded."""
+    return sum(n for r, n in counts.items() if not r.is_note)

@@ -1,0 +1,69 @@
+"""Entering network namespaces made with ``ip netns``-style bind mounts under /run/netns.
+
+pyroute2's ``IPRoute(netns=…)`` covers netlink; this covers the rest: attaching XDP by
+ifindex, sysctls under /proc/sys/net and starting a process inside a namespace. Python 3.11
+has no ``os.setns``, so libc's is called directly.
+"""
+
+from __future__ import annotations
+
+import ctypes as ct
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+NETNS_RUN_DIR = Path("/run/netns")
+CLONE_NEWNET = 0x40000000
+
+_libc = ct.CDLL(None, use_errno=True)
+
+
+def netns_path(name: str) -> Path:
+    path = NETNS_RUN_DIR / name
+    if not path.exists():
+        raise LookupError(f"network namespace {name!r} does not exist (no {path})")
+    return path
+
+
+def _setns(fd: int, what: str) -> None:
+    if _libc.setns(fd, CLONE_NEWNET) != 0:
+        err = ct.get_errno()
+        raise OSError(err, f"setns into {what}: {os.strerror(err)}")
+
+
+@contextmanager
+def entered(name: str | None) -> Iterator[None]:
+    """Run the body with the calling thread inside namespace ``name`` (None: stay put)."""
+    if name is None:
+        yield
+        return
+    target = os.open(netns_path(name), os.O_RDONLY)
+    own = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+    try:
+        _setns(target, name)
+        try:
+            yield
+        finally:
+            _setns(own, "the original namespace")
+    finally:
+        os.close(target)
+        os.close(own)
+
+
+def preexec_into(name: str) -> Callable[[], None]:
+    """A ``preexec_fn`` for subprocess that moves the child into namespace ``name``."""
+    path = str(netns_path(name))
+
+    def enter() -> None:
+        fd = os.open(path, os.O_RDONLY)
+        _setns(fd, name)
+        os.close(fd)
+
+    return enter
+
+
+def write_sysctl(name: str | None, key: str, value: str) -> None:
+    """Set ``key`` (dotted, e.g. net.ipv6.conf.all.disable_ipv6) inside namespace ``name``."""
+    with entered(name), open("/proc/sys/" + key.replace(".", "/"), "w") as f:
+        f.write(value)
