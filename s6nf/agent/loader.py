@@ -61,7 +61,7 @@ class Program:
 
     def map(self, name: str, key_type: type[K], value_type: type[V]) -> BpfMap[K, V]:
         """A BpfMap on its own dup of the map's fd."""
-        return BpfMap(os.dup(self.bpf[name].map_fd), key_type, value_type, name)
+        return BpfMap(os.dup(self.bpf[name.encode()].map_fd), key_type, value_type, name)
 
     def attach(self, ifname: str, namespace: str | None = None) -> int:
         """Attach in native (driver) mode to ``ifname`` in ``namespace``; returns its ifindex."""

@@ -9,6 +9,7 @@ from s6nf.agent import libbpf
 
 XDP_ABORTED, XDP_DROP, XDP_PASS, XDP_TX, XDP_REDIRECT = range(5)
 _HEADROOM = 256
+ETH_HLEN = 14
 
 
 @dataclass(frozen=True)
@@ -23,8 +24,9 @@ class RunResult:
 
 def run_xdp(prog_fd: int, packet: bytes, repeat: int = 1) -> RunResult:
     """Run the program ``repeat`` times on ``packet`` (maps see every run)."""
-    if not packet:
-        raise ValueError("BPF_PROG_TEST_RUN needs a non-empty packet")
+    if len(packet) < ETH_HLEN:
+        raise ValueError(f"XDP test runs need at least an Ethernet header ({ETH_HLEN} bytes), "
+                         f"got {len(packet)}")
     data_in = ct.create_string_buffer(packet, len(packet))
     data_out = ct.create_string_buffer(len(packet) + _HEADROOM)
     opts = libbpf.BpfTestRunOpts(

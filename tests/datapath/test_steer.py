@@ -1,0 +1,141 @@
+"""The steering program through BPF_PROG_TEST_RUN: hash vectors and a packet table."""
+
+import ctypes as ct
+import json
+from pathlib import Path
+
+import pytest
+from scapy.compat import raw
+from scapy.layers.l2 import Ether
+
+from s6nf.agent.structs import FlowKeyC, FwdTarget, PortEntry
+from s6nf.agent.test_run import XDP_DROP, XDP_REDIRECT, run_xdp
+from s6nf.agent.verdicts import Reason
+from s6nf.keys import DEFAULT_BUCKETS, FlowKey
+from tests.datapath import packets as pk
+from tests.datapath.conftest import bucket_packets, clear, reason_counts
+
+pytestmark = pytest.mark.root
+
+VECTORS = json.loads((Path(__file__).parents[1] / "vectors" / "flow_hash.json").read_text())
+PORTS = 3
+
+
+def bucket_mac(bucket: int) -> bytes:
+    return bytes([2, 0, 0, 0, bucket >> 8, bucket & 0xFF])
+
+
+@pytest.fixture(scope="module")
+def steering(steer):
+    """Every bucket forwards to port 1 + b % 3 with a MAC that spells the bucket."""
+    with steer.map("key_space", ct.c_uint32, FwdTarget) as ks, \
+            steer.map("ports", ct.c_uint32, PortEntry) as ports:
+        ks.update_batch((ct.c_uint32(b), FwdTarget.of(1 + b % PORTS, bucket_mac(b)))
+                        for b in range(DEFAULT_BUCKETS))
+        for port in range(1, PORTS + 1):
+            ports.update(ct.c_uint32(port), PortEntry(100 + port))
+    return steer
+
+
+def steered_bucket(prog, packet: bytes) -> int:
+    result = run_xdp(prog.fd, packet)
+    assert result.action == XDP_REDIRECT
+    mac = result.packet[:6]
+    assert mac[:4] == bytes([2, 0, 0, 0])
+    return mac[4] << 8 | mac[5]
+
+
+def test_ebpf_hash_and_bucket_equal_the_shared_vectors_both_directions(steering):
+    for v in VECTORS["vectors"]:
+        build = pk.tcp if v["proto"] == 6 else pk.udp
+        fwd = build(src=v["src"], dst=v["dst"], sport=v["sport"], dport=v["dport"])
+        rev = build(src=v["dst"], dst=v["src"], sport=v["dport"], dport=v["sport"])
+        assert steered_bucket(steering, fwd) == v["bucket_4096"], v
+        assert steered_bucket(steering, rev) == v["bucket_4096"], v
+
+
+def test_bucket_counters_count_packets_of_their_bucket(steering):
+    before = bucket_packets(steering)
+    key = FlowKey.of("10.9.9.9", "10.8.8.8", 1111, 2222, 17)
+    for _ in range(5):
+        run_xdp(steering.fd, pk.udp(src="10.9.9.9", dst="10.8.8.8", sport=1111, dport=2222))
+    after = bucket_packets(steering)
+    assert after[key.bucket()] - before.get(key.bucket(), 0) == 5
+    assert sum(after.values()) - sum(before.values()) == 5
+
+
+# (description, packet, expected action, expected reason, expected note)
+CASES = [
+    ("plain TCP", pk.tcp(), XDP_REDIRECT, Reason.FORWARD, None),
+    ("plain UDP", pk.udp(), XDP_REDIRECT, Reason.FORWARD, None),
+    ("IP options are parsed past", pk.tcp(options=[b"\x94\x04\x00\x00"]), XDP_REDIRECT,
+     Reason.FORWARD, Reason.NOTE_IP_OPTIONS),
+    ("one VLAN tag", pk.vlan(pk.tcp(), 1), XDP_REDIRECT, Reason.FORWARD, Reason.NOTE_VLAN),
+    ("QinQ", pk.vlan(pk.udp(), 2), XDP_REDIRECT, Reason.FORWARD, Reason.NOTE_VLAN),
+    ("three VLAN tags", pk.vlan(pk.udp(), 3), XDP_DROP, Reason.DROP_VLAN_DEPTH, None),
+    ("ARP", raw(Ether(type=0x0806) / (b"\x00" * 28)), XDP_DROP, Reason.DROP_NOT_IPV4, None),
+    ("IPv6", raw(Ether(type=0x86DD) / (b"\x60" + b"\x00" * 39)), XDP_DROP,
+     Reason.DROP_NOT_IPV4, None),
+    ("VLAN ethertype but no tag", raw(Ether(type=0x8100)), XDP_DROP, Reason.DROP_TRUNC_ETH,
+     None),
+    ("truncated VLAN tag", pk.vlan(pk.tcp(), 1)[:16], XDP_DROP, Reason.DROP_TRUNC_ETH, None),
+    ("truncated IPv4 header", pk.tcp()[:14 + 12], XDP_DROP, Reason.DROP_TRUNC_IP, None),
+    ("IHL below 5", pk.tcp()[:14] + bytes([0x44]) + pk.tcp()[15:], XDP_DROP,
+     Reason.DROP_BAD_IP, None),
+    ("IP version 6 in an IPv4 frame", pk.tcp()[:14] + bytes([0x65]) + pk.tcp()[15:], XDP_DROP,
+     Reason.DROP_BAD_IP, None),
+    ("total length beyond the frame", pk.udp()[:-1], XDP_DROP, Reason.DROP_TRUNC_IP, None),
+    ("first fragment (MF)", pk.udp(flags="MF"), XDP_DROP, Reason.DROP_FRAGMENT, None),
+    ("later fragment", pk.udp(frag=100), XDP_DROP, Reason.DROP_FRAGMENT, None),
+    ("truncated TCP header", pk.tcp()[:14 + 20 + 10], XDP_DROP, Reason.DROP_TRUNC_IP, None),
+    ("ICMP", pk.udp(proto=1), XDP_DROP, Reason.DROP_UNSUPPORTED_L4, None),
+]
+
+
+@pytest.mark.parametrize(("packet", "action", "reason", "note"), [c[1:] for c in CASES],
+                         ids=[c[0] for c in CASES])
+def test_packet_table(steering, packet, action, reason, note):
+    before = reason_counts(steering)
+    result = run_xdp(steering.fd, packet)
+    after = reason_counts(steering)
+    assert result.action == action
+    delta = {r: after.get(r, 0) - before.get(r, 0) for r in Reason}
+    assert delta[reason] == 1
+    assert sum(n for r, n in delta.items() if not r.is_note) == 1
+    if note is not None:
+        assert delta[note] == 1
+
+
+def test_tcp_header_cut_short_inside_a_consistent_ip_packet(steering):
+    frame = bytearray(pk.tcp()[:14 + 20 + 10])
+    frame[16:18] = (20 + 10).to_bytes(2, "big")
+    before = reason_counts(steering)
+    assert run_xdp(steering.fd, bytes(frame)).action == XDP_DROP
+    assert reason_counts(steering)[Reason.DROP_TRUNC_L4] == before.get(Reason.DROP_TRUNC_L4, 0) + 1
+
+
+def test_unassigned_bucket_is_dropped_as_no_route(steer):
+    with steer.map("key_space", ct.c_uint32, FwdTarget) as ks:
+        key = FlowKey.of("10.7.7.7", "10.6.6.6", 7, 6, 6)
+        saved = ks.lookup(ct.c_uint32(key.bucket()))
+        ks.update(ct.c_uint32(key.bucket()), FwdTarget())
+        try:
+            result = run_xdp(steer.fd, pk.tcp(src="10.7.7.7", dst="10.6.6.6", sport=7, dport=6))
+        finally:
+            assert saved is not None
+            ks.update(ct.c_uint32(key.bucket()), saved)
+    assert result.action == XDP_DROP
+
+
+def test_flow_pin_overrides_the_bucket_for_both_directions(steering):
+    key = FlowKey.of("10.3.3.3", "10.4.4.4", 3333, 4444, 6)
+    with steering.map("flow_pin", FlowKeyC, FwdTarget) as pins:
+        pins.update(FlowKeyC.from_flow(key), FwdTarget.of(2, bytes.fromhex("02aabbccddee")))
+        try:
+            fwd = run_xdp(steering.fd, pk.tcp(src="10.3.3.3", dst="10.4.4.4", sport=3333,
+                                              dport=4444))
+            rev = run_xdp(steering.fd, pk.tcp(src="10.4.4.4", dst="10.3.3.3", sport=4444,
+                                              dport=3333))
+        finally:
+            clear(pins)
+    assert fwd.packet[:6] == rev.packet[:6] == bytes.fromhex("02aabbccddee")
