@@ -4,19 +4,133 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
+
+from s6nf.keys import DEFAULT_BUCKETS
+
+
+def _testbed_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--name", default="s6nf", help="testbed name, the prefix of its namespaces")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="s6nf", description=__doc__)
-    parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    testbed = sub.add_parser("testbed", help="the embedded testbed (namespaces + veth)")
+    tsub = testbed.add_subparsers(dest="action", required=True)
+    up = tsub.add_parser("up", help="create or resize the testbed; idempotent")
+    _testbed_args(up)
+    up.add_argument("--instances", type=int, default=2, help="NF instances (default 2)")
+    up.add_argument("--buckets", type=int, default=DEFAULT_BUCKETS)
+    for action, text in (("down", "remove everything the testbed made"),
+                         ("status", "hosts, links, programs, pinned maps and counters")):
+        _testbed_args(tsub.add_parser(action, help=text))
+    rep = tsub.add_parser("replay", help="replay a pcap from gen and account for every packet")
+    _testbed_args(rep)
+    rep.add_argument("pcap", type=Path)
+    rep.add_argument("--pps", type=int, default=None, help="packets per second (default: top)")
+
+    traffic = sub.add_parser("traffic", help="write a pcap of test flows")
+    traffic.add_argument("--flows", type=int, default=1000)
+    traffic.add_argument("--packets", type=int, default=5, help="packets per flow")
+    traffic.add_argument("--seed", type=int, default=1)
+    traffic.add_argument("--out", type=Path, required=True)
+
+    demo = sub.add_parser("demo", help="bring up a testbed, push traffic, show the counters")
+    demo.add_argument("--name", default="s6demo")
+    demo.add_argument("--instances", type=int, default=2)
+    demo.add_argument("--flows", type=int, default=1000)
+    demo.add_argument("--keep", action="store_true", help="leave the testbed up afterwards")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "testbed":
+            return _testbed(args)
+        if args.command == "traffic":
+            return _traffic(args)
+        return _demo(args)
+    except (RuntimeError, ValueError, LookupError, OSError) as exc:
+        print(f"s6nf: error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _testbed(args: argparse.Namespace) -> int:
+    from s6nf.testbed.accounting import describe, snapshot
+    from s6nf.testbed.testbed import Testbed
+
+    if args.action == "up":
+        tb = Testbed(args.name, args.buckets)
+        topo = tb.up(args.instances)
+        print(f"testbed {topo.name} up: hosts {', '.join(topo.hosts)}")
+        return 0
+    tb = Testbed(args.name)
+    if args.action == "down":
+        removed = tb.down()
+        print(f"testbed {args.name} down: removed {', '.join(removed) or 'nothing'}")
+        return 0
+    if args.action == "status":
+        topo = tb.topology()
+        print(f"testbed {topo.name}: namespaces {', '.join(map(topo.namespace, topo.hosts))}")
+        for line in describe(snapshot(tb)):
+            print("  " + line)
+        pins = sorted(str(p.relative_to(tb.pin_root)) for p in tb.pin_root.rglob("*")
+                      if p.is_file())
+        print(f"  pinned under {tb.pin_root}: {', '.join(pins)}")
+        return 0
+    return _print_run(tb, args.pcap, args.pps)
+
+
+def _print_run(tb: object, pcap: Path, pps: int | None) -> int:
+    from s6nf.testbed.run import run_trace
+    from s6nf.testbed.testbed import Testbed
+
+    assert isinstance(tb, Testbed)
+    report = run_trace(tb, pcap, pps)
+    print(f"sent {report.sent.sent} packets in {report.sent.seconds:.2f} s")
+    print(f"steered at sw {report.steered}, counted at instances {report.at_instances}, "
+          f"received at sink {report.received}")
+    for i, flows in sorted(report.delta_flows().items()):
+        print(f"  nf{i}: {len(flows)} flows, {sum(flows.values())} packets")
+    problems = report.problems()
+    for problem in problems:
+        print(f"MISMATCH: {problem}")
+    print("every packet accounted for" if not problems else "accounting FAILED")
+    return 0 if not problems else 2
+
+
+def _traffic(args: argparse.Namespace) -> int:
+    from s6nf.testbed.topology import gen_link
+    from s6nf.testbed.traffic import write_flows
+
+    trace = write_flows(args.out, args.flows, args.packets, args.seed, gen_link().b.mac)
+    print(f"wrote {trace.packets} packets of {len(trace.flows)} flows to {args.out}")
     return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from s6nf.testbed.testbed import Testbed
+    from s6nf.testbed.topology import gen_link
+    from s6nf.testbed.traffic import write_flows
+
+    tb = Testbed(args.name)
+    try:
+        topo = tb.up(args.instances)
+        print(f"testbed {topo.name} up: {', '.join(topo.hosts)}")
+        with tempfile.TemporaryDirectory() as tmp:
+            pcap = Path(tmp) / "flows.pcap"
+            trace = write_flows(pcap, args.flows, 5, 1, gen_link().b.mac)
+            print(f"replaying {trace.packets} packets of {len(trace.flows)} flows from gen")
+            return _print_run(tb, pcap, None)
+    finally:
+        if not args.keep:
+            tb.down()
+            print(f"testbed {args.name} down")
 
 
 if __name__ == "__main__":

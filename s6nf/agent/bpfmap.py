@@ -97,6 +97,15 @@ class BpfMap(Generic[K, V]):
         libbpf.check(ret, f"delete in {self.name}")
         return True
 
+    def pop(self, key: K) -> V | None:
+        """Read and delete ``key`` in one kernel step (hash maps); None when absent."""
+        value = self.value_type()
+        ret = libbpf.lib().bpf_map_lookup_and_delete_elem(self.fd, ct.byref(key), ct.byref(value))
+        if ret < 0 and ct.get_errno() == errno.ENOENT:
+            return None
+        libbpf.check(ret, f"lookup-and-delete in {self.name}")
+        return value
+
     def keys(self) -> Iterator[K]:
         prev: K | None = None
         while True:

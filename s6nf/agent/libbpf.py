@@ -75,6 +75,7 @@ def lib() -> ct.CDLL:
     handle.bpf_map_lookup_elem.argtypes = [ct.c_int, ct.c_void_p, ct.c_void_p]
     handle.bpf_map_get_next_key.argtypes = [ct.c_int, ct.c_void_p, ct.c_void_p]
     handle.bpf_map_delete_elem.argtypes = [ct.c_int, ct.c_void_p]
+    handle.bpf_map_lookup_and_delete_elem.argtypes = [ct.c_int, ct.c_void_p, ct.c_void_p]
     handle.bpf_map_update_elem.argtypes = [ct.c_int, ct.c_void_p, ct.c_void_p, ct.c_uint64]
     batch: list[Any] = [ct.c_int, ct.c_void_p, ct.c_void_p, ct.c_void_p, ct.c_void_p,
              ct.POINTER(ct.c_uint32), ct.POINTER(BpfMapBatchOpts)]

@@ -100,9 +100,9 @@ def load(program: str, pin_dir: Path | None = None,
     if pin_dir is not None:
         pin_dir.mkdir(parents=True, exist_ok=True)
         cflags.append(f'-DPIN_DIR="{pin_dir}"')
-    bpf = BPF(text=flatten(source_path(program)), cflags=cflags)
+    bpf = BPF(text=flatten(source_path(program)).encode(), cflags=cflags)
     try:
-        fn = bpf.load_func(f"xdp_{program}", BPF.XDP)
+        fn = bpf.load_func(f"xdp_{program}".encode(), BPF.XDP)
         prog = Program(program, bpf, fn.fd, pin_dir)
         if "crc32_table" in bpf.tables or _has_table(bpf, "crc32_table"):
             _fill_crc_table(prog)

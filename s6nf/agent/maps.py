@@ -1,0 +1,113 @@
+"""Each map family of the s6nf programs behind one class, opened from its pin directory.
+
+Callers say ``SteeringMaps(pin_dir).install_key_space(...)`` instead of poking at raw maps.
+"""
+
+from __future__ import annotations
+
+import ctypes as ct
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Self
+
+from s6nf.agent.bpfmap import BpfMap
+from s6nf.agent.structs import Counter, FlowKeyC, FlowStats, FwdTarget, NfConfig, PortEntry
+from s6nf.agent.verdicts import Reason
+from s6nf.keys import FlowKey, bucket_of_bytes
+
+U32 = ct.c_uint32
+
+
+class _Family:
+    """Opens named pinned maps under one directory and closes them together."""
+
+    def __init__(self, pin_dir: Path) -> None:
+        if not pin_dir.is_dir():
+            raise FileNotFoundError(f"no pinned maps at {pin_dir}: is the program loaded?")
+        self.pin_dir = pin_dir
+        self._open: list[BpfMap[Any, Any]] = []
+
+    def _map(self, name: str, key: type[Any], value: type[Any]) -> BpfMap[Any, Any]:
+        m: BpfMap[Any, Any] = BpfMap.pinned(str(self.pin_dir / name), key, value)
+        self._open.append(m)
+        return m
+
+    def close(self) -> None:
+        for m in self._open:
+            m.close()
+        self._open.clear()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def reason_counts(self) -> dict[Reason, int]:
+        stats = self._map("stats", U32, ct.c_uint64)
+        known = set(Reason._value2member_map_)
+        return {Reason(k.value): sum(v.value for v in vals)
+                for k, vals in stats.items_percpu() if k.value in known}
+
+
+class SteeringMaps(_Family):
+    """ports, key_space, flow_pin and bucket_stats of ``steer.c``."""
+
+    def set_port(self, port: int, ifindex: int) -> None:
+        self._map("ports", U32, PortEntry).update(U32(port), PortEntry(ifindex))
+
+    def clear_port(self, port: int) -> None:
+        self._map("ports", U32, PortEntry).update(U32(port), PortEntry(0))
+
+    def install_key_space(self, owners: Mapping[int, FwdTarget]) -> None:
+        """Write bucket → target for the given buckets in one batch."""
+        self._map("key_space", U32, FwdTarget).update_batch(
+            (U32(bucket), target) for bucket, target in owners.items())
+
+    def key_space(self) -> list[FwdTarget]:
+        entries = self._map("key_space", U32, FwdTarget).items()
+        return [t for _, t in sorted(entries, key=lambda kv: kv[0].value)]
+
+    def bucket_counters(self) -> dict[int, tuple[int, int]]:
+        """bucket → (packets, bytes), summed over CPUs, buckets with traffic only."""
+        out: dict[int, tuple[int, int]] = {}
+        for key, per_cpu in self._map("bucket_stats", U32, Counter).items_percpu():
+            packets = sum(c.packets for c in per_cpu)
+            if packets:
+                out[key.value] = (packets, sum(c.bytes for c in per_cpu))
+        return out
+
+
+class FlowTable(_Family):
+    """The monitor's per-flow map (``flows``) and its instance config."""
+
+    def configure(self, out_ifindex: int, smac: bytes, dmac: bytes) -> None:
+        self._map("nf_config", U32, NfConfig).update(U32(0), NfConfig.of(out_ifindex, smac, dmac))
+
+    def entries(self) -> dict[FlowKey, FlowStats]:
+        return {k.to_flow(): v for k, v in self._map("flows", FlowKeyC, FlowStats).items()}
+
+    def export(self, buckets: set[int], bucket_count: int) -> list[tuple[bytes, bytes]]:
+        """Remove and return (canonical key, value bytes) of every flow in ``buckets``."""
+        flows = self._map("flows", FlowKeyC, FlowStats)
+        chosen = [k for k, _ in flows.items()
+                  if bucket_of_bytes(k.canonical(), bucket_count) in buckets]
+        out = []
+        for key in chosen:
+            value = flows.pop(key)
+            if value is not None:
+                out.append((key.canonical(), bytes(value)))
+        return out
+
+    def import_(self, entries: list[tuple[bytes, bytes]]) -> int:
+        flows = self._map("flows", FlowKeyC, FlowStats)
+        return flows.update_batch((FlowKeyC.from_buffer_copy(k + bytes(3)),
+                                   FlowStats.from_buffer_copy(v)) for k, v in entries)
+
+
+class SinkCounters(_Family):
+    """The sink's per-flow receive counters."""
+
+    def flows(self) -> dict[FlowKey, tuple[int, int]]:
+        return {k.to_flow(): (v.packets, v.bytes)
+                for k, v in self._map("sink_flows", FlowKeyC, Counter).items()}

@@ -1,0 +1,263 @@
+"""Bringing the embedded testbed up and down with pyroute2, and loading its programs.
+
+What ``up`` makes is recorded in a state file, so ``down`` removes exactly that and nothing
+else. Programs and maps are pinned under ``/sys/fs/bpf/s6nf/<name>/<host>/`` so they outlive
+the process that loaded them.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from pyroute2 import IPRoute
+from pyroute2 import netns as pyroute2_netns
+
+from s6nf import netns
+from s6nf.agent import libbpf
+from s6nf.agent.loader import load
+from s6nf.agent.maps import FlowTable, SteeringMaps
+from s6nf.agent.structs import FwdTarget, mac_bytes
+from s6nf.keys import DEFAULT_BUCKETS
+from s6nf.keyspace import KeySpace, initial, rebalance
+from s6nf.testbed.topology import Endpoint, Link, Topology, embedded, instance_host, port_of
+
+BPFFS = Path("/sys/fs/bpf")
+STATE_DIR = Path("/run/s6nf")
+NF_PROGRAM = "monitor"
+
+
+class TestbedError(RuntimeError):
+    """The testbed cannot do what was asked; the message says why and what to do."""
+
+
+@dataclass
+class TestbedState:
+    name: str
+    instances: list[int]
+    namespaces: list[str]
+
+    @property
+    def path(self) -> Path:
+        return STATE_DIR / f"{self.name}.json"
+
+    def save(self) -> None:
+        STATE_DIR.mkdir(parents=True, exist_ok=True)
+        self.path.write_text(json.dumps(self.__dict__, indent=1) + "\n")
+
+    @classmethod
+    def load(cls, name: str) -> TestbedState | None:
+        path = STATE_DIR / f"{name}.json"
+        if not path.exists():
+            return None
+        data = json.loads(path.read_text())
+        return cls(data["name"], list(data["instances"]), list(data["namespaces"]))
+
+
+class Testbed:
+    """One named embedded testbed."""
+
+    def __init__(self, name: str = "s6nf", buckets: int = DEFAULT_BUCKETS) -> None:
+        self.name = name
+        self.buckets = buckets
+        self.pin_root = BPFFS / "s6nf" / name
+
+    @property
+    def state(self) -> TestbedState | None:
+        return TestbedState.load(self.name)
+
+    def topology(self) -> Topology:
+        state = self.state
+        if state is None:
+            raise TestbedError(f"testbed {self.name!r} is not up: run 's6nf testbed up'")
+        return embedded(self.name, state.instances)
+
+    def pin_dir(self, host: str) -> Path:
+        return self.pin_root / host
+
+    # -- up ---------------------------------------------------------------------------------
+
+    def up(self, instances: int) -> Topology:
+        """Make sure the testbed runs instances nf0..nf<instances-1>; idempotent."""
+        if instances < 1:
+            raise TestbedError(f"a testbed needs at least one NF instance, got {instances}")
+        if not _bpffs_mounted():
+            raise TestbedError("bpffs is not mounted at /sys/fs/bpf: run 'make setup' as root")
+        wanted = list(range(instances))
+        state = self.state
+        if state is None:
+            state = TestbedState(self.name, [], [])
+            for host in ("gen", "sw", "sink"):
+                self._make_namespace(state, host)
+            self._make_link(state, embedded(self.name, []).links[0])
+            self._load("steer", "sw", ["gen"])
+        for i in sorted(set(wanted) - set(state.instances)):
+            self.add_instance(i, state)
+        for i in sorted(set(state.instances) - set(wanted), reverse=True):
+            self.remove_instance(i, state)
+        self.steer(state.instances)
+        return embedded(self.name, state.instances)
+
+    def add_instance(self, instance: int, state: TestbedState | None = None) -> None:
+        """Add nf<instance> with its links and program; steering is not changed."""
+        state = state or self.state
+        if state is None:
+            raise TestbedError(f"testbed {self.name!r} is not up")
+        if instance in state.instances:
+            return
+        topo = embedded(self.name, [*state.instances, instance])
+        host = instance_host(instance)
+        self._make_namespace(state, host)
+        to_nf, to_sink = (link for link in topo.links if host in (link.a.host, link.b.host))
+        self._make_link(state, to_nf)
+        self._make_link(state, to_sink)
+        self._load(NF_PROGRAM, host, ["in"])
+        self._load("sink", "sink", [host])
+        with FlowTable(self.pin_dir(host)) as table:
+            table.configure(self._ifindex(topo, to_sink.a), mac_bytes(to_sink.a.mac),
+                            mac_bytes(to_sink.b.mac))
+        with SteeringMaps(self.pin_dir("sw")) as steering:
+            steering.set_port(port_of(instance), self._ifindex(topo, to_nf.a))
+        state.instances.append(instance)
+        state.instances.sort()
+        state.save()
+
+    def remove_instance(self, instance: int, state: TestbedState | None = None) -> None:
+        """Steer nf<instance>'s buckets elsewhere, then remove its namespace and pins."""
+        state = state or self.state
+        if state is None or instance not in state.instances:
+            return
+        rest = [i for i in state.instances if i != instance]
+        if not rest:
+            raise TestbedError("cannot remove the last NF instance; use 'testbed down'")
+        self.steer(rest)
+        with SteeringMaps(self.pin_dir("sw")) as steering:
+            steering.clear_port(port_of(instance))
+        ns = f"{self.name}-{instance_host(instance)}"
+        if ns in pyroute2_netns.listnetns():
+            pyroute2_netns.remove(ns)
+        shutil.rmtree(self.pin_dir(instance_host(instance)), ignore_errors=True)
+        state.namespaces.remove(ns)
+        state.instances.remove(instance)
+        state.save()
+
+    # -- steering ---------------------------------------------------------------------------
+
+    def current_key_space(self) -> KeySpace | None:
+        """The key space the steering maps hold, or None where a bucket has no owner."""
+        with SteeringMaps(self.pin_dir("sw")) as steering:
+            targets = steering.key_space()
+        owners = tuple(t.port - 1 for t in targets)
+        if any(o < 0 for o in owners):
+            return None
+        return KeySpace(0, owners)
+
+    def steer(self, instances: Iterable[int]) -> KeySpace:
+        """Deal the buckets over ``instances``, moving as few as even load allows."""
+        ids = sorted(instances)
+        current = self.current_key_space()
+        nxt = initial(ids, self.buckets) if current is None else rebalance(current, ids)
+        topo = embedded(self.name, ids)
+        macs = {i: mac_bytes(topo.endpoint(instance_host(i), "in").mac) for i in ids}
+        changed = {b: FwdTarget.of(port_of(o), macs[o]) for b, o in enumerate(nxt.owners)
+                   if current is None or current.owners[b] != o}
+        with SteeringMaps(self.pin_dir("sw")) as steering:
+            steering.install_key_space(changed)
+        return nxt
+
+    # -- down -------------------------------------------------------------------------------
+
+    def down(self) -> list[str]:
+        """Remove every namespace and pin this testbed made; returns what was removed."""
+        state = self.state
+        if state is None:
+            return []
+        present = set(pyroute2_netns.listnetns())
+        removed = []
+        for ns in state.namespaces:
+            if ns in present:
+                pyroute2_netns.remove(ns)
+                removed.append(ns)
+        shutil.rmtree(self.pin_root, ignore_errors=True)
+        if self.pin_root.parent.is_dir() and not any(self.pin_root.parent.iterdir()):
+            self.pin_root.parent.rmdir()
+        state.path.unlink(missing_ok=True)
+        return removed
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _make_namespace(self, state: TestbedState, host: str) -> None:
+        ns = f"{self.name}-{host}"
+        if ns in pyroute2_netns.listnetns():
+            if ns not in state.namespaces:
+                raise TestbedError(f"network namespace {ns} exists but was not made by testbed "
+                                   f"{self.name!r}; remove it or choose another --name")
+            return
+        pyroute2_netns.create(ns)
+        state.namespaces.append(ns)
+        state.save()
+        netns.write_sysctl(ns, "net.ipv6.conf.all.disable_ipv6", "1")
+        netns.write_sysctl(ns, "net.ipv6.conf.default.disable_ipv6", "1")
+        with IPRoute(netns=ns) as ipr:
+            ipr.link("set", index=ipr.link_lookup(ifname="lo")[0], state="up")
+
+    def _make_link(self, state: TestbedState, link: Link) -> None:
+        ns_a, ns_b = f"{self.name}-{link.a.host}", f"{self.name}-{link.b.host}"
+        with IPRoute(netns=ns_a) as ipr:
+            if not ipr.link_lookup(ifname=link.a.ifname):
+                ipr.link("add", ifname=link.a.ifname, kind="veth",
+                         peer={"ifname": link.b.ifname, "net_ns_fd": ns_b})
+        for end, ns in ((link.a, ns_a), (link.b, ns_b)):
+            _configure(ns, end)
+
+    def _ifindex(self, topo: Topology, end: Endpoint) -> int:
+        with netns.entered(topo.namespace(end.host)):
+            return socket.if_nametoindex(end.ifname)
+
+    def _load(self, program: str, host: str, ifnames: list[str]) -> None:
+        """Attach ``program`` (loaded once per host and pinned) to ``ifnames`` on ``host``."""
+        pin_dir = self.pin_dir(host)
+        prog_pin = pin_dir / f"prog_{program}"
+        if not prog_pin.exists():
+            prog = load(program, pin_dir, {"BUCKETS": self.buckets})
+            try:
+                libbpf.obj_pin(prog.fd, str(prog_pin))
+            finally:
+                prog.close()
+        with _pinned_fd(prog_pin) as fd:
+            ns = f"{self.name}-{host}"
+            for ifname in ifnames:
+                with netns.entered(ns):
+                    ifindex = socket.if_nametoindex(ifname)
+                    libbpf.xdp_attach(ifindex, fd, libbpf.XDP_FLAGS_DRV_MODE)
+
+
+def _configure(ns: str, end: Endpoint) -> None:
+    address, prefix = end.address.split("/")
+    with IPRoute(netns=ns) as ipr:
+        index = ipr.link_lookup(ifname=end.ifname)[0]
+        ipr.link("set", index=index, address=end.mac)
+        if not any(a.get_attr("IFA_ADDRESS") == address for a in ipr.get_addr(index=index)):
+            ipr.addr("add", index=index, address=address, prefixlen=int(prefix))
+        ipr.link("set", index=index, state="up")
+
+
+@contextmanager
+def _pinned_fd(path: Path) -> Iterator[int]:
+    import os
+
+    fd = libbpf.obj_get(str(path))
+    try:
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def _bpffs_mounted() -> bool:
+    with open("/proc/mounts") as mounts:
+        return any(line.split()[1:3] == ["/sys/fs/bpf", "bpf"] for line in mounts)
