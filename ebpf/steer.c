@@ -18,10 +18,14 @@ static __always_inline void count_bucket(__u32 bucket, __u32 bytes)
 
 static __always_inline struct fwd_target *choose_target(const struct flow_key *key, __u32 bucket)
 {
-    struct fwd_target *target = flow_pin.lookup((struct flow_key *)key);
-    if (target) {
-        count_reason(NOTE_PINNED);
-        return target;
+    __u32 zero = 0;
+    struct steer_config *cfg = steer_config.lookup(&zero);
+    if (cfg && cfg->pins) {
+        struct fwd_target *pinned = flow_pin.lookup((struct flow_key *)key);
+        if (pinned) {
+            count_reason(NOTE_PINNED);
+            return pinned;
+        }
     }
     return key_space.lookup(&bucket);
 }

@@ -10,6 +10,9 @@ S6_MAP("array", __u32, struct fwd_target, key_space, BUCKETS);
 /* canonical flow_key → fwd_target, overriding the bucket; the controller writes. */
 S6_MAP("hash", struct flow_key, struct fwd_target, flow_pin, MAX_PINS);
 
+/* 0 → steer_config; whoever writes flow_pin keeps pins equal to its entry count. */
+S6_MAP("array", __u32, struct steer_config, steer_config, 1);
+
 /* logical port (1..MAX_PORTS-1; 0 means none) → ifindex on the steering host; testbed writes. */
 S6_MAP("array", __u32, struct port_entry, ports, MAX_PORTS);
 

@@ -20,6 +20,12 @@ struct fwd_target {
     __u16 pad;
 };
 
+/* Steering switches; pins counts flow_pin entries so an empty pin table costs nothing. */
+struct steer_config {
+    __u32 pins;
+    __u32 pad;
+};
+
 struct port_entry {
     __u32 ifindex;
 };

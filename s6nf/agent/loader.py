@@ -104,7 +104,7 @@ def load(program: str, pin_dir: Path | None = None,
     try:
         fn = bpf.load_func(f"xdp_{program}".encode(), BPF.XDP)
         prog = Program(program, bpf, fn.fd, pin_dir)
-        if "crc32_table" in bpf.tables or _has_table(bpf, "crc32_table"):
+        if _has_table(bpf, "crc32_table"):
             _fill_crc_table(prog)
     except BaseException:
         bpf.cleanup()
@@ -114,7 +114,7 @@ def load(program: str, pin_dir: Path | None = None,
 
 def _has_table(bpf: Any, name: str) -> bool:
     try:
-        bpf.get_table(name)
+        bpf.get_table(name.encode())
     except KeyError:
         return False
     return True

@@ -1,39 +1,61 @@
-"""Each map family of the s6nf programs behind one class, opened from its pin directory.
+"""Each map family of the s6nf programs behind one class.
 
-Callers say ``SteeringMaps(pin_dir).install_key_space(...)`` instead of poking at raw maps.
+A family opens its maps from a pin directory (``SteeringMaps.pinned(dir)``, for agents and
+tools) or from a program just loaded (``SteeringMaps.of(program)``, for tests and benches);
+callers say ``steering.install_key_space(...)`` instead of poking at raw maps.
 """
 
 from __future__ import annotations
 
 import ctypes as ct
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Self
 
 from s6nf.agent.bpfmap import BpfMap
-from s6nf.agent.structs import Counter, FlowKeyC, FlowStats, FwdTarget, NfConfig, PortEntry
+from s6nf.agent.loader import Program
+from s6nf.agent.structs import (
+    Counter,
+    FlowKeyC,
+    FlowStats,
+    FwdTarget,
+    NfConfig,
+    PortEntry,
+    SteerConfig,
+)
 from s6nf.agent.verdicts import Reason
 from s6nf.keys import FlowKey, bucket_of_bytes
 
 U32 = ct.c_uint32
 
 
-class _Family:
-    """Opens named pinned maps under one directory and closes them together."""
+Opener = Callable[[str, type[Any], type[Any]], BpfMap[Any, Any]]
 
-    def __init__(self, pin_dir: Path) -> None:
+
+class _Family:
+    """Opens a program's maps by name, each once, and closes them together."""
+
+    def __init__(self, opener: Opener) -> None:
+        self._opener = opener
+        self._open: dict[str, BpfMap[Any, Any]] = {}
+
+    @classmethod
+    def pinned(cls, pin_dir: Path) -> Self:
         if not pin_dir.is_dir():
             raise FileNotFoundError(f"no pinned maps at {pin_dir}: is the program loaded?")
-        self.pin_dir = pin_dir
-        self._open: list[BpfMap[Any, Any]] = []
+        return cls(lambda name, k, v: BpfMap.pinned(str(pin_dir / name), k, v))
+
+    @classmethod
+    def of(cls, program: Program) -> Self:
+        return cls(program.map)
 
     def _map(self, name: str, key: type[Any], value: type[Any]) -> BpfMap[Any, Any]:
-        m: BpfMap[Any, Any] = BpfMap.pinned(str(self.pin_dir / name), key, value)
-        self._open.append(m)
-        return m
+        if name not in self._open:
+            self._open[name] = self._opener(name, key, value)
+        return self._open[name]
 
     def close(self) -> None:
-        for m in self._open:
+        for m in self._open.values():
             m.close()
         self._open.clear()
 
@@ -58,6 +80,24 @@ class SteeringMaps(_Family):
 
     def clear_port(self, port: int) -> None:
         self._map("ports", U32, PortEntry).update(U32(port), PortEntry(0))
+
+    def pins(self) -> dict[FlowKey, FwdTarget]:
+        return {k.to_flow(): v for k, v in self._map("flow_pin", FlowKeyC, FwdTarget).items()}
+
+    def pin(self, key: FlowKey, target: FwdTarget) -> None:
+        """Steer both directions of ``key`` to ``target`` whatever its bucket."""
+        self._map("flow_pin", FlowKeyC, FwdTarget).update(FlowKeyC.from_flow(key), target)
+        self._count_pins()
+
+    def unpin(self, key: FlowKey) -> bool:
+        removed = self._map("flow_pin", FlowKeyC, FwdTarget).delete(FlowKeyC.from_flow(key))
+        self._count_pins()
+        return removed
+
+    def _count_pins(self) -> None:
+        """Keep steer_config.pins equal to flow_pin's size: steer skips the table at zero."""
+        count = len(list(self._map("flow_pin", FlowKeyC, FwdTarget).keys()))
+        self._map("steer_config", U32, SteerConfig).update(U32(0), SteerConfig(count, 0))
 
     def install_key_space(self, owners: Mapping[int, FwdTarget]) -> None:
         """Write bucket → target for the given buckets in one batch."""

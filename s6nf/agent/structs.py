@@ -43,6 +43,10 @@ class FwdTarget(ct.Structure):
         return cls(port, (ct.c_uint8 * 6)(*dmac), 0)
 
 
+class SteerConfig(ct.Structure):
+    _fields_ = [("pins", ct.c_uint32), ("pad", ct.c_uint32)]
+
+
 class PortEntry(ct.Structure):
     _fields_ = [("ifindex", ct.c_uint32)]
 

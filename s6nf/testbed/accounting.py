@@ -41,15 +41,15 @@ class Snapshot:
 
 def snapshot(testbed: Testbed) -> Snapshot:
     topo = testbed.topology()
-    with SteeringMaps(testbed.pin_dir("sw")) as sw:
+    with SteeringMaps.pinned(testbed.pin_dir("sw")) as sw:
         buckets, steer_reasons = sw.bucket_counters(), sw.reason_counts()
     flows: dict[int, dict[FlowKey, int]] = {}
     reasons: dict[int, dict[Reason, int]] = {}
     for i in topo.instances:
-        with FlowTable(testbed.pin_dir(instance_host(i))) as table:
+        with FlowTable.pinned(testbed.pin_dir(instance_host(i))) as table:
             flows[i] = {k: v.packets for k, v in table.entries().items()}
             reasons[i] = table.reason_counts()
-    with SinkCounters(testbed.pin_dir("sink")) as sink:
+    with SinkCounters.pinned(testbed.pin_dir("sink")) as sink:
         sink_flows = {k: p for k, (p, _) in sink.flows().items()}
         sink_reasons = sink.reason_counts()
     programs: dict[str, dict[str, int]] = {}

@@ -35,6 +35,8 @@ NF_PROGRAM = "monitor"
 class TestbedError(RuntimeError):
     """The testbed cannot do what was asked; the message says why and what to do."""
 
+    __test__ = False
+
 
 @dataclass
 class TestbedState:
@@ -61,6 +63,8 @@ class TestbedState:
 
 class Testbed:
     """One named embedded testbed."""
+
+    __test__ = False
 
     def __init__(self, name: str = "s6nf", buckets: int = DEFAULT_BUCKETS) -> None:
         self.name = name
@@ -118,10 +122,10 @@ class Testbed:
         self._make_link(state, to_sink)
         self._load(NF_PROGRAM, host, ["in"])
         self._load("sink", "sink", [host])
-        with FlowTable(self.pin_dir(host)) as table:
+        with FlowTable.pinned(self.pin_dir(host)) as table:
             table.configure(self._ifindex(topo, to_sink.a), mac_bytes(to_sink.a.mac),
                             mac_bytes(to_sink.b.mac))
-        with SteeringMaps(self.pin_dir("sw")) as steering:
+        with SteeringMaps.pinned(self.pin_dir("sw")) as steering:
             steering.set_port(port_of(instance), self._ifindex(topo, to_nf.a))
         state.instances.append(instance)
         state.instances.sort()
@@ -136,7 +140,7 @@ class Testbed:
         if not rest:
             raise TestbedError("cannot remove the last NF instance; use 'testbed down'")
         self.steer(rest)
-        with SteeringMaps(self.pin_dir("sw")) as steering:
+        with SteeringMaps.pinned(self.pin_dir("sw")) as steering:
             steering.clear_port(port_of(instance))
         ns = f"{self.name}-{instance_host(instance)}"
         if ns in pyroute2_netns.listnetns():
@@ -150,7 +154,7 @@ class Testbed:
 
     def current_key_space(self) -> KeySpace | None:
         """The key space the steering maps hold, or None where a bucket has no owner."""
-        with SteeringMaps(self.pin_dir("sw")) as steering:
+        with SteeringMaps.pinned(self.pin_dir("sw")) as steering:
             targets = steering.key_space()
         owners = tuple(t.port - 1 for t in targets)
         if any(o < 0 for o in owners):
@@ -166,7 +170,7 @@ class Testbed:
         macs = {i: mac_bytes(topo.endpoint(instance_host(i), "in").mac) for i in ids}
         changed = {b: FwdTarget.of(port_of(o), macs[o]) for b, o in enumerate(nxt.owners)
                    if current is None or current.owners[b] != o}
-        with SteeringMaps(self.pin_dir("sw")) as steering:
+        with SteeringMaps.pinned(self.pin_dir("sw")) as steering:
             steering.install_key_space(changed)
         return nxt
 

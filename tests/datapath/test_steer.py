@@ -8,6 +8,7 @@ import pytest
 from scapy.compat import raw
 from scapy.layers.l2 import Ether
 
+from s6nf.agent.maps import SteeringMaps
 from s6nf.agent.structs import FlowKeyC, FwdTarget, PortEntry
 from s6nf.agent.test_run import XDP_DROP, XDP_REDIRECT, run_xdp
 from s6nf.agent.verdicts import Reason
@@ -129,13 +130,30 @@ def test_unassigned_bucket_is_dropped_as_no_route(steer):
 
 def test_flow_pin_overrides_the_bucket_for_both_directions(steering):
     key = FlowKey.of("10.3.3.3", "10.4.4.4", 3333, 4444, 6)
-    with steering.map("flow_pin", FlowKeyC, FwdTarget) as pins:
-        pins.update(FlowKeyC.from_flow(key), FwdTarget.of(2, bytes.fromhex("02aabbccddee")))
+    fwd = pk.tcp(src="10.3.3.3", dst="10.4.4.4", sport=3333, dport=4444)
+    rev = pk.tcp(src="10.4.4.4", dst="10.3.3.3", sport=4444, dport=3333)
+    pinned_mac = bytes.fromhex("02aabbccddee")
+    with SteeringMaps.of(steering) as maps:
+        maps.pin(key, FwdTarget.of(2, pinned_mac))
         try:
-            fwd = run_xdp(steering.fd, pk.tcp(src="10.3.3.3", dst="10.4.4.4", sport=3333,
-                                              dport=4444))
-            rev = run_xdp(steering.fd, pk.tcp(src="10.4.4.4", dst="10.3.3.3", sport=4444,
-                                              dport=3333))
+            before = reason_counts(steering)
+            assert run_xdp(steering.fd, fwd).packet[:6] == pinned_mac
+            assert run_xdp(steering.fd, rev).packet[:6] == pinned_mac
+            assert reason_counts(steering)[Reason.NOTE_PINNED] == \
+                before.get(Reason.NOTE_PINNED, 0) + 2
         finally:
-            clear(pins)
-    assert fwd.packet[:6] == rev.packet[:6] == bytes.fromhex("02aabbccddee")
+            assert maps.unpin(key)
+        assert maps.pins() == {}
+        assert run_xdp(steering.fd, fwd).packet[:6] == bucket_mac(key.bucket())
+
+
+def test_pins_written_behind_the_families_back_are_ignored_until_counted(steering):
+    """The pin count gates the lookup; SteeringMaps is the one writer that keeps it true."""
+    key = FlowKey.of("10.5.5.5", "10.6.6.6", 5555, 6666, 17)
+    packet = pk.udp(src="10.5.5.5", dst="10.6.6.6", sport=5555, dport=6666)
+    with steering.map("flow_pin", FlowKeyC, FwdTarget) as raw_pins:
+        raw_pins.update(FlowKeyC.from_flow(key), FwdTarget.of(2, bytes.fromhex("02aabbccddee")))
+        try:
+            assert run_xdp(steering.fd, packet).packet[:6] == bucket_mac(key.bucket())
+        finally:
+            clear(raw_pins)

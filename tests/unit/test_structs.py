@@ -8,9 +8,15 @@ from s6nf.agent import structs
 from s6nf.keys import FlowKey
 
 HEADER = (Path(__file__).parents[2] / "ebpf" / "include" / "structs.h").read_text()
-MIRRORS = {"flow_key": structs.FlowKeyC, "fwd_target": structs.FwdTarget,
-           "port_entry": structs.PortEntry, "counter": structs.Counter,
-           "flow_stats": structs.FlowStats, "nf_config": structs.NfConfig}
+MIRRORS = {
+    "flow_key": structs.FlowKeyC,
+    "fwd_target": structs.FwdTarget,
+    "steer_config": structs.SteerConfig,
+    "port_entry": structs.PortEntry,
+    "counter": structs.Counter,
+    "flow_stats": structs.FlowStats,
+    "nf_config": structs.NfConfig,
+}
 C_SIZES = {"__u8": 1, "__u16": 2, "__u32": 4, "__u64": 8}
 
 
