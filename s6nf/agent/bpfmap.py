@@ -21,6 +21,8 @@ BPF_MAP_TYPE_PERCPU_HASH = 5
 BPF_MAP_TYPE_PERCPU_ARRAY = 6
 _PERCPU = {BPF_MAP_TYPE_PERCPU_HASH, BPF_MAP_TYPE_PERCPU_ARRAY}
 BATCH_CHUNK = 4096
+_NO_BATCH = {errno.EINVAL, errno.ENOTSUP, 524}
+"""What a kernel without batch map operations answers (524 is the kernel's ENOTSUPP)."""
 
 
 class BpfMap(Generic[K, V]):
@@ -140,8 +142,19 @@ class BpfMap(Generic[K, V]):
                                self._split(raw[i * per_elem:(i + 1) * per_elem])))
             if ret < 0 and err == errno.ENOENT:
                 return result
+            if ret < 0 and err in _NO_BATCH and in_batch is None:
+                return self._one_by_one(delete)
             libbpf.check(ret, f"batch {'lookup-and-delete' if delete else 'lookup'} in {self.name}")
             in_batch = ct.c_uint64(out_batch.value)
+
+    def _one_by_one(self, delete: bool) -> list[tuple[K, list[V]]]:
+        """The batch calls' result, element by element, for kernels without them."""
+        out: list[tuple[K, list[V]]] = []
+        for key in list(self.keys()):
+            values = self.lookup_percpu(key)
+            if values is not None and (not delete or self.delete(key)):
+                out.append((key, values))
+        return out
 
     def items_percpu(self) -> list[tuple[K, list[V]]]:
         """Every entry, in one pass of batch lookups."""
