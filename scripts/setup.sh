@@ -18,11 +18,12 @@ apt_install() {
         "s6nf needs a Debian or Ubuntu machine, or install these by hand: $*"
     if [ "$apt_updated" -eq 0 ]; then
         say "apt-get update"
-        apt-get update -q >/dev/null || fail "apt-get update failed" "check the package sources in /etc/apt"
+        apt-get -o DPkg::Lock::Timeout=300 update -q >/dev/null || fail "apt-get update failed" "check the package sources in /etc/apt"
         apt_updated=1
     fi
     say "installing $*"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" >/dev/null \
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -q \
+        --no-install-recommends "$@" >/dev/null \
         || fail "apt-get install $* failed" "run it by hand to see the error"
 }
 
