@@ -22,7 +22,8 @@ from scapy.layers.inet import IP, TCP
 from scapy.layers.l2 import Ether
 
 from s6nf.agent.loader import Program, load
-from s6nf.agent.structs import FlowKeyC, FlowStats, FwdTarget, NfConfig, PortEntry
+from s6nf.agent.maps import SteeringMaps
+from s6nf.agent.structs import FlowKeyC, FlowStats, FwdTarget, NfConfig
 from s6nf.agent.test_run import run_xdp
 from s6nf.keys import DEFAULT_BUCKETS, FlowKey
 
@@ -33,12 +34,10 @@ FLOW = FlowKey.of("10.1.0.1", "10.2.0.1", 40000, 80, 6)
 
 def prepare() -> dict[str, Program]:
     steer = load("steer")
-    with steer.map("key_space", ct.c_uint32, FwdTarget) as ks, \
-            steer.map("ports", ct.c_uint32, PortEntry) as ports:
-        ks.update_batch((ct.c_uint32(b), FwdTarget.of(1 + b % 2, bytes(6)))
-                        for b in range(DEFAULT_BUCKETS))
-        ports.update(ct.c_uint32(1), PortEntry(1))
-        ports.update(ct.c_uint32(2), PortEntry(1))
+    with SteeringMaps.of(steer) as maps:
+        maps.apply_key_space({b: FwdTarget.of(1 + b % 2, bytes(6)) for b in range(DEFAULT_BUCKETS)})
+        maps.set_port(1, 1)
+        maps.set_port(2, 1)
     monitor = load("monitor")
     with monitor.map("nf_config", ct.c_uint32, NfConfig) as cfg:
         cfg.update(ct.c_uint32(0), NfConfig.of(1, bytes(6), bytes(6)))

@@ -1,6 +1,7 @@
-/* Steering (XDP on the "sw" host): parse → canonical key → CRC-32 bucket → flow_pin or
- * key_space → rewrite the destination MAC → redirect to the owning instance's port.
- * Everything that has no flow key is dropped and counted under its reason (docs/steering.md). */
+/* Steering (XDP on the "sw" host): parse → canonical key → CRC-32 bucket → count the bucket →
+ * flow_pin or key_space → rewrite the destination MAC → redirect to the owning instance's
+ * port. Everything without a flow key is dropped and counted under its reason
+ * (docs/datapath.md); the bucket counter counts every admitted packet, as in p4/steer.p4. */
 #include "include/consts.h"
 #include "include/eth.h"
 #include "include/maps_stats.h"
@@ -16,18 +17,21 @@ static __always_inline void count_bucket(__u32 bucket, __u32 bytes)
     }
 }
 
+/* The entry that decides: a pin if there is one, else the active key space copy's. */
 static __always_inline struct fwd_target *choose_target(const struct flow_key *key, __u32 bucket)
 {
     __u32 zero = 0;
     struct steer_config *cfg = steer_config.lookup(&zero);
-    if (cfg && cfg->pins) {
+    if (!cfg)
+        return 0;
+    if (cfg->pins) {
         struct fwd_target *pinned = flow_pin.lookup((struct flow_key *)key);
         if (pinned) {
             count_reason(NOTE_PINNED);
             return pinned;
         }
     }
-    return key_space.lookup(&bucket);
+    return cfg->active ? key_space_1.lookup(&bucket) : key_space_0.lookup(&bucket);
 }
 
 int xdp_steer(struct xdp_md *ctx)
@@ -42,15 +46,17 @@ int xdp_steer(struct xdp_md *ctx)
     note_parse(&p);
 
     __u32 bucket = flow_hash(&p.key) & (BUCKETS - 1);
+    count_bucket(bucket, p.pkt_len);
     struct fwd_target *target = choose_target(&p.key, bucket);
-    if (!target || !target->port)
+    if (!target || target->action == FWD_NONE)
         return drop(REASON_DROP_NO_ROUTE);
+    if (target->action != FWD_FORWARD)
+        return drop(REASON_DROP_BY_ENTRY);
     __u32 port = target->port;
     struct port_entry *out = ports.lookup(&port);
     if (!out || !out->ifindex)
         return drop(REASON_DROP_NO_ROUTE);
 
-    count_bucket(bucket, p.pkt_len);
     set_macs(data, 0, target->dmac);
     count_reason(REASON_FORWARD);
     return bpf_redirect(out->ifindex, 0);

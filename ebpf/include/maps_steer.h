@@ -4,13 +4,15 @@
 #include "consts.h"
 #include "structs.h"
 
-/* bucket → fwd_target; the controller writes (through the P4Runtime server), steer reads. */
-S6_MAP("array", __u32, struct fwd_target, key_space, BUCKETS);
+/* bucket → fwd_target, two copies; the P4Runtime server (or testbed) writes the inactive one
+ * and flips steer_config.active, steer reads the active one. */
+S6_MAP("array", __u32, struct fwd_target, key_space_0, BUCKETS);
+S6_MAP("array", __u32, struct fwd_target, key_space_1, BUCKETS);
 
 /* canonical flow_key → fwd_target, overriding the bucket; the controller writes. */
 S6_MAP("hash", struct flow_key, struct fwd_target, flow_pin, MAX_PINS);
 
-/* 0 → steer_config; whoever writes flow_pin keeps pins equal to its entry count. */
+/* 0 → steer_config; its one writer keeps pins equal to flow_pin's size and flips active. */
 S6_MAP("array", __u32, struct steer_config, steer_config, 1);
 
 /* logical port (1..MAX_PORTS-1; 0 means none) → ifindex on the steering host; testbed writes. */

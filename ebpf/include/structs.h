@@ -13,17 +13,26 @@ struct flow_key {
     __u8 pad[3];
 };
 
-/* Where steering sends a packet: a logical port and the destination MAC to write. */
+/* A steering table entry (P4 action): none (no entry: the default drop), forward to a
+ * logical port with this destination MAC, or an explicit drop. */
+enum fwd_action {
+    FWD_NONE = 0,
+    FWD_FORWARD = 1,
+    FWD_DROP = 2,
+};
+
 struct fwd_target {
     __u32 port;
     __u8 dmac[6];
-    __u16 pad;
+    __u16 action;
 };
 
-/* Steering switches; pins counts flow_pin entries so an empty pin table costs nothing. */
+/* Steering switches. pins counts flow_pin entries, so an empty pin table costs nothing;
+ * active names the key_space copy in use (0 or 1): a batch is written into the other copy
+ * and takes effect at once when active flips. */
 struct steer_config {
     __u32 pins;
-    __u32 pad;
+    __u32 active;
 };
 
 struct port_entry {

@@ -18,6 +18,7 @@ enum s6_reason {
     REASON_DROP_NO_ROUTE = 9,    /* the key space names no port for the bucket */
     REASON_DROP_VLAN_DEPTH = 10, /* more VLAN tags than MAX_VLAN_DEPTH */
     REASON_DROP_NOT_CONFIGURED = 11, /* the program's config map was never written */
+    REASON_DROP_BY_ENTRY = 12,   /* a steering entry's action is drop */
     NOTE_FIRST = 16,
     NOTE_VLAN = 16,              /* carried VLAN tags */
     NOTE_IP_OPTIONS = 17,        /* IPv4 header with options */

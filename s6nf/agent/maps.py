@@ -2,7 +2,7 @@
 
 A family opens its maps from a pin directory (``SteeringMaps.pinned(dir)``, for agents and
 tools) or from a program just loaded (``SteeringMaps.of(program)``, for tests and benches);
-callers say ``steering.install_key_space(...)`` instead of poking at raw maps.
+callers say ``steering.apply_key_space(...)`` instead of poking at raw maps.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Self
 
+from s6nf.agent import rcu
 from s6nf.agent.bpfmap import BpfMap
 from s6nf.agent.loader import Program
 from s6nf.agent.structs import (
@@ -81,11 +82,21 @@ class SteeringMaps(_Family):
     def clear_port(self, port: int) -> None:
         self._map("ports", U32, PortEntry).update(U32(port), PortEntry(0))
 
+    def _config(self) -> SteerConfig:
+        config = self._map("steer_config", U32, SteerConfig).lookup(U32(0))
+        return config if config is not None else SteerConfig()
+
+    def _set_config(self, config: SteerConfig) -> None:
+        self._map("steer_config", U32, SteerConfig).update(U32(0), config)
+
+    def _copy(self, index: int) -> BpfMap[Any, Any]:
+        return self._map(f"key_space_{index}", U32, FwdTarget)
+
     def pins(self) -> dict[FlowKey, FwdTarget]:
         return {k.to_flow(): v for k, v in self._map("flow_pin", FlowKeyC, FwdTarget).items()}
 
     def pin(self, key: FlowKey, target: FwdTarget) -> None:
-        """Steer both directions of ``key`` to ``target`` whatever its bucket."""
+        """Steer both directions of ``key`` by ``target`` whatever its bucket."""
         self._map("flow_pin", FlowKeyC, FwdTarget).update(FlowKeyC.from_flow(key), target)
         self._count_pins()
 
@@ -96,17 +107,33 @@ class SteeringMaps(_Family):
 
     def _count_pins(self) -> None:
         """Keep steer_config.pins equal to flow_pin's size: steer skips the table at zero."""
-        count = len(list(self._map("flow_pin", FlowKeyC, FwdTarget).keys()))
-        self._map("steer_config", U32, SteerConfig).update(U32(0), SteerConfig(count, 0))
-
-    def install_key_space(self, owners: Mapping[int, FwdTarget]) -> None:
-        """Write bucket → target for the given buckets in one batch."""
-        self._map("key_space", U32, FwdTarget).update_batch(
-            (U32(bucket), target) for bucket, target in owners.items())
+        config = self._config()
+        config.pins = len(list(self._map("flow_pin", FlowKeyC, FwdTarget).keys()))
+        self._set_config(config)
 
     def key_space(self) -> list[FwdTarget]:
-        entries = self._map("key_space", U32, FwdTarget).items()
+        """The active copy, bucket by bucket (action NONE where a bucket has no entry)."""
+        entries = self._copy(self._config().active).items()
         return [t for _, t in sorted(entries, key=lambda kv: kv[0].value)]
+
+    def apply_key_space(self, updates: Mapping[int, FwdTarget | None]) -> None:
+        """Set (or, for None, clear) the given buckets' entries, all at once for packets.
+
+        The full new table is written into the inactive copy, ``active`` flips in one map
+        write, and an RCU grace period passes before returning, so no packet still reads the
+        old copy when the next batch overwrites it. There must be one writer at a time.
+        """
+        config = self._config()
+        table = self.key_space()
+        for bucket, target in updates.items():
+            if not 0 <= bucket < len(table):
+                raise ValueError(f"bucket {bucket} out of range [0, {len(table)})")
+            table[bucket] = target if target is not None else FwdTarget()
+        spare = 1 - config.active
+        self._copy(spare).update_batch((U32(b), t) for b, t in enumerate(table))
+        config.active = spare
+        self._set_config(config)
+        rcu.synchronize()
 
     def bucket_counters(self) -> dict[int, tuple[int, int]]:
         """bucket → (packets, bytes), summed over CPUs, buckets with traffic only."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ctypes as ct
 import socket
+from enum import IntEnum
 
 from s6nf.keys import CANONICAL_KEY_LEN, FlowKey, unpack_canonical
 
@@ -33,18 +34,31 @@ class FlowKeyC(ct.Structure):
         return unpack_canonical(self.canonical())
 
 
+class FwdAction(IntEnum):
+    """``enum fwd_action``: what a steering entry does."""
+
+    NONE = 0
+    FORWARD = 1
+    DROP = 2
+
+
 class FwdTarget(ct.Structure):
-    _fields_ = [("port", ct.c_uint32), ("dmac", ct.c_uint8 * 6), ("pad", ct.c_uint16)]
+    _fields_ = [("port", ct.c_uint32), ("dmac", ct.c_uint8 * 6), ("action", ct.c_uint16)]
 
     @classmethod
     def of(cls, port: int, dmac: bytes) -> FwdTarget:
+        """A forward entry."""
         if len(dmac) != 6:
             raise ValueError(f"a MAC address is 6 bytes, got {dmac.hex(':')}")
-        return cls(port, (ct.c_uint8 * 6)(*dmac), 0)
+        return cls(port, (ct.c_uint8 * 6)(*dmac), FwdAction.FORWARD)
+
+    @classmethod
+    def drop(cls) -> FwdTarget:
+        return cls(0, (ct.c_uint8 * 6)(), FwdAction.DROP)
 
 
 class SteerConfig(ct.Structure):
-    _fields_ = [("pins", ct.c_uint32), ("pad", ct.c_uint32)]
+    _fields_ = [("pins", ct.c_uint32), ("active", ct.c_uint32)]
 
 
 class PortEntry(ct.Structure):

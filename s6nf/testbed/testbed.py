@@ -22,7 +22,7 @@ from s6nf import netns
 from s6nf.agent import libbpf
 from s6nf.agent.loader import load
 from s6nf.agent.maps import FlowTable, SteeringMaps
-from s6nf.agent.structs import FwdTarget, mac_bytes
+from s6nf.agent.structs import FwdAction, FwdTarget, mac_bytes
 from s6nf.keys import DEFAULT_BUCKETS
 from s6nf.keyspace import KeySpace, initial, rebalance
 from s6nf.testbed.topology import Endpoint, Link, Topology, embedded, instance_host, port_of
@@ -156,10 +156,9 @@ class Testbed:
         """The key space the steering maps hold, or None where a bucket has no owner."""
         with SteeringMaps.pinned(self.pin_dir("sw")) as steering:
             targets = steering.key_space()
-        owners = tuple(t.port - 1 for t in targets)
-        if any(o < 0 for o in owners):
+        if any(t.action != FwdAction.FORWARD for t in targets):
             return None
-        return KeySpace(0, owners)
+        return KeySpace(0, tuple(t.port - 1 for t in targets))
 
     def steer(self, instances: Iterable[int]) -> KeySpace:
         """Deal the buckets over ``instances``, moving as few as even load allows."""
@@ -171,7 +170,7 @@ class Testbed:
         changed = {b: FwdTarget.of(port_of(o), macs[o]) for b, o in enumerate(nxt.owners)
                    if current is None or current.owners[b] != o}
         with SteeringMaps.pinned(self.pin_dir("sw")) as steering:
-            steering.install_key_space(changed)
+            steering.apply_key_space(changed)
         return nxt
 
     # -- down -------------------------------------------------------------------------------

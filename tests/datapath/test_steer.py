@@ -1,6 +1,5 @@
 """The steering program through BPF_PROG_TEST_RUN: hash vectors and a packet table."""
 
-import ctypes as ct
 import json
 from pathlib import Path
 
@@ -9,7 +8,7 @@ from scapy.compat import raw
 from scapy.layers.l2 import Ether
 
 from s6nf.agent.maps import SteeringMaps
-from s6nf.agent.structs import FlowKeyC, FwdTarget, PortEntry
+from s6nf.agent.structs import FlowKeyC, FwdTarget
 from s6nf.agent.test_run import XDP_DROP, XDP_REDIRECT, run_xdp
 from s6nf.agent.verdicts import Reason
 from s6nf.keys import DEFAULT_BUCKETS, FlowKey
@@ -29,12 +28,11 @@ def bucket_mac(bucket: int) -> bytes:
 @pytest.fixture(scope="module")
 def steering(steer):
     """Every bucket forwards to port 1 + b % 3 with a MAC that spells the bucket."""
-    with steer.map("key_space", ct.c_uint32, FwdTarget) as ks, \
-            steer.map("ports", ct.c_uint32, PortEntry) as ports:
-        ks.update_batch((ct.c_uint32(b), FwdTarget.of(1 + b % PORTS, bucket_mac(b)))
-                        for b in range(DEFAULT_BUCKETS))
+    with SteeringMaps.of(steer) as maps:
+        maps.apply_key_space({b: FwdTarget.of(1 + b % PORTS, bucket_mac(b))
+                              for b in range(DEFAULT_BUCKETS)})
         for port in range(1, PORTS + 1):
-            ports.update(ct.c_uint32(port), PortEntry(100 + port))
+            maps.set_port(port, 100 + port)
     return steer
 
 
@@ -115,17 +113,36 @@ def test_tcp_header_cut_short_inside_a_consistent_ip_packet(steering):
     assert reason_counts(steering)[Reason.DROP_TRUNC_L4] == before.get(Reason.DROP_TRUNC_L4, 0) + 1
 
 
-def test_unassigned_bucket_is_dropped_as_no_route(steer):
-    with steer.map("key_space", ct.c_uint32, FwdTarget) as ks:
-        key = FlowKey.of("10.7.7.7", "10.6.6.6", 7, 6, 6)
-        saved = ks.lookup(ct.c_uint32(key.bucket()))
-        ks.update(ct.c_uint32(key.bucket()), FwdTarget())
+def test_missing_and_drop_entries_drop_under_their_reasons(steering):
+    key = FlowKey.of("10.7.7.7", "10.6.6.6", 7, 6, 6)
+    packet = pk.tcp(src="10.7.7.7", dst="10.6.6.6", sport=7, dport=6)
+    bucket = key.bucket()
+    with SteeringMaps.of(steering) as maps:
         try:
-            result = run_xdp(steer.fd, pk.tcp(src="10.7.7.7", dst="10.6.6.6", sport=7, dport=6))
+            for entry, reason in ((None, Reason.DROP_NO_ROUTE),
+                                  (FwdTarget.drop(), Reason.DROP_BY_ENTRY)):
+                maps.apply_key_space({bucket: entry})
+                before, counted = reason_counts(steering), bucket_packets(steering)
+                assert run_xdp(steering.fd, packet).action == XDP_DROP
+                assert reason_counts(steering)[reason] == before.get(reason, 0) + 1
+                assert bucket_packets(steering)[bucket] == counted.get(bucket, 0) + 1
         finally:
-            assert saved is not None
-            ks.update(ct.c_uint32(key.bucket()), saved)
-    assert result.action == XDP_DROP
+            maps.apply_key_space({bucket: FwdTarget.of(1 + bucket % PORTS, bucket_mac(bucket))})
+    assert steered_bucket(steering, packet) == bucket
+
+
+def test_a_key_space_batch_flips_copies_and_keeps_untouched_buckets(steering):
+    with SteeringMaps.of(steering) as maps:
+        before = maps.key_space()
+        maps.apply_key_space({0: FwdTarget.of(3, bucket_mac(4095))})
+        after = maps.key_space()
+        assert after[0].port == 3 and bytes(after[0].dmac) == bucket_mac(4095)
+        assert [bytes(t) for t in after[1:]] == [bytes(t) for t in before[1:]]
+        maps.apply_key_space({0: before[0]})
+        assert bytes(maps.key_space()[0]) == bytes(before[0])
+    with pytest.raises(ValueError, match="bucket 4096 out of range"), \
+            SteeringMaps.of(steering) as maps:
+        maps.apply_key_space({4096: None})
 
 
 def test_flow_pin_overrides_the_bucket_for_both_directions(steering):
