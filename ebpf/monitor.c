@@ -26,7 +26,7 @@ static __always_inline void account_flow(const struct parsed *p)
     __sync_fetch_and_add(&fs->packets, 1);
     __sync_fetch_and_add(&fs->bytes, p->pkt_len);
     fs->last_seen_ns = now;
-    if (p->tcp_flags)
+    if ((fs->tcp_flags & p->tcp_flags) != p->tcp_flags)
         __sync_fetch_and_or(&fs->tcp_flags, (__u64)p->tcp_flags);
 }
 

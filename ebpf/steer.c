@@ -31,7 +31,8 @@ static __always_inline struct fwd_target *choose_target(const struct flow_key *k
             return pinned;
         }
     }
-    return cfg->active ? key_space_1.lookup(&bucket) : key_space_0.lookup(&bucket);
+    __u32 slot = (cfg->active & 1) * BUCKETS + bucket;
+    return key_space.lookup(&slot);
 }
 
 int xdp_steer(struct xdp_md *ctx)

@@ -4,10 +4,9 @@
 #include "consts.h"
 #include "structs.h"
 
-/* bucket → fwd_target, two copies; the P4Runtime server (or testbed) writes the inactive one
- * and flips steer_config.active, steer reads the active one. */
-S6_MAP("array", __u32, struct fwd_target, key_space_0, BUCKETS);
-S6_MAP("array", __u32, struct fwd_target, key_space_1, BUCKETS);
+/* copy * BUCKETS + bucket → fwd_target: two copies of the key space; the P4Runtime server
+ * (or testbed) writes the inactive one and flips steer_config.active, steer reads the active. */
+S6_MAP("array", __u32, struct fwd_target, key_space, 2 * BUCKETS);
 
 /* canonical flow_key → fwd_target, overriding the bucket; the controller writes. */
 S6_MAP("hash", struct flow_key, struct fwd_target, flow_pin, MAX_PINS);

@@ -28,8 +28,8 @@ struct fwd_target {
 };
 
 /* Steering switches. pins counts flow_pin entries, so an empty pin table costs nothing;
- * active names the key_space copy in use (0 or 1): a batch is written into the other copy
- * and takes effect at once when active flips. */
+ * active names the key_space copy in use (0 or 1, entries active * BUCKETS + bucket): a batch
+ * is written into the other copy and takes effect at once when active flips. */
 struct steer_config {
     __u32 pins;
     __u32 active;

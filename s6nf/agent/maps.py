@@ -89,8 +89,12 @@ class SteeringMaps(_Family):
     def _set_config(self, config: SteerConfig) -> None:
         self._map("steer_config", U32, SteerConfig).update(U32(0), config)
 
-    def _copy(self, index: int) -> BpfMap[Any, Any]:
-        return self._map(f"key_space_{index}", U32, FwdTarget)
+    def _copy(self, index: int) -> list[FwdTarget]:
+        """Copy ``index`` of the key space: slots index * buckets + bucket."""
+        table = self._map("key_space", U32, FwdTarget)
+        buckets = table.max_entries // 2
+        entries = sorted(table.items(), key=lambda kv: kv[0].value)
+        return [t for _, t in entries[index * buckets:(index + 1) * buckets]]
 
     def pins(self) -> dict[FlowKey, FwdTarget]:
         return {k.to_flow(): v for k, v in self._map("flow_pin", FlowKeyC, FwdTarget).items()}
@@ -113,8 +117,7 @@ class SteeringMaps(_Family):
 
     def key_space(self) -> list[FwdTarget]:
         """The active copy, bucket by bucket (action NONE where a bucket has no entry)."""
-        entries = self._copy(self._config().active).items()
-        return [t for _, t in sorted(entries, key=lambda kv: kv[0].value)]
+        return self._copy(self._config().active)
 
     def apply_key_space(self, updates: Mapping[int, FwdTarget | None]) -> None:
         """Set (or, for None, clear) the given buckets' entries, all at once for packets.
@@ -130,7 +133,9 @@ class SteeringMaps(_Family):
                 raise ValueError(f"bucket {bucket} out of range [0, {len(table)})")
             table[bucket] = target if target is not None else FwdTarget()
         spare = 1 - config.active
-        self._copy(spare).update_batch((U32(b), t) for b, t in enumerate(table))
+        base = spare * len(table)
+        self._map("key_space", U32, FwdTarget).update_batch(
+            (U32(base + b), t) for b, t in enumerate(table))
         config.active = spare
         self._set_config(config)
         rcu.synchronize()
