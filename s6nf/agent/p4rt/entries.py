@@ -111,7 +111,8 @@ class EntryCodec:
 
     def key_matches(self, table: Table, key: TableKey, values: Mapping[str, int]) -> bool:
         """Whether ``key`` agrees with the (possibly partial) match ``values`` of a read."""
-        return all(self._fields_of(table, key)[name] == v for name, v in values.items())
+        fields = _fields_of(key)
+        return all(fields[name] == v for name, v in values.items())
 
     def verdict(self, table: Table, action: p4runtime_pb2.TableAction) -> Verdict:
         if action.WhichOneof("type") != "action":
@@ -150,7 +151,7 @@ class EntryCodec:
 
     def entry(self, table: Table, key: TableKey, verdict: Verdict) -> p4runtime_pb2.TableEntry:
         message = p4runtime_pb2.TableEntry(table_id=table.id)
-        fields = self._fields_of(table, key)
+        fields = _fields_of(key)
         for f in table.fields:
             match = message.match.add(field_id=f.id)
             match.exact.value = encode(fields[f.name])
@@ -172,9 +173,10 @@ class EntryCodec:
         for p in fwd.params:
             action.action.params.add(param_id=p.id, value=encode(values[p.name]))
 
-    def _fields_of(self, table: Table, key: TableKey) -> dict[str, int]:
-        if isinstance(key, int):
-            return {"bucket": key}
-        addr_lo, addr_hi, port_lo, port_hi, proto = _CANONICAL.unpack(key)
-        return {"addr_lo": addr_lo, "addr_hi": addr_hi, "port_lo": port_lo,
-                "port_hi": port_hi, "proto": proto}
+
+def _fields_of(key: TableKey) -> dict[str, int]:
+    if isinstance(key, int):
+        return {"bucket": key}
+    addr_lo, addr_hi, port_lo, port_hi, proto = _CANONICAL.unpack(key)
+    return {"addr_lo": addr_lo, "addr_hi": addr_hi, "port_lo": port_lo,
+            "port_hi": port_hi, "proto": proto}

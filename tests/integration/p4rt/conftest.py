@@ -1,4 +1,5 @@
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from p4.v1 import p4runtime_pb2
@@ -6,7 +7,14 @@ from p4.v1 import p4runtime_pb2
 from s6nf.agent.p4rt import MemoryBackend, RunningServer, serve
 from tests.p4rt_client import Client
 
-pytestmark = pytest.mark.timeout(20)
+TEST_TIMEOUT = 20
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Bound every test here: a protocol step that never comes must fail, not hang."""
+    for item in items:
+        if item.path.is_relative_to(Path(__file__).parent):
+            item.add_marker(pytest.mark.timeout(TEST_TIMEOUT))
 
 
 @pytest.fixture
