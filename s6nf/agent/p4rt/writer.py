@@ -15,7 +15,7 @@ If the backend fails midway, the steps already taken are undone in reverse order
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import cast
+from typing import NoReturn, cast
 
 import grpc
 from p4.v1 import p4runtime_pb2
@@ -159,7 +159,7 @@ class BatchWriter:
             done.append(undo)
 
     @staticmethod
-    def _undo(done: list[Callable[[], None]], error: BackendError) -> None:
+    def _undo(done: list[Callable[[], None]], error: BackendError) -> NoReturn:
         try:
             for undo in reversed(done):
                 undo()
