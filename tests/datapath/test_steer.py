@@ -11,39 +11,20 @@ from s6nf.agent.maps import SteeringMaps
 from s6nf.agent.structs import FlowKeyC, FwdTarget
 from s6nf.agent.test_run import XDP_DROP, XDP_REDIRECT, run_xdp
 from s6nf.agent.verdicts import Reason
-from s6nf.keys import DEFAULT_BUCKETS, FlowKey
+from s6nf.keys import FlowKey
 from tests.datapath import packets as pk
-from tests.datapath.conftest import bucket_packets, clear, reason_counts
+from tests.datapath.conftest import (
+    PORTS,
+    bucket_mac,
+    bucket_packets,
+    clear,
+    reason_counts,
+    steered_bucket,
+)
 
 pytestmark = pytest.mark.root
 
 VECTORS = json.loads((Path(__file__).parents[1] / "vectors" / "flow_hash.json").read_text())
-PORTS = 3
-
-
-def bucket_mac(bucket: int) -> bytes:
-    return bytes([2, 0, 0, 0, bucket >> 8, bucket & 0xFF])
-
-
-@pytest.fixture(scope="module")
-def steering(steer):
-    """Every bucket forwards to port 1 + b % 3 with a MAC that spells the bucket."""
-    with SteeringMaps.of(steer) as maps:
-        maps.apply_key_space({b: FwdTarget.of(1 + b % PORTS, bucket_mac(b))
-                              for b in range(DEFAULT_BUCKETS)})
-        for port in range(1, PORTS + 1):
-            maps.set_port(port, 100 + port)
-    return steer
-
-
-def steered_bucket(prog, packet: bytes) -> int:
-    result = run_xdp(prog.fd, packet)
-    assert result.action == XDP_REDIRECT
-    mac = result.packet[:6]
-    assert mac[:4] == bytes([2, 0, 0, 0])
-    return mac[4] << 8 | mac[5]
-
-
 def test_ebpf_hash_and_bucket_equal_the_shared_vectors_both_directions(steering):
     for v in VECTORS["vectors"]:
         build = pk.tcp if v["proto"] == 6 else pk.udp
