@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 import tempfile
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -39,6 +42,17 @@ def build_parser() -> argparse.ArgumentParser:
     traffic.add_argument("--seed", type=int, default=1)
     traffic.add_argument("--out", type=Path, required=True)
 
+    p4 = sub.add_parser("p4", help="P4Runtime: serve the eBPF target, open p4runtime-shell")
+    psub = p4.add_subparsers(dest="action", required=True)
+    server = psub.add_parser("server", help="serve a testbed's eBPF steering over P4Runtime")
+    _testbed_args(server)
+    server.add_argument("--address", default="127.0.0.1:9559", help="host:port to listen on")
+    server.add_argument("--device-id", type=int, default=1)
+    shell = psub.add_parser("shell", help="p4runtime-shell on a running target (tables kept)")
+    shell.add_argument("--address", default="127.0.0.1:9559")
+    shell.add_argument("--device-id", type=int, default=1)
+    shell.add_argument("--election-id", default="0,1", help="high,low (default 0,1)")
+
     demo = sub.add_parser("demo", help="bring up a testbed, push traffic, show the counters")
     demo.add_argument("--name", default="s6demo")
     demo.add_argument("--instances", type=int, default=2)
@@ -54,6 +68,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _testbed(args)
         if args.command == "traffic":
             return _traffic(args)
+        if args.command == "p4":
+            return _p4(args)
         return _demo(args)
     except (RuntimeError, ValueError, LookupError, OSError) as exc:
         print(f"s6nf: error: {exc}", file=sys.stderr)
@@ -102,6 +118,31 @@ def _print_run(tb: object, pcap: Path, pps: int | None) -> int:
         print(f"MISMATCH: {problem}")
     print("every packet accounted for" if not problems else "accounting FAILED")
     return 0 if not problems else 2
+
+
+def _p4(args: argparse.Namespace) -> int:
+    if args.action == "shell":
+        # Without --config p4runtime-shell reads the pipeline from the device instead of
+        # pushing it (which would empty the tables of a running target).
+        os.execv(sys.executable, [sys.executable, "-m", "p4runtime_sh",
+                                  f"--grpc-addr={args.address}", f"--device-id={args.device_id}",
+                                  f"--election-id={args.election_id}"])
+    from s6nf.agent.maps import SteeringMaps
+    from s6nf.agent.p4rt import serve
+    from s6nf.agent.p4rt.ebpf_backend import EbpfBackend
+    from s6nf.testbed.testbed import Testbed
+
+    testbed = Testbed(args.name)
+    testbed.topology()
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    with SteeringMaps.pinned(testbed.pin_dir("sw")) as maps, \
+            serve(EbpfBackend(maps), args.address, args.device_id, preloaded=True) as server:
+        print(f"P4Runtime server for testbed {args.name} (device {args.device_id}) on "
+              f"{server.address}; Ctrl-C stops it", flush=True)
+        stop.wait()
+    return 0
 
 
 def _traffic(args: argparse.Namespace) -> int:

@@ -41,7 +41,7 @@ class BpfMap(Generic[K, V]):
         self.fd = fd
         self.key_type = key_type
         self.value_type = value_type
-        self.max_entries = info.max_entries
+        self.max_entries: int = int(info.max_entries)
         self.percpu = info.type in _PERCPU
         self.ncpus = libbpf.possible_cpus() if self.percpu else 1
         self._slot = (ct.sizeof(value_type) + 7) // 8 * 8 if self.percpu else ct.sizeof(value_type)

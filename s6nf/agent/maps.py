@@ -82,6 +82,15 @@ class SteeringMaps(_Family):
     def clear_port(self, port: int) -> None:
         self._map("ports", U32, PortEntry).update(U32(port), PortEntry(0))
 
+    @property
+    def buckets(self) -> int:
+        """Buckets per key-space copy (the map holds two copies)."""
+        return self._map("key_space", U32, FwdTarget).max_entries // 2
+
+    @property
+    def max_pins(self) -> int:
+        return self._map("flow_pin", FlowKeyC, FwdTarget).max_entries
+
     def _config(self) -> SteerConfig:
         config = self._map("steer_config", U32, SteerConfig).lookup(U32(0))
         return config if config is not None else SteerConfig()
