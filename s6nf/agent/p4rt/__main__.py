@@ -1,6 +1,6 @@
 """``python -m s6nf.agent.p4rt``: serve the steering pipeline over the in-memory backend.
 
-The eBPF backend plugs into ``serve`` the same way; ``s6nf p4 server`` will choose between them.
+A software target for tests and trials; ``s6nf p4 server`` serves a testbed's eBPF maps instead.
 """
 
 from __future__ import annotations
