@@ -41,7 +41,7 @@ class Storage(Protocol[V_co]):
 
     def delete(self, key: bytes) -> bool: ...
 
-    def keys(self) -> list[bytes]:
+    def snapshot(self) -> list[bytes]:
         """A snapshot of the held keys (safe to mutate the storage while iterating it)."""
 
     def export(self, keys: Sequence[bytes]) -> list[tuple[bytes, bytes]]:
@@ -111,7 +111,7 @@ class PyStorage(Generic[V]):
     def delete(self, key: bytes) -> bool:
         return self._objects.pop(key, None) is not None
 
-    def keys(self) -> list[bytes]:
+    def snapshot(self) -> list[bytes]:
         return list(self._objects)
 
     def export(self, keys: Sequence[bytes]) -> list[tuple[bytes, bytes]]:

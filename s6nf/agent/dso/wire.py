@@ -163,3 +163,31 @@ def first_req_ids(frame: bytes) -> list[int]:
             ids.append(req_id)
         pos += MESSAGE_HEADER_LEN + key_len + body_len
     return ids
+
+
+_ENTRY = struct.Struct("!HI")
+
+
+def encode_entries(entries: list[tuple[bytes, bytes]]) -> bytes:
+    """A PUSH body: (key, object bytes) pairs as ``key_len u16 | data_len u32 | key | data``."""
+    pack = _ENTRY.pack
+    return b"".join(pack(len(k), len(d)) + k + d for k, d in entries)
+
+
+def decode_entries(body: bytes) -> list[tuple[bytes, bytes]]:
+    out: list[tuple[bytes, bytes]] = []
+    pos, end = 0, len(body)
+    unpack = _ENTRY.unpack_from
+    while pos < end:
+        if pos + _ENTRY.size > end:
+            raise MalformedFrame(f"entry {len(out)}: header truncated at byte {pos}")
+        key_len, data_len = unpack(body, pos)
+        pos += _ENTRY.size
+        stop = pos + key_len + data_len
+        if key_len > MAX_KEY_LEN or stop > end:
+            raise MalformedFrame(
+                f"entry {len(out)}: key {key_len} + data {data_len} bytes overrun the body"
+            )
+        out.append((body[pos:pos + key_len], body[pos + key_len:stop]))
+        pos = stop
+    return out

@@ -9,7 +9,9 @@ from s6nf.agent.dso.wire import (
     Kind,
     MalformedFrame,
     Message,
+    decode_entries,
     decode_frame,
+    encode_entries,
     encode_frame,
     encode_message,
     first_req_ids,
@@ -72,3 +74,13 @@ def test_request_ids_of_a_broken_frame_are_recovered_for_error_replies():
     good = encode_message(Kind.CALL, 0, 1, 0, 0, 42, b"k", b"")
     frame = encode_frame([good, encode_message(Kind.CALL, 0, 1, 0, 0, 43, b"k", b"body")])
     assert first_req_ids(frame[:-2]) == [42, 43]
+
+
+@settings(max_examples=50)
+@given(st.lists(st.tuples(st.binary(max_size=20), st.binary(max_size=50)), max_size=20))
+def test_push_entries_round_trip_and_truncation_is_refused(entries):
+    body = encode_entries(entries)
+    assert decode_entries(body) == entries
+    if body:
+        with pytest.raises(MalformedFrame):
+            decode_entries(body[:-1])
