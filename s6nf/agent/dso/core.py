@@ -235,3 +235,9 @@ class AgentCore:
 
     def store(self, ms: MapState, key: bytes, status: int, data: bytes, epoch: int) -> None:
         raise NotImplementedError
+
+    def needs_push(self, ms: MapState, key: bytes) -> bool:
+        raise NotImplementedError
+
+    def push_soon(self, ms: MapState | None) -> None:
+        raise NotImplementedError

@@ -188,9 +188,6 @@ class MigrationMixin(AgentCore):
         if forward:
             self.push_soon(ms)
 
-    def needs_push(self, ms: MapState, key: bytes) -> bool:
-        raise NotImplementedError
-
     def to_push(self) -> int:
         return sum(
             1

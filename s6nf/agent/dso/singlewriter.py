@@ -102,9 +102,6 @@ class SingleWriterMixin(AgentCore):
             return False
         return self.config.mode is Mode.REMOTE_ONLY or ms.owned_epoch.get(key, 0) < self.epoch
 
-    def push_soon(self, ms: MapState | None) -> None:
-        raise NotImplementedError
-
     async def sw_remove(self, ms: MapState, key: bytes) -> bool:
         held = ms.storage.get(key) is not None
         if held:
