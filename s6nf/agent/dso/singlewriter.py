@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any, Generic, TypeVar
 
 from s6nf.agent.dso.config import Mode
@@ -98,9 +96,9 @@ class SingleWriterMixin(AgentCore):
 
     def needs_push(self, ms: MapState, key: bytes) -> bool:
         """Whether a held object must go to its home (it came from an older epoch, or by mode)."""
-        if self.home_of(key) == self.me:
+        if self.config.mode is not Mode.REMOTE_ONLY and ms.owned_epoch.get(key, 0) >= self.epoch:
             return False
-        return self.config.mode is Mode.REMOTE_ONLY or ms.owned_epoch.get(key, 0) < self.epoch
+        return self.home_of(key) != self.me
 
     async def sw_remove(self, ms: MapState, key: bytes) -> bool:
         held = ms.storage.get(key) is not None
@@ -242,6 +240,32 @@ class SingleWriterMixin(AgentCore):
         return Status.NOT_FOUND, b""
 
 
+class Access(Generic[V]):
+    """The async context manager of one access; a held, free object costs no await."""
+
+    __slots__ = ("_agent", "_create", "_key", "_ms")
+
+    def __init__(self, agent: SingleWriterMixin, ms: MapState, key: bytes, create: bool) -> None:
+        self._agent = agent
+        self._ms = ms
+        self._key = key
+        self._create = create
+
+    async def __aenter__(self) -> V:
+        ms, key = self._ms, self._key
+        obj: V | None = ms.storage.get(key)
+        if obj is not None and self._agent._resumed.is_set():
+            ms.pin(key)
+            return obj
+        got: V | None = await self._agent.sw_get(ms, key, self._create)
+        if got is None:
+            raise KeyError(f"{ms.decl.name}: no object for key {key.hex()}")
+        return got
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._agent.sw_release(self._ms, self._key)
+
+
 class SwHandle(Generic[V]):
     """An NF's view of one SingleWriter map at this agent."""
 
@@ -249,27 +273,14 @@ class SwHandle(Generic[V]):
         self._agent = agent
         self._ms = ms
 
-    @asynccontextmanager
-    async def access(self, key: KeyLike, create: bool = True) -> AsyncIterator[V]:
-        """Exclusive use of the object for ``key`` while the block runs.
+    def access(self, key: KeyLike, create: bool = True) -> Access[V]:
+        """``async with handle.access(key) as obj``: exclusive use of the object meanwhile.
 
-        Raises:
+        Raises (on entry):
             KeyError: the object does not exist and ``create`` is False.
             DsoError: the home or the current owner could not be reached.
         """
-        raw = key_bytes(key)
-        ms, agent = self._ms, self._agent
-        obj = ms.storage.get(raw)
-        if obj is not None and agent._resumed.is_set():
-            ms.pin(raw)
-        else:
-            obj = await agent.sw_get(ms, raw, create)
-            if obj is None:
-                raise KeyError(f"{ms.decl.name}: no object for key {raw.hex()}")
-        try:
-            yield obj
-        finally:
-            agent.sw_release(ms, raw)
+        return Access(self._agent, self._ms, key_bytes(key), create)
 
     async def remove(self, key: KeyLike) -> bool:
         """Delete the object wherever it is; False if there was none."""
