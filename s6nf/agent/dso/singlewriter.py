@@ -28,12 +28,15 @@ V = TypeVar("V")
 
 class SingleWriterMixin(AgentCore):
     async def sw_get(self, ms: MapState, key: bytes, create: bool) -> Any | None:
-        """The object for ``key``, pinned here; None if absent and not ``create``."""
+        """The object for ``key``, pinned here (exclusively); None if absent and not ``create``."""
         while True:
             if not self._resumed.is_set():
                 await self._resumed.wait()
             obj = ms.storage.get(key)
             if obj is not None:
+                if key in ms.pins:
+                    await ms.wait_unpinned(key)
+                    continue
                 ms.pin(key)
                 return obj
             if self.config.mode is Mode.LOCAL_ONLY:
@@ -241,7 +244,11 @@ class SingleWriterMixin(AgentCore):
 
 
 class Access(Generic[V]):
-    """The async context manager of one access; a held, free object costs no await."""
+    """The async context manager of one access; a held, free object costs no await.
+
+    Accesses are exclusive between agents and between the tasks of one agent: a second task
+    waits until the first leaves its block.
+    """
 
     __slots__ = ("_agent", "_create", "_key", "_ms")
 
@@ -254,8 +261,8 @@ class Access(Generic[V]):
     async def __aenter__(self) -> V:
         ms, key = self._ms, self._key
         obj: V | None = ms.storage.get(key)
-        if obj is not None and self._agent._resumed.is_set():
-            ms.pin(key)
+        if obj is not None and key not in ms.pins and self._agent._resumed.is_set():
+            ms.pins[key] = 1
             return obj
         got: V | None = await self._agent.sw_get(ms, key, self._create)
         if got is None:
