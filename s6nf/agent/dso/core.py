@@ -121,15 +121,18 @@ class AgentCore:
         finally:
             self._pending.pop(req_id, None)
 
-    def reply(self, link: Link, req: Message, status: int, body: bytes = b"") -> None:
+    def reply(
+        self, link: Link, req: Message, status: int, body: bytes = b"", epoch: int | None = None
+    ) -> None:
+        """Answer ``req``; ``epoch`` (default: the current one) stamps a grant's epoch."""
         if not req.req_id:
             return
         if status >= Status.UNKNOWN_MAP:
             self.counters.errors_answered += 1
         try:
             link.send(
-                encode_message(Kind.REPLY, status, req.map_id, req.method, self.epoch, req.req_id,
-                               b"", body)
+                encode_message(Kind.REPLY, status, req.map_id, req.method,
+                               self.epoch if epoch is None else epoch, req.req_id, b"", body)
             )
         except PeerLost:
             log.info("agent %d: reply to %s #%d dropped, link to %s closed",
@@ -169,6 +172,8 @@ class AgentCore:
     def on_message(self, link: Link, msg: Message) -> None:
         kind = msg.kind
         if kind == Kind.REPLY:
+            if msg.epoch > self.epoch:
+                self.adopt(msg.epoch)
             entry = self._pending.pop(msg.req_id, None)
             if entry is not None and not entry[1].done():
                 entry[1].set_result(msg)
@@ -230,7 +235,7 @@ class AgentCore:
 
     async def home_acquire(
         self, ms: MapState, key: bytes, requester: int, flags: int
-    ) -> tuple[Status, bytes]:
+    ) -> tuple[Status, bytes, int]:
         raise NotImplementedError
 
     def store(self, ms: MapState, key: bytes, status: int, data: bytes, epoch: int) -> None:

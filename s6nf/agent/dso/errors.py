@@ -29,3 +29,11 @@ class RemoteError(DsoError):
 
 class Overflow(DsoError):
     """A bounded queue was full and the newest work item was refused."""
+
+
+class Moved(DsoError):
+    """The object is on its way to another instance (its home moved); ask ``dest`` instead."""
+
+    def __init__(self, dest: int, text: str) -> None:
+        super().__init__(text)
+        self.dest = dest

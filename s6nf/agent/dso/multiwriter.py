@@ -19,7 +19,7 @@ from typing import Any, Concatenate, Generic, ParamSpec, TypeVar
 
 from s6nf.agent.dso.config import Mode
 from s6nf.agent.dso.core import AgentCore
-from s6nf.agent.dso.errors import DsoError, RemoteError
+from s6nf.agent.dso.errors import DsoError, Moved, RemoteError
 from s6nf.agent.dso.keys import KeyLike, key_bytes
 from s6nf.agent.dso.maps import Consistency, MethodSpec, MwMap
 from s6nf.agent.dso.state import MapState
@@ -79,9 +79,11 @@ class MultiWriterMixin(AgentCore):
                     self._forward_queue(ms, key, queue)
                     return
                 try:
-                    status, data = await self.home_acquire(ms, key, self.me, Flag.CREATE)
-                    self.store(ms, key, status, data, self.epoch)
+                    status, data, epoch = await self.home_acquire(ms, key, self.me, Flag.CREATE)
+                    self.store(ms, key, status, data, epoch)
                 except DsoError as exc:
+                    if isinstance(exc, Moved) and self.home_of(key) != self.me:
+                        continue
                     log.warning("agent %d: %s[%s] unavailable: %s; failing %d queued calls",
                                 self.me, ms.decl.name, key.hex(), exc, len(queue))
                     while queue:

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import struct
 from typing import Any, Generic, TypeVar
 
 from s6nf.agent.dso.config import Mode
 from s6nf.agent.dso.core import AgentCore
-from s6nf.agent.dso.errors import DsoError, PeerLost
+from s6nf.agent.dso.errors import DsoError, Moved, PeerLost
 from s6nf.agent.dso.keys import KeyLike, key_bytes
 from s6nf.agent.dso.state import MapState
 from s6nf.agent.dso.transport import Link
@@ -24,6 +25,8 @@ from s6nf.agent.dso.wire import Flag, Kind, Message, Status
 log = logging.getLogger(__name__)
 
 V = TypeVar("V")
+_DEST = struct.Struct("!I")
+_MAX_HOPS = 3
 
 
 class SingleWriterMixin(AgentCore):
@@ -63,26 +66,39 @@ class SingleWriterMixin(AgentCore):
         try:
             flags = Flag.CREATE if create else 0
             home = self.home_of(key)
-            if home == self.me:
-                status, data = await self.home_acquire(ms, key, self.me, flags)
-                epoch = self.epoch
-            else:
-                self.counters.acquires_sent += 1
-                reply = self.check(
-                    await self.request(home, Kind.ACQUIRE, flags, ms.map_id, 0, key, b""),
-                    f"acquire {ms.decl.name}[{key.hex()}] at home {home}",
-                )
-                status, data, epoch = Status(reply.status), reply.body, reply.epoch
-            if status in (Status.OK, Status.CREATE):
+            for hop in range(_MAX_HOPS):
+                try:
+                    status, data, epoch = await self._acquire_at(ms, key, flags, home)
+                    break
+                except Moved as moved:
+                    if hop == _MAX_HOPS - 1:
+                        raise
+                    home = moved.dest
+            found = status in (Status.OK, Status.CREATE, Status.HELD)
+            if found:
                 self.store(ms, key, status, data, epoch)
-            fut.set_result(status in (Status.OK, Status.CREATE))
+            fut.set_result(found)
         except Exception as exc:
             fut.set_exception(exc)
             fut.exception()
         finally:
             ms.fetching.pop(key, None)
 
+    async def _acquire_at(
+        self, ms: MapState, key: bytes, flags: int, home: int
+    ) -> tuple[Status, bytes, int]:
+        if home == self.me:
+            return await self.home_acquire(ms, key, self.me, flags)
+        self.counters.acquires_sent += 1
+        reply = self.check(
+            await self.request(home, Kind.ACQUIRE, flags, ms.map_id, 0, key, b""),
+            f"acquire {ms.decl.name}[{key.hex()}] at home {home}",
+        )
+        return Status(reply.status), reply.body, reply.epoch
+
     def store(self, ms: MapState, key: bytes, status: int, data: bytes, epoch: int) -> None:
+        if status == Status.HELD:
+            return
         if status == Status.CREATE:
             ms.storage.create(key)
         else:
@@ -114,7 +130,7 @@ class SingleWriterMixin(AgentCore):
             ms.directory.pop(key, None)
             if held:
                 return True
-            status, _ = await self.home_acquire(ms, key, self.me, Flag.REMOVE)
+            status, _, _ = await self.home_acquire(ms, key, self.me, Flag.REMOVE)
         else:
             reply = self.check(
                 await self.request(home, Kind.ACQUIRE, Flag.REMOVE, ms.map_id, 0, key, b""),
@@ -135,47 +151,77 @@ class SingleWriterMixin(AgentCore):
                 )
                 self.reply(link, msg, reply.status, reply.body)
                 return
-            status, data = await self.home_acquire(ms, msg.key, requester, msg.status)
-            self.reply(link, msg, status, data)
+            try:
+                status, data, epoch = await self.home_acquire(ms, msg.key, requester, msg.status)
+            except Moved as moved:
+                self.counters.forwarded += 1
+                reply = await self.request(
+                    moved.dest, Kind.ACQUIRE, msg.status, ms.map_id, 0, msg.key, b""
+                )
+                self.reply(link, msg, reply.status, reply.body, reply.epoch)
+                return
+            self.reply(link, msg, status, data, epoch)
         except DsoError as exc:
             self.fail(link, msg, Status.UNREACHABLE, f"acquire {msg.key.hex()}: {exc}")
 
     async def home_acquire(
         self, ms: MapState, key: bytes, requester: int, flags: int
-    ) -> tuple[Status, bytes]:
-        """At the home: FIFO per key, find the object, hand it to ``requester`` (or remove it)."""
+    ) -> tuple[Status, bytes, int]:
+        """At the home: FIFO per key, find the object, hand it to ``requester`` (or remove it).
+
+        Returns the status, the object's bytes and the epoch the grant belongs to: the epoch
+        when the turn began, so that an object granted across a switch is still pushed on.
+        """
         await ms.turns.acquire(key)
+        epoch = self.epoch
         try:
-            owner = ms.directory.get(key)
-            if owner is None:
-                owner = await self._locate(ms, key)
-            data: bytes | None = None
-            if owner == requester and requester != self.me:
-                if flags & Flag.REMOVE:
+            status, data = await self._resolve(ms, key, requester, flags)
+            if status in (Status.OK, Status.CREATE, Status.HELD) and not flags & Flag.REMOVE:
+                if self.home_of(key) == self.me:
+                    ms.directory[key] = requester
+                else:
                     ms.directory.pop(key, None)
-                    return Status.OK, b""
-                if await ms.wait_arrival(key, self.config.call_timeout_s):
-                    data = await self._take_local(ms, key)
-            elif owner == self.me:
-                data = await self._take_local(ms, key)
-            elif owner is not None:
-                data = await self._pull(ms, key, owner)
-            if data is None:
-                if owner is not None:
-                    log.error("agent %d: %s[%s] was owned by %d but is gone; treating it as absent",
-                              self.me, ms.decl.name, key.hex(), owner)
-                ms.directory.pop(key, None)
-                if flags & Flag.REMOVE or not flags & Flag.CREATE:
-                    return Status.NOT_FOUND, b""
-                ms.directory[key] = requester
-                return Status.CREATE, b""
+                    ms.old_directory[key] = requester
+            return status, data, epoch
+        finally:
+            ms.turns.release(key)
+
+    async def _resolve(
+        self, ms: MapState, key: bytes, requester: int, flags: int
+    ) -> tuple[Status, bytes]:
+        owner = ms.directory.get(key)
+        if owner is None:
+            owner = await self._locate(ms, key)
+        data: bytes | None = None
+        if owner == requester and requester != self.me:
             if flags & Flag.REMOVE:
                 ms.directory.pop(key, None)
                 return Status.OK, b""
-            ms.directory[key] = requester
-            return Status.OK, data
-        finally:
-            ms.turns.release(key)
+            if await ms.wait_arrival(key, self.config.call_timeout_s):
+                data = await self._take_local(ms, key)
+        elif owner == self.me:
+            if requester == self.me and ms.storage.get(key) is not None:
+                return Status.HELD, b""
+            data = await self._take_local(ms, key)
+        elif owner is not None:
+            data = await self._pull(ms, key, owner)
+            if data is None and ms.storage.get(key) is not None:
+                if requester == self.me:
+                    ms.directory[key] = self.me
+                    return Status.HELD, b""
+                data = await self._take_local(ms, key)
+        if data is None:
+            if owner is not None:
+                log.error("agent %d: %s[%s] was owned by %d but is gone; treating it as absent",
+                          self.me, ms.decl.name, key.hex(), owner)
+            ms.directory.pop(key, None)
+            if flags & Flag.REMOVE or not flags & Flag.CREATE:
+                return Status.NOT_FOUND, b""
+            return Status.CREATE, b""
+        if flags & Flag.REMOVE:
+            ms.directory.pop(key, None)
+            return Status.OK, b""
+        return Status.OK, data
 
     async def _locate(self, ms: MapState, key: bytes) -> int | None:
         """Owner of a key this home has no entry for: here, or pulled from its previous home."""
@@ -186,9 +232,11 @@ class SingleWriterMixin(AgentCore):
         if previous is None:
             return None
         data = await self._pull(ms, key, previous)
-        if data is None:
+        if data is not None:
+            self.store(ms, key, Status.OK, data, self.epoch)
+        elif ms.storage.get(key) is None:
             return None
-        self.store(ms, key, Status.OK, data, self.epoch)
+        ms.directory[key] = self.me
         return self.me
 
     async def _take_local(self, ms: MapState, key: bytes) -> bytes | None:
@@ -197,7 +245,11 @@ class SingleWriterMixin(AgentCore):
         return ms.storage.take(key)
 
     async def _pull(self, ms: MapState, key: bytes, holder: int) -> bytes | None:
-        """FETCH ``key`` from ``holder``; None if it has nothing (and nothing came here)."""
+        """FETCH ``key`` from ``holder``: its bytes, or None if it is not there.
+
+        None with the object in local storage means it was pushed here meanwhile; it is left
+        in place, because the caller may be the object's own queue (taking would deadlock).
+        """
         self.counters.fetches_sent += 1
         reply = self.check(
             await self.request(holder, Kind.FETCH, 0, ms.map_id, 0, key, b""),
@@ -205,20 +257,26 @@ class SingleWriterMixin(AgentCore):
         )
         if reply.status == Status.OK:
             return reply.body
+        if reply.status == Status.IN_FLIGHT and len(reply.body) == _DEST.size:
+            dest = _DEST.unpack(reply.body)[0]
+            if dest != self.me:
+                raise Moved(dest, f"{ms.decl.name}[{key.hex()}] is on its way to instance {dest}")
         if reply.status == Status.IN_FLIGHT and not await ms.wait_arrival(
             key, self.config.call_timeout_s
         ):
             raise PeerLost(f"{ms.decl.name}[{key.hex()}] announced in flight but never arrived")
-        if ms.storage.get(key) is not None:
-            return await self._take_local(ms, key)
         return None
 
     async def serve_fetch(self, link: Link, msg: Message, ms: MapState) -> None:
+        """Give a held object away; the key's turn first, so a grant in progress here ends."""
+        await ms.turns.acquire(msg.key)
         try:
             status, data = await self._give(ms, msg.key, link.peer)
             self.reply(link, msg, status, data)
         except DsoError as exc:
             self.fail(link, msg, Status.UNREACHABLE, f"fetch {msg.key.hex()}: {exc}")
+        finally:
+            ms.turns.release(msg.key)
 
     async def _give(self, ms: MapState, key: bytes, requester: int | None) -> tuple[Status, bytes]:
         """Hand over a held object (lookup-and-delete), or say where it went."""
@@ -239,7 +297,7 @@ class SingleWriterMixin(AgentCore):
                 ms.old_directory.pop(key, None)
             return Status(reply.status), reply.body
         if key in ms.pushing:
-            return Status.IN_FLIGHT, b""
+            return Status.IN_FLIGHT, _DEST.pack(ms.pushing[key])
         return Status.NOT_FOUND, b""
 
 

@@ -61,6 +61,8 @@ class Status(IntEnum):
     """Grant of an object that does not exist yet: the accessor creates it."""
     IN_FLIGHT = 3
     """The object was already pushed to the requester; wait for it to arrive."""
+    HELD = 4
+    """Local only, never sent: the home itself asked and already holds the object."""
     UNKNOWN_MAP = 10
     UNKNOWN_METHOD = 11
     MALFORMED = 12

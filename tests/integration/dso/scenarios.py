@@ -184,6 +184,13 @@ async def fetch_adds(
 
 
 _stop: dict[str, bool] = {}
+_remote_in_flight = [0]
+
+
+async def quiet_remote(agent: DsoAgent) -> None:
+    """Wait until no access started from a non-home (by ``load``) is still in progress."""
+    while _remote_in_flight[0]:
+        await asyncio.sleep(0.002)
 
 
 async def stop_load(agent: DsoAgent) -> None:
@@ -204,9 +211,14 @@ async def load(
     flows, counters = agent.sw(FLOWS), agent.mw(COUNTERS)
     while not _stop["load"]:
         key = rnd.choice(flow_keys)
-        if agent.home_of(key) == agent.me or (agent.epoch == first_epoch and rnd.random() < 0.2):
-            async with flows.access(key) as flow:
-                flow.packets += 1
+        remote = agent.next is None and agent.epoch == first_epoch and rnd.random() < 0.2
+        if agent.home_of(key) == agent.me or remote:
+            _remote_in_flight[0] += remote
+            try:
+                async with flows.access(key) as flow:
+                    flow.packets += 1
+            finally:
+                _remote_in_flight[0] -= remote
             touched[key] = touched.get(key, 0) + 1
         counters.cast(rnd.choice(counter_keys), Counter.add, 1)
         adds += 1
@@ -246,3 +258,24 @@ async def try_touch(agent: DsoAgent, key: bytes) -> str:
 async def wait_pinned(agent: DsoAgent, key: bytes) -> None:
     while key not in agent.maps[FLOWS.map_id].pins:
         await asyncio.sleep(0.002)
+
+
+async def dump(agent: DsoAgent, map_id: int, key: bytes) -> dict[str, Any]:
+    """Everything this agent knows about one key (for failure messages)."""
+    ms = agent.maps[map_id]
+    return {
+        "epoch": agent.epoch,
+        "held": ms.storage.get(key) is not None,
+        "dir": ms.directory.get(key),
+        "old_dir": ms.old_directory.get(key),
+        "pushing": ms.pushing.get(key),
+        "turn_busy": ms.turns.busy(key),
+        "waiting": ms.turns.waiting(key),
+        "queue": len(ms.mw_queues.get(key, ())),
+        "pins": ms.pins.get(key, 0),
+        "fetching": key in ms.fetching,
+        "tasks": sorted(
+            {t.get_name() for t in asyncio.all_tasks()} - {"Task-1", "Task-2", "rpc_task"}
+        ),
+        "pending": len(agent._pending),
+    }
