@@ -124,8 +124,11 @@ class AgentCore:
     def reply(
         self, link: Link, req: Message, status: int, body: bytes = b"", epoch: int | None = None
     ) -> None:
-        """Answer ``req``; ``epoch`` (default: the current one) stamps a grant's epoch."""
-        if not req.req_id:
+        """Answer ``req``; ``epoch`` (default: the current one) stamps a grant's epoch.
+
+        One-way messages (id 0) get no answer unless it is an error, which the sender logs.
+        """
+        if not req.req_id and status < Status.UNKNOWN_MAP:
             return
         if status >= Status.UNKNOWN_MAP:
             self.counters.errors_answered += 1
