@@ -1,0 +1,76 @@
+"""Agent settings and the controller-facing epoch messages (DESIGN.md §5, §6)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+
+from s6nf.keyspace import KeySpace
+
+
+class Mode(Enum):
+    """Runtime behaviours compared side by side by the benchmarks (DESIGN.md §6)."""
+
+    S6 = "s6"
+    """Objects move to their accessor; lazy pull plus background push on scale events."""
+    LOCAL_ONLY = "local-only"
+    """Every key is homed here: no sharing, no migration (fast, wrong after scaling)."""
+    REMOTE_ONLY = "remote-only"
+    """A SingleWriter object goes back to its home after every access; stale reads are strict."""
+    STOP_AND_COPY = "stop-and-copy"
+    """``switch`` pauses accesses here until every moved object has been copied out."""
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    instance: int
+    """This agent's id: the value the key space uses as owner."""
+    mode: Mode = Mode.S6
+    """See ``Mode``."""
+    call_timeout_s: float = 5.0
+    """A remote request with no answer after this long fails with ``CallTimeout``."""
+    flush_interval_s: float = 0.0005
+    """Longest time a one-way (untether) call waits in a batch before it is sent."""
+    max_batch: int = 4096
+    """Messages per frame; a batch this large is sent at once."""
+    max_key_queue: int = 1024
+    """Micro-thread work items queued per key before new ones are refused (``Overflow``)."""
+    max_buffered: int = 1 << 20
+    """Messages buffered per link before sends are refused (``Overflow``)."""
+    push_batch: int = 2048
+    """Objects exported per background migration batch."""
+
+
+@dataclass(frozen=True)
+class Prepare:
+    """Controller → agent: key space e+1 and the addresses of its instances."""
+
+    key_space: KeySpace
+    """The next epoch's bucket → instance map."""
+    addresses: Mapping[int, str] = field(default_factory=dict)
+    """instance id → "host:port" of its state channel, for every instance of the key space."""
+
+
+@dataclass(frozen=True)
+class Switch:
+    """Controller → agent: steering now follows ``epoch``; its homes are authoritative."""
+
+    epoch: int
+
+
+@dataclass(frozen=True)
+class EpochStatus:
+    """Agent → controller: what this agent still holds from older epochs."""
+
+    instance: int
+    epoch: int
+    """The epoch this agent acts in."""
+    to_push: int
+    """Objects held here whose home is elsewhere and that were acquired in an older epoch."""
+    in_flight: int
+    """Objects pushed to their new home and not yet acknowledged."""
+
+    @property
+    def drained(self) -> bool:
+        return self.to_push == 0 and self.in_flight == 0

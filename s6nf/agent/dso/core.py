@@ -1,0 +1,251 @@
+"""The agent's core: key spaces, requests and replies on the state channel, dispatch.
+
+The SingleWriter, MultiWriter and migration logic live in mixins over this class
+(``singlewriter``, ``multiwriter``, ``migration``); ``agent.DsoAgent`` puts them together.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+from s6nf.agent.dso.config import AgentConfig, Mode
+from s6nf.agent.dso.errors import CallTimeout, PeerLost, RemoteError
+from s6nf.agent.dso.maps import Schema
+from s6nf.agent.dso.state import MapState
+from s6nf.agent.dso.transport import Link, StateChannel
+from s6nf.agent.dso.wire import (
+    Kind,
+    MalformedFrame,
+    Message,
+    Status,
+    decode_frame,
+    encode_message,
+    first_req_ids,
+)
+from s6nf.keys import bucket_of_bytes
+from s6nf.keyspace import KeySpace
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Counters:
+    """What an agent did; tests and benchmarks read these."""
+
+    acquires_sent: int = 0
+    coalesced: int = 0
+    fetches_sent: int = 0
+    calls_sent: int = 0
+    casts_sent: int = 0
+    calls_applied: int = 0
+    casts_applied: int = 0
+    forwarded: int = 0
+    pushed: int = 0
+    received_pushes: int = 0
+    bad_frames: int = 0
+    errors_answered: int = 0
+    casts_lost: int = 0
+
+
+class AgentCore:
+    def __init__(self, config: AgentConfig, schema: Schema, key_space: KeySpace) -> None:
+        self.config = config
+        self.me = config.instance
+        self.schema = schema
+        self.maps: dict[int, MapState] = {
+            map_id: MapState(decl, decl.make_storage()) for map_id, decl in schema.maps.items()
+        }
+        self.key_space = key_space
+        self.previous: KeySpace | None = None
+        """The key space before the current one, until the controller retires it."""
+        self.next: KeySpace | None = None
+        self.counters = Counters()
+        self.channel = StateChannel(
+            self.me, self, config.flush_interval_s, config.max_batch, config.max_buffered
+        )
+        self._pending: dict[int, tuple[Link, asyncio.Future[Message]]] = {}
+        self._ids = itertools.count(1)
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._resumed = asyncio.Event()
+        self._resumed.set()
+
+    @property
+    def epoch(self) -> int:
+        return self.key_space.epoch
+
+    def home_of(self, key: bytes) -> int:
+        if self.config.mode is Mode.LOCAL_ONLY:
+            return self.me
+        owners = self.key_space.owners
+        return owners[bucket_of_bytes(key, len(owners))]
+
+    def previous_home_of(self, key: bytes) -> int | None:
+        """Where ``key`` was homed before the last switch, if that was elsewhere and unretired."""
+        if self.previous is None:
+            return None
+        home = self.previous.owners[bucket_of_bytes(key, self.previous.buckets)]
+        return None if home == self.me else home
+
+    def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("agent %d: task %s failed: %r", self.me, task.get_name(), task.exception())
+
+    async def request(
+        self, peer: int, kind: Kind, flags: int, map_id: int, method: int, key: bytes, body: bytes
+    ) -> Message:
+        """Send a request to ``peer`` and wait for its reply (any status)."""
+        link = self.channel.link_to(peer)
+        req_id = next(self._ids)
+        fut: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
+        self._pending[req_id] = (link, fut)
+        try:
+            link.send(encode_message(kind, flags, map_id, method, self.epoch, req_id, key, body))
+            return await asyncio.wait_for(fut, self.config.call_timeout_s)
+        except TimeoutError:
+            raise CallTimeout(
+                f"{kind.name} for map {map_id} key {key.hex()} to instance {peer}: no answer "
+                f"within {self.config.call_timeout_s} s"
+            ) from None
+        finally:
+            self._pending.pop(req_id, None)
+
+    def reply(
+        self, link: Link, req: Message, status: int, body: bytes = b"", epoch: int | None = None
+    ) -> None:
+        """Answer ``req``; ``epoch`` (default: the current one) stamps a grant's epoch.
+
+        One-way messages (id 0) get no answer unless it is an error, which the sender logs.
+        """
+        if not req.req_id and status < Status.UNKNOWN_MAP:
+            return
+        if status >= Status.UNKNOWN_MAP:
+            self.counters.errors_answered += 1
+        try:
+            link.send(
+                encode_message(Kind.REPLY, status, req.map_id, req.method,
+                               self.epoch if epoch is None else epoch, req.req_id, b"", body)
+            )
+        except PeerLost:
+            log.info("agent %d: reply to %s #%d dropped, link to %s closed",
+                     self.me, Kind(req.kind).name, req.req_id, link.peer)
+
+    def fail(self, link: Link, req: Message, status: Status, text: str) -> None:
+        """Answer ``req`` with an error and log it; nothing else is disturbed."""
+        log.warning("agent %d: %s from instance %s: %s", self.me, Kind(req.kind).name, link.peer,
+                    text)
+        self.reply(link, req, status, text.encode())
+
+    def check(self, reply: Message, what: str) -> Message:
+        """Raise ``RemoteError`` if ``reply`` carries an error status."""
+        if reply.status >= Status.UNKNOWN_MAP:
+            text = reply.body.decode(errors="replace")
+            raise RemoteError(reply.status, f"{what}: {Status(reply.status).name}: {text}")
+        return reply
+
+    def on_frame(self, link: Link, frame: bytes) -> None:
+        try:
+            messages = decode_frame(frame)
+        except MalformedFrame as exc:
+            self.counters.bad_frames += 1
+            log.warning("agent %d: malformed frame from instance %s: %s", self.me, link.peer, exc)
+            ids = first_req_ids(frame) or [0]
+            for req_id in ids:
+                bad = Message(Kind.CALL, 0, 0, 0, 0, req_id, b"", b"")
+                self.reply(link, bad, Status.MALFORMED, f"malformed frame: {exc}".encode())
+            return
+        for msg in messages:
+            try:
+                self.on_message(link, msg)
+            except Exception as exc:
+                log.exception("agent %d: failed on %s", self.me, msg)
+                self.reply(link, msg, Status.INTERNAL, f"internal error: {exc!r}".encode())
+
+    def on_message(self, link: Link, msg: Message) -> None:
+        kind = msg.kind
+        if kind == Kind.REPLY:
+            if msg.epoch > self.epoch:
+                self.adopt(msg.epoch)
+            entry = self._pending.pop(msg.req_id, None)
+            if entry is not None and not entry[1].done():
+                entry[1].set_result(msg)
+            elif msg.req_id == 0 and msg.status >= Status.UNKNOWN_MAP:
+                log.warning("agent %d: instance %s reports %s: %s", self.me, link.peer,
+                            Status(msg.status).name, msg.body.decode(errors="replace"))
+            return
+        if kind == Kind.HELLO:
+            return
+        if msg.epoch > self.epoch and not self.adopt(msg.epoch):
+            self.fail(link, msg, Status.BAD_EPOCH,
+                      f"epoch {msg.epoch} is not prepared here (at {self.epoch})")
+            return
+        ms = self.maps.get(msg.map_id)
+        if ms is None:
+            self.fail(link, msg, Status.UNKNOWN_MAP,
+                      f"unknown map id {msg.map_id}; known: {sorted(self.maps)}")
+            return
+        if kind == Kind.CALL or kind == Kind.CAST:
+            self.on_call(link, msg, ms)
+        elif kind == Kind.PUSH:
+            self.on_push(link, msg, ms)
+        elif kind == Kind.ACQUIRE:
+            self.spawn(self.serve_acquire(link, msg, ms), "acquire")
+        elif kind == Kind.FETCH:
+            self.spawn(self.serve_fetch(link, msg, ms), "fetch")
+
+    def on_link_lost(self, link: Link, error: str) -> None:
+        lost = [rid for rid, (lk, _) in self._pending.items() if lk is link]
+        if lost:
+            log.warning("agent %d: link to instance %s lost (%s); failing %d waiting calls",
+                        self.me, link.peer, error, len(lost))
+        for rid in lost:
+            _, fut = self._pending.pop(rid)
+            if not fut.done():
+                fut.set_exception(PeerLost(f"instance {link.peer} lost: {error}"))
+
+    def adopt(self, epoch: int) -> bool:
+        """Switch on evidence: a peer already acts in ``epoch``; False if it is not prepared."""
+        if self.next is None or self.next.epoch != epoch:
+            return False
+        self.switched()
+        return True
+
+    def switched(self) -> None:
+        raise NotImplementedError
+
+    def on_call(self, link: Link, msg: Message, ms: MapState) -> None:
+        raise NotImplementedError
+
+    def on_push(self, link: Link, msg: Message, ms: MapState) -> None:
+        raise NotImplementedError
+
+    async def serve_acquire(self, link: Link, msg: Message, ms: MapState) -> None:
+        raise NotImplementedError
+
+    async def serve_fetch(self, link: Link, msg: Message, ms: MapState) -> None:
+        raise NotImplementedError
+
+    async def home_acquire(
+        self, ms: MapState, key: bytes, requester: int, flags: int
+    ) -> tuple[Status, bytes, int]:
+        raise NotImplementedError
+
+    def store(self, ms: MapState, key: bytes, status: int, data: bytes, epoch: int) -> None:
+        raise NotImplementedError
+
+    def needs_push(self, ms: MapState, key: bytes) -> bool:
+        raise NotImplementedError
+
+    def push_soon(self, ms: MapState | None) -> None:
+        raise NotImplementedError

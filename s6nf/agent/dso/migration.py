@@ -1,0 +1,225 @@
+"""Epochs and migration at one agent: the interface the controller drives (DESIGN.md §5).
+
+``prepare`` stores key space e+1 and the peers' addresses; ``switch`` makes it current (an
+agent that receives a message stamped e+1 switches by itself, so homes never disagree for
+long); objects held here from older epochs whose home is now elsewhere are pushed to it in
+background batches (``Storage.export``), and the new homes pull single keys on first access;
+``status``/``wait_drained`` tell when nothing of epoch e is left here; ``retire`` lets the
+agent forget the previous key space once every agent is drained.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from s6nf.agent.dso.config import EpochStatus, Mode, Prepare, Switch
+from s6nf.agent.dso.core import AgentCore
+from s6nf.agent.dso.errors import DsoError
+from s6nf.agent.dso.state import MapState
+from s6nf.agent.dso.transport import Link
+from s6nf.agent.dso.wire import (
+    Kind,
+    MalformedFrame,
+    Message,
+    Status,
+    decode_entries,
+    encode_entries,
+)
+
+log = logging.getLogger(__name__)
+
+_RETRY_S = 0.05
+_POLL_S = 0.005
+
+
+class MigrationMixin(AgentCore):
+    _push_task: asyncio.Task[None] | None = None
+    _push_wanted: asyncio.Event | None = None
+
+    async def prepare(self, msg: Prepare) -> None:
+        """Accept key space e+1; raises ValueError if it does not follow the current one."""
+        ks = msg.key_space
+        if ks.epoch != self.epoch + 1:
+            raise ValueError(f"prepare: epoch {ks.epoch} does not follow current {self.epoch}")
+        if ks.buckets != self.key_space.buckets:
+            raise ValueError(f"prepare: {ks.buckets} buckets, current has {self.key_space.buckets}")
+        if self.previous is not None:
+            raise ValueError(
+                f"prepare: epoch {self.previous.epoch} is not retired yet; call retire() first"
+            )
+        self.channel.set_addresses(msg.addresses)
+        self.next = ks
+
+    async def switch(self, msg: Switch) -> None:
+        """Make the prepared epoch current (no-op if a peer's message already did)."""
+        if msg.epoch == self.epoch and self.previous is not None:
+            pass
+        elif self.next is None or self.next.epoch != msg.epoch:
+            raise ValueError(f"switch: epoch {msg.epoch} is not prepared (current {self.epoch})")
+        else:
+            self.switched()
+        if self.config.mode is Mode.STOP_AND_COPY:
+            await self.wait_drained(msg.epoch - 1, self.config.call_timeout_s * 6)
+
+    def switched(self) -> None:
+        assert self.next is not None
+        self.previous, self.key_space, self.next = self.key_space, self.next, None
+        if self.config.mode is Mode.LOCAL_ONLY:
+            self.previous = None
+            return
+        me, epoch = self.me, self.epoch
+        for ms in self.maps.values():
+            for key, owner in list(ms.directory.items()):
+                if self.home_of(key) != me:
+                    del ms.directory[key]
+                    ms.old_directory[key] = owner
+            for key in ms.storage.snapshot():
+                if self.home_of(key) == me:
+                    ms.directory[key] = me
+                    ms.owned_epoch[key] = epoch
+            ms.stale_cache.clear()
+        log.info("agent %d: switched to epoch %d", me, epoch)
+        if self.config.mode is Mode.STOP_AND_COPY:
+            self._resumed.clear()
+        self.push_soon(None)
+
+    def push_soon(self, ms: MapState | None) -> None:
+        if self._push_wanted is None:
+            self._push_wanted = asyncio.Event()
+        self._push_wanted.set()
+        if self._push_task is None or self._push_task.done():
+            self._push_task = self.spawn(self._push_loop(), "push")
+
+    async def _push_loop(self) -> None:
+        assert self._push_wanted is not None
+        while True:
+            self._push_wanted.clear()
+            blocked = False
+            for ms in self.maps.values():
+                blocked |= self._push_pass(ms)
+            if not blocked and not self._push_wanted.is_set():
+                if not self._resumed.is_set() and self._pushed_all():
+                    self._resumed.set()
+                if self._pushed_all() or not any(ms.pushing for ms in self.maps.values()):
+                    return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._push_wanted.wait(), _POLL_S)
+
+    def _pushed_all(self) -> bool:
+        return all(not ms.pushing for ms in self.maps.values()) and self.to_push() == 0
+
+    def _push_pass(self, ms: MapState) -> bool:
+        """Start pushing every free object that must leave; True if some were busy."""
+        blocked = False
+        by_home: dict[int, list[bytes]] = {}
+        for key in ms.storage.snapshot():
+            if not self.needs_push(ms, key):
+                continue
+            if key in ms.pins or key in ms.fetching or key in ms.mw_queues:
+                blocked = True
+                continue
+            by_home.setdefault(self.home_of(key), []).append(key)
+        size = self.config.push_batch
+        for home, keys in by_home.items():
+            for start in range(0, len(keys), size):
+                entries = ms.storage.export(keys[start:start + size])
+                for key, _ in entries:
+                    ms.owned_epoch.pop(key, None)
+                    ms.pushing[key] = home
+                self.spawn(self._push_batch(ms, home, entries), "push-batch")
+        return blocked
+
+    async def _push_batch(
+        self, ms: MapState, home: int, entries: list[tuple[bytes, bytes]]
+    ) -> None:
+        try:
+            self.check(
+                await self.request(home, Kind.PUSH, 0, ms.map_id, 0, b"", encode_entries(entries)),
+                f"push of {len(entries)} {ms.decl.name} objects to instance {home}",
+            )
+        except DsoError as exc:
+            log.warning("agent %d: %s; keeping them and retrying", self.me, exc)
+            back = [(k, d) for k, d in entries if ms.storage.get(k) is None]
+            ms.storage.import_(back)
+            for key, _ in back:
+                ms.owned_epoch[key] = -1
+                ms.pushing.pop(key, None)
+            await asyncio.sleep(_RETRY_S)
+            self.push_soon(ms)
+            return
+        self.counters.pushed += len(entries)
+        for key, _ in entries:
+            ms.pushing.pop(key, None)
+            if ms.old_directory.get(key) == self.me:
+                del ms.old_directory[key]
+
+    def on_push(self, link: Link, msg: Message, ms: MapState) -> None:
+        try:
+            entries = decode_entries(msg.body)
+        except MalformedFrame as exc:
+            self.fail(link, msg, Status.MALFORMED, f"push body: {exc}")
+            return
+        me, epoch = self.me, self.epoch
+        fresh = []
+        for key, data in entries:
+            if ms.storage.get(key) is not None:
+                log.error("agent %d: pushed %s[%s] is already held here; keeping this copy",
+                          me, ms.decl.name, key.hex())
+                continue
+            fresh.append((key, data))
+        try:
+            ms.storage.import_(fresh)
+        except Exception as exc:
+            self.fail(link, msg, Status.MALFORMED, f"push of {len(fresh)} objects: {exc!r}")
+            return
+        forward = False
+        for key, _ in fresh:
+            if self.home_of(key) == me:
+                ms.directory[key] = me
+                ms.owned_epoch[key] = epoch
+            else:
+                ms.owned_epoch[key] = -1
+                forward = True
+            ms.arrived(key)
+        self.counters.received_pushes += len(fresh)
+        self.reply(link, msg, Status.OK)
+        if forward:
+            self.push_soon(ms)
+
+    def to_push(self) -> int:
+        return sum(
+            1
+            for ms in self.maps.values()
+            for key in ms.storage.snapshot()
+            if self.needs_push(ms, key)
+        )
+
+    def status(self) -> EpochStatus:
+        return EpochStatus(
+            self.me, self.epoch, self.to_push(), sum(len(ms.pushing) for ms in self.maps.values())
+        )
+
+    def is_drained(self, epoch: int) -> bool:
+        """True when this agent acts in a later epoch and holds nothing it must still push."""
+        return self.epoch > epoch and self.status().drained
+
+    async def wait_drained(self, epoch: int, timeout_s: float = 30.0) -> EpochStatus:
+        """Wait until ``is_drained(epoch)``; TimeoutError (naming what is left) otherwise."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while not self.is_drained(epoch):
+            if loop.time() > deadline:
+                raise TimeoutError(f"agent {self.me}: epoch {epoch} not drained after "
+                                   f"{timeout_s} s: {self.status()}")
+            await asyncio.sleep(_POLL_S)
+        self._resumed.set()
+        return self.status()
+
+    def retire(self, epoch: int) -> None:
+        """Every agent is drained of ``epoch``: forget its key space and old directory."""
+        if self.previous is not None and self.previous.epoch <= epoch:
+            self.previous = None
+            for ms in self.maps.values():
+                ms.old_directory.clear()

@@ -1,0 +1,286 @@
+"""MultiWriter objects: they stay at their home and calls go there.
+
+*strict* calls are requests answered by the home, which applies them one at a time, so they are
+linearizable. *untether* calls are one-way CAST messages sent on the sender's one stream to the
+home, batched and FIFO. *stale* reads are strict calls whose answer is cached at the caller
+and reused while it is younger than the method's bound (measured from when it was requested).
+Arguments and results travel as ``marshal`` data (numbers, strings, bytes, tuples, lists,
+dicts), never pickle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import marshal
+from collections import deque
+from collections.abc import Callable
+from typing import Any, Concatenate, Generic, ParamSpec, TypeVar
+
+from s6nf.agent.dso.config import Mode
+from s6nf.agent.dso.core import AgentCore
+from s6nf.agent.dso.errors import DsoError, Moved, RemoteError
+from s6nf.agent.dso.keys import KeyLike, key_bytes
+from s6nf.agent.dso.maps import Consistency, MethodSpec, MwMap
+from s6nf.agent.dso.state import MapState
+from s6nf.agent.dso.transport import Link
+from s6nf.agent.dso.wire import Flag, Kind, Message, Status, encode_message
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+R = TypeVar("R")
+P = ParamSpec("P")
+
+Done = Callable[[Any, BaseException | None], None]
+Origin = tuple[Link, Message] | None
+"""Where a queued call came from: a peer's request (to forward as is) or this agent (None)."""
+QueuedCall = tuple[MethodSpec, Any, Done, Origin]
+
+
+class MultiWriterMixin(AgentCore):
+    def mw_submit(
+        self, ms: MapState, key: bytes, spec: MethodSpec, args: Any, done: Done,
+        origin: Origin = None,
+    ) -> None:
+        """Apply a call at this home, in arrival order per key; ``done`` gets the outcome."""
+        queue = ms.mw_queues.get(key)
+        if queue is None:
+            obj = ms.storage.get(key)
+            if obj is not None and self._resumed.is_set():
+                self._apply(obj, spec, args, done)
+                return
+            queue = ms.mw_queues[key] = deque()
+            self.spawn(self._run_queue(ms, key, queue), "mw-queue")
+        queue.append((spec, args, done, origin))
+
+    def _apply(self, obj: Any, spec: MethodSpec, args: Any, done: Done) -> None:
+        if spec.consistency is Consistency.UNTETHER:
+            self.counters.casts_applied += 1
+        else:
+            self.counters.calls_applied += 1
+        try:
+            result = getattr(obj, spec.name)(*args)
+        except Exception as exc:
+            done(None, exc)
+            return
+        done(result, None)
+
+    async def _run_queue(self, ms: MapState, key: bytes, queue: deque[QueuedCall]) -> None:
+        try:
+            await self._resumed.wait()
+            while queue:
+                obj = ms.storage.get(key)
+                if obj is not None:
+                    spec, args, done, _ = queue.popleft()
+                    self._apply(obj, spec, args, done)
+                    continue
+                if self.home_of(key) != self.me:
+                    self._forward_queue(ms, key, queue)
+                    return
+                try:
+                    status, data, epoch = await self.home_acquire(ms, key, self.me, Flag.CREATE)
+                    self.store(ms, key, status, data, epoch)
+                except DsoError as exc:
+                    if isinstance(exc, Moved) and self.home_of(key) != self.me:
+                        continue
+                    log.warning("agent %d: %s[%s] unavailable: %s; failing %d queued calls",
+                                self.me, ms.decl.name, key.hex(), exc, len(queue))
+                    while queue:
+                        queue.popleft()[2](None, exc)
+        finally:
+            if ms.mw_queues.get(key) is queue:
+                del ms.mw_queues[key]
+            ms.wake(key)
+
+    def _forward_queue(self, ms: MapState, key: bytes, queue: deque[QueuedCall]) -> None:
+        """The home moved while calls waited here: send them on, in order, to the new home."""
+        home = self.home_of(key)
+        while queue:
+            spec, args, done, origin = queue.popleft()
+            self.counters.forwarded += 1
+            if origin is not None:
+                self.spawn(self._forward(origin[0], origin[1], ms, spec, args, home), "mw-forward")
+            elif spec.consistency is Consistency.UNTETHER:
+                self.mw_cast(ms, key, spec, args)
+            else:
+                self.spawn(self._reroute(ms, key, spec, args, done), "mw-reroute")
+
+    async def _reroute(
+        self, ms: MapState, key: bytes, spec: MethodSpec, args: Any, done: Done
+    ) -> None:
+        try:
+            result = await self.mw_call(ms, key, spec, args)
+        except Exception as exc:
+            done(None, exc)
+            return
+        done(result, None)
+
+    def on_call(self, link: Link, msg: Message, ms: MapState) -> None:
+        decl = ms.decl
+        if not isinstance(decl, MwMap):
+            self.fail(link, msg, Status.UNKNOWN_MAP, f"map {msg.map_id} is not a MultiWriter map")
+            return
+        if msg.method >= len(decl.methods):
+            self.fail(link, msg, Status.UNKNOWN_METHOD,
+                      f"map {decl.name} has no method {msg.method} (has {len(decl.methods)})")
+            return
+        try:
+            args = marshal.loads(msg.body)
+        except (ValueError, EOFError, TypeError) as exc:
+            self.fail(link, msg, Status.MALFORMED, f"arguments do not unmarshal: {exc}")
+            return
+        if not isinstance(args, tuple):
+            self.fail(link, msg, Status.MALFORMED, f"arguments must be a tuple, got {type(args)}")
+            return
+        spec = decl.methods[msg.method]
+        home = self.home_of(msg.key)
+        if home != self.me:
+            self.counters.forwarded += 1
+            self.spawn(self._forward(link, msg, ms, spec, args, home), "mw-forward")
+            return
+        one_way = msg.kind == Kind.CAST
+        done = self._responder(link, msg, ms, spec, args, one_way)
+        self.mw_submit(ms, msg.key, spec, args, done, (link, msg))
+
+    def _responder(
+        self, link: Link, msg: Message, ms: MapState, spec: MethodSpec, args: Any, one_way: bool
+    ) -> Done:
+        def done(result: Any, error: BaseException | None) -> None:
+            if error is not None:
+                if one_way:
+                    log.warning("agent %d: untether %s.%s%r failed: %r",
+                                self.me, ms.decl.name, spec.name, args, error)
+                else:
+                    self.reply(link, msg, Status.APP_ERROR, repr(error).encode())
+                return
+            if not one_way:
+                try:
+                    body = marshal.dumps(result)
+                except ValueError as exc:
+                    text = f"result not marshallable: {exc}"
+                    self.reply(link, msg, Status.APP_ERROR, text.encode())
+                    return
+                self.reply(link, msg, Status.OK, body)
+
+        return done
+
+    async def _forward(
+        self, link: Link, msg: Message, ms: MapState, spec: MethodSpec, args: Any, home: int
+    ) -> None:
+        try:
+            if msg.kind == Kind.CAST:
+                self.channel.link_to(home).send(
+                    encode_message(Kind.CAST, 0, ms.map_id, spec.index, self.epoch, 0, msg.key,
+                                   msg.body), urgent=False)
+                return
+            reply = await self.request(home, Kind.CALL, 0, ms.map_id, spec.index, msg.key, msg.body)
+            self.reply(link, msg, reply.status, reply.body)
+        except DsoError as exc:
+            self.counters.casts_lost += msg.kind == Kind.CAST
+            self.fail(link, msg, Status.UNREACHABLE, f"forward to home {home} failed: {exc}")
+
+    async def mw_call(self, ms: MapState, key: bytes, spec: MethodSpec, args: Any) -> Any:
+        if spec.consistency is Consistency.UNTETHER:
+            self.mw_cast(ms, key, spec, args)
+            return None
+        use_cache = (
+            spec.consistency is Consistency.STALE and self.config.mode is not Mode.REMOTE_ONLY
+        )
+        now = asyncio.get_running_loop().time()
+        home = self.home_of(key)
+        if home == self.me:
+            return await self._call_here(ms, key, spec, args)
+        body = marshal.dumps(args)
+        if use_cache:
+            cached = ms.stale_cache.get((key, spec.index, body))
+            if cached is not None and now - cached[0] <= spec.bound_s:
+                return cached[1]
+        self.counters.calls_sent += 1
+        reply = await self.request(home, Kind.CALL, 0, ms.map_id, spec.index, key, body)
+        self.check(reply, f"{ms.decl.name}.{spec.name} on {key.hex()} at home {home}")
+        result = marshal.loads(reply.body)
+        if use_cache:
+            ms.stale_cache[(key, spec.index, body)] = (now, result)
+        return result
+
+    async def _call_here(self, ms: MapState, key: bytes, spec: MethodSpec, args: Any) -> Any:
+        obj = ms.storage.get(key)
+        if obj is not None and key not in ms.mw_queues and self._resumed.is_set():
+            self.counters.calls_applied += 1
+            return getattr(obj, spec.name)(*args)
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+
+        def done(result: Any, error: BaseException | None) -> None:
+            if error is not None:
+                fut.set_exception(error)
+            else:
+                fut.set_result(result)
+
+        self.mw_submit(ms, key, spec, args, done)
+        return await fut
+
+    def mw_cast(self, ms: MapState, key: bytes, spec: MethodSpec, args: tuple[Any, ...]) -> None:
+        home = self.home_of(key)
+        if home == self.me:
+            self.mw_submit(ms, key, spec, args, self._log_failure(ms, spec, args))
+            return
+        self.counters.casts_sent += 1
+        self.channel.link_to(home).send(
+            encode_message(Kind.CAST, 0, ms.map_id, spec.index, self.epoch, 0, key,
+                           marshal.dumps(args)), urgent=False)
+
+    def _log_failure(self, ms: MapState, spec: MethodSpec, args: Any) -> Done:
+        def done(result: Any, error: BaseException | None) -> None:
+            if error is not None:
+                log.warning("agent %d: untether %s.%s%r failed: %r",
+                            self.me, ms.decl.name, spec.name, args, error)
+
+        return done
+
+
+class MwHandle(Generic[T]):
+    """An NF's view of one MultiWriter map: call methods of the object for a key."""
+
+    def __init__(self, agent: MultiWriterMixin, ms: MapState, decl: MwMap[T]) -> None:
+        self._agent = agent
+        self._ms = ms
+        self._decl = decl
+
+    async def call(
+        self,
+        key: KeyLike,
+        method: Callable[Concatenate[T, P], R],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> R:
+        """Run ``method`` on the object for ``key`` with its declared consistency.
+
+        Raises:
+            RemoteError: the method raised at a remote home (its repr is in the text).
+            DsoError: the home could not be reached.
+        """
+        if kwargs:
+            raise TypeError(f"DSO calls take positional arguments only, got {sorted(kwargs)}")
+        spec = self._decl.spec_of(method)
+        result: R = await self._agent.mw_call(self._ms, key_bytes(key), spec, args)
+        return result
+
+    def cast(
+        self,
+        key: KeyLike,
+        method: Callable[Concatenate[T, P], None],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> None:
+        """Send an ``@untether`` call; it returns at once and is applied at the home."""
+        if kwargs:
+            raise TypeError(f"DSO calls take positional arguments only, got {sorted(kwargs)}")
+        spec = self._decl.spec_of(method)
+        if spec.consistency is not Consistency.UNTETHER:
+            raise TypeError(f"{self._decl.name}.{spec.name} is {spec.consistency.value}; "
+                            "cast() needs an @untether method")
+        self._agent.mw_cast(self._ms, key_bytes(key), spec, args)
+
+
+__all__ = ["MultiWriterMixin", "MwHandle", "RemoteError"]

@@ -1,0 +1,243 @@
+"""The state channel's transport: one bidirectional gRPC stream per peer, batched frames.
+
+No protoc step: the stream's messages are raw bytes (``wire`` frames). A client opens a stream
+on demand and says HELLO with its instance id; either side then sends requests and replies
+on any stream it has to the peer. Sends never block: messages are appended to the link's
+buffer and a writer task packs them into frames. Urgent messages (requests that someone
+waits for) are flushed at the end of the current loop iteration; one-way ones on size or on
+a short timer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import struct
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any, Protocol
+
+import grpc
+
+from s6nf.agent.dso.errors import Overflow, PeerLost
+from s6nf.agent.dso.wire import Kind, MalformedFrame, decode_frame, encode_frame, encode_message
+
+log = logging.getLogger(__name__)
+
+METHOD_PATH = "/s6nf.dso.StateChannel/Stream"
+_GRPC_OPTIONS = [
+    ("grpc.max_send_message_length", 64 << 20),
+    ("grpc.max_receive_message_length", 64 << 20),
+]
+MAX_FRAME_BYTES = 1 << 20
+_U32 = struct.Struct("!I")
+
+
+class FrameSink(Protocol):
+    def on_frame(self, link: Link, frame: bytes) -> None: ...
+
+    def on_link_lost(self, link: Link, error: str) -> None: ...
+
+
+class Link:
+    """One stream to one peer; ``peer`` is None on a server stream until its HELLO."""
+
+    def __init__(
+        self,
+        peer: int | None,
+        write: Callable[[bytes], Awaitable[None]],
+        flush_interval_s: float,
+        max_batch: int,
+        max_buffered: int,
+        first_frame: bytes | None = None,
+    ) -> None:
+        self.peer = peer
+        self._first_frame = first_frame
+        self._write = write
+        self._flush_interval_s = flush_interval_s
+        self._max_batch = max_batch
+        self._max_buffered = max_buffered
+        self._buf: list[bytes] = []
+        self._ready = asyncio.Event()
+        self._timer: asyncio.TimerHandle | None = None
+        self.closed: str | None = None
+        self.frames_sent = 0
+        loop = asyncio.get_running_loop()
+        self.writer = loop.create_task(self._run_writer(), name=f"link-w{peer}")
+
+    def send(self, message: bytes, urgent: bool = True) -> None:
+        if self.closed is not None:
+            raise PeerLost(f"link to instance {self.peer} is closed: {self.closed}")
+        if len(self._buf) >= self._max_buffered:
+            raise Overflow(f"link to instance {self.peer}: {len(self._buf)} messages buffered")
+        self._buf.append(message)
+        if urgent or len(self._buf) >= self._max_batch:
+            self._ready.set()
+        elif self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(
+                self._flush_interval_s, self._ready.set
+            )
+
+    async def _run_writer(self) -> None:
+        try:
+            if self._first_frame is not None:
+                await self._write(self._first_frame)
+            while True:
+                await self._ready.wait()
+                self._ready.clear()
+                if self._timer is not None:
+                    self._timer.cancel()
+                    self._timer = None
+                while self._buf:
+                    batch, size = 0, 0
+                    for msg in self._buf:
+                        size += len(msg)
+                        batch += 1
+                        if batch >= self._max_batch or size >= MAX_FRAME_BYTES:
+                            break
+                    frame = encode_frame(self._buf[:batch])
+                    del self._buf[:batch]
+                    await self._write(frame)
+                    self.frames_sent += 1
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self.closed = self.closed or f"write failed: {exc!r}"
+
+    def close(self, reason: str) -> None:
+        if self.closed is None:
+            self.closed = reason
+        if self._timer is not None:
+            self._timer.cancel()
+        self.writer.cancel()
+
+
+class StateChannel:
+    """The gRPC server of one agent and its on-demand streams to peers."""
+
+    def __init__(
+        self,
+        me: int,
+        sink: FrameSink,
+        flush_interval_s: float = 0.0005,
+        max_batch: int = 4096,
+        max_buffered: int = 1 << 20,
+    ) -> None:
+        self.me = me
+        self.sink = sink
+        self.addresses: dict[int, str] = {}
+        self.links: dict[int, Link] = {}
+        self._link_args = (flush_interval_s, max_batch, max_buffered)
+        self._server: Any = None
+        self._channels: dict[int, Any] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self, bind: str) -> int:
+        """Serve on ``bind`` ("host:port", port 0 picks one); returns the bound port."""
+        handler = grpc.method_handlers_generic_handler(
+            "s6nf.dso.StateChannel",
+            {"Stream": grpc.stream_stream_rpc_method_handler(self._serve)},
+        )
+        self._server = grpc.aio.server(options=_GRPC_OPTIONS)
+        self._server.add_generic_rpc_handlers((handler,))
+        port = int(self._server.add_insecure_port(bind))
+        if port == 0:
+            raise OSError(f"could not bind the state channel to {bind!r}")
+        await self._server.start()
+        return port
+
+    def set_addresses(self, addresses: Mapping[int, str]) -> None:
+        self.addresses.update(addresses)
+
+    def link_to(self, peer: int) -> Link:
+        link = self.links.get(peer)
+        if link is not None and link.closed is None:
+            return link
+        addr = self.addresses.get(peer)
+        if addr is None:
+            raise PeerLost(f"no address for instance {peer}; known: {sorted(self.addresses)}")
+        channel = self._channels.get(peer)
+        if channel is None:
+            channel = self._channels[peer] = grpc.aio.insecure_channel(addr, options=_GRPC_OPTIONS)
+        call = channel.stream_stream(METHOD_PATH)()
+        hello = encode_frame([encode_message(Kind.HELLO, 0, 0, 0, 0, 0, b"", _U32.pack(self.me))])
+        link = Link(peer, call.write, *self._link_args, first_frame=hello)
+        self.links[peer] = link
+        self._spawn(self._read_client(link, call), f"link-r{peer}")
+        return link
+
+    def _spawn(self, coro: Any, name: str) -> None:
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _read_client(self, link: Link, call: Any) -> None:
+        error = "stream ended"
+        try:
+            while True:
+                frame = await call.read()
+                if frame is grpc.aio.EOF:
+                    break
+                self.sink.on_frame(link, frame)
+        except asyncio.CancelledError:
+            error = "closed"
+            raise
+        except grpc.aio.AioRpcError as exc:
+            error = f"{exc.code().name}: {exc.details()}"
+        finally:
+            self._lost(link, error)
+            call.cancel()
+
+    async def _serve(self, requests: AsyncIterator[bytes], context: Any) -> None:
+        link = Link(None, context.write, *self._link_args)
+        error = "stream ended"
+        try:
+            async for frame in requests:
+                if link.peer is None:
+                    link.peer = self._hello(frame)
+                    if link.peer is None:
+                        error = "first frame was not a HELLO"
+                        break
+                    current = self.links.get(link.peer)
+                    if current is None or current.closed is not None:
+                        self.links[link.peer] = link
+                    continue
+                self.sink.on_frame(link, frame)
+                if link.closed is not None:
+                    break
+        except asyncio.CancelledError:
+            error = "closed"
+        finally:
+            self._lost(link, error)
+
+    @staticmethod
+    def _hello(frame: bytes) -> int | None:
+        try:
+            msgs = decode_frame(frame)
+        except MalformedFrame as exc:
+            log.warning("state channel: refused a stream whose first frame is malformed: %s", exc)
+            return None
+        if len(msgs) != 1 or msgs[0].kind != Kind.HELLO or len(msgs[0].body) != _U32.size:
+            log.warning("state channel: refused a stream that did not start with a HELLO")
+            return None
+        peer: int = _U32.unpack(msgs[0].body)[0]
+        return peer
+
+    def _lost(self, link: Link, error: str) -> None:
+        already = link.closed is not None and link.closed != error
+        link.close(error)
+        if link.peer is not None and self.links.get(link.peer) is link:
+            del self.links[link.peer]
+        if not already or link.peer is not None:
+            self.sink.on_link_lost(link, error)
+
+    async def close(self) -> None:
+        for link in list(self.links.values()):
+            link.close("agent stopping")
+        for task in list(self._tasks):
+            task.cancel()
+        for channel in self._channels.values():
+            with contextlib.suppress(Exception):
+                await channel.close()
+        if self._server is not None:
+            await self._server.stop(grace=0.1)

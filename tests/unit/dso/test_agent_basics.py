@@ -1,0 +1,67 @@
+import asyncio
+
+from s6nf.agent.dso import MwMap, Schema, SwMap, stale, untether
+from tests.unit.dso.cluster import cluster, key_homed_at
+
+
+class Flow:
+    def __init__(self) -> None:
+        self.packets = 0
+
+
+class Counter:
+    def __init__(self) -> None:
+        self.n = 0
+
+    @untether
+    def add(self, k: int) -> None:
+        self.n += k
+
+    @stale(0.05)
+    def read_stale(self) -> int:
+        return self.n
+
+    def read(self) -> int:
+        return self.n
+
+    def swap(self, v: int) -> int:
+        old, self.n = self.n, v
+        return old
+
+
+FLOWS = SwMap(1, "flows", Flow)
+COUNTERS = MwMap(2, "counters", Counter)
+SCHEMA = Schema([FLOWS, COUNTERS])
+
+
+def test_singlewriter_ownership_moves_to_the_accessor():
+    async def main() -> None:
+        async with cluster(3, SCHEMA) as (a0, a1, a2):
+            key = key_homed_at(a0, 0)
+            async with a1.sw(FLOWS).access(key) as flow:
+                flow.packets += 1
+            assert key in a1.sw(FLOWS).held()
+            async with a2.sw(FLOWS).access(key) as flow:
+                flow.packets += 1
+            assert key in a2.sw(FLOWS).held() and key not in a1.sw(FLOWS).held()
+            async with a0.sw(FLOWS).access(key) as flow:
+                assert flow.packets == 2
+            assert a0.maps[1].directory[key] == 0
+            assert await a2.sw(FLOWS).remove(key)
+            assert not any(key in a.sw(FLOWS).held() for a in (a0, a1, a2))
+            assert not await a1.sw(FLOWS).remove(key)
+
+    asyncio.run(main())
+
+
+def test_multiwriter_calls_run_at_the_home():
+    async def main() -> None:
+        async with cluster(2, SCHEMA) as (a0, a1):
+            key = key_homed_at(a0, 0)
+            for _ in range(100):
+                a1.mw(COUNTERS).cast(key, Counter.add, 1)
+            a0.mw(COUNTERS).cast(key, Counter.add, 5)
+            assert await a1.mw(COUNTERS).call(key, Counter.swap, 0) == 105
+            assert await a1.mw(COUNTERS).call(key, Counter.read) == 0
+
+    asyncio.run(main())
