@@ -11,7 +11,9 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+from s6nf import cli_control
 from s6nf.keys import DEFAULT_BUCKETS
+from s6nf.rpc import RpcError
 
 
 def _testbed_args(p: argparse.ArgumentParser) -> None:
@@ -28,6 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
     _testbed_args(up)
     up.add_argument("--instances", type=int, default=2, help="NF instances (default 2)")
     up.add_argument("--buckets", type=int, default=DEFAULT_BUCKETS)
+    up.add_argument("--no-steer", dest="steer", action="store_false",
+                    help="leave steering to the controller (no key space from the testbed)")
     for action, text in (("down", "remove everything the testbed made"),
                          ("status", "hosts, links, programs, pinned maps and counters")):
         _testbed_args(tsub.add_parser(action, help=text))
@@ -53,6 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     shell.add_argument("--device-id", type=int, default=1)
     shell.add_argument("--election-id", default="0,1", help="high,low (default 0,1)")
 
+    cli_control.add_parsers(sub)
+
     demo = sub.add_parser("demo", help="bring up a testbed, push traffic, show the counters")
     demo.add_argument("--name", default="s6demo")
     demo.add_argument("--instances", type=int, default=2)
@@ -70,8 +76,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _traffic(args)
         if args.command == "p4":
             return _p4(args)
+        if args.command in ("controller", "agent", "scale", "status"):
+            return cli_control.run(args)
         return _demo(args)
-    except (RuntimeError, ValueError, LookupError, OSError) as exc:
+    except (RuntimeError, ValueError, LookupError, OSError, RpcError) as exc:
         print(f"s6nf: error: {exc}", file=sys.stderr)
         return 1
 
@@ -82,7 +90,7 @@ def _testbed(args: argparse.Namespace) -> int:
 
     if args.action == "up":
         tb = Testbed(args.name, args.buckets)
-        topo = tb.up(args.instances)
+        topo = tb.up(args.instances, args.steer)
         print(f"testbed {topo.name} up: hosts {', '.join(topo.hosts)}")
         return 0
     tb = Testbed(args.name)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import ctypes as ct
 import os
-from collections.abc import Callable, Iterator
+import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -51,19 +52,31 @@ def entered(name: str | None) -> Iterator[None]:
         os.close(own)
 
 
-def preexec_into(name: str) -> Callable[[], None]:
-    """A ``preexec_fn`` for subprocess that moves the child into namespace ``name``."""
-    path = str(netns_path(name))
+def command_in(name: str, argv: list[str]) -> list[str]:
+    """``argv`` wrapped so it runs inside namespace ``name``.
 
-    def enter() -> None:
-        fd = os.open(path, os.O_RDONLY)
-        _setns(fd, name)
-        os.close(fd)
+    The wrapper is this module run as a program: it enters the namespace and execs ``argv``.
+    A ``preexec_fn`` would do it with less, but it makes subprocess fork() the parent, and a
+    process that uses gRPC must not fork (its at-fork handlers abort the child).
+    """
+    netns_path(name)
+    return [sys.executable, "-m", "s6nf.netns", name, "--", *argv]
 
-    return enter
+
+def _exec_in(args: list[str]) -> None:
+    if len(args) < 3 or args[1] != "--":
+        raise SystemExit("usage: python -m s6nf.netns NAMESPACE -- COMMAND [ARGS...]")
+    fd = os.open(netns_path(args[0]), os.O_RDONLY)
+    _setns(fd, args[0])
+    os.close(fd)
+    os.execvp(args[2], args[2:])
 
 
 def write_sysctl(name: str | None, key: str, value: str) -> None:
     """Set ``key`` (dotted, e.g. net.ipv6.conf.all.disable_ipv6) inside namespace ``name``."""
     with entered(name), open("/proc/sys/" + key.replace(".", "/"), "w") as f:
         f.write(value)
+
+
+if __name__ == "__main__":
+    _exec_in(sys.argv[1:])

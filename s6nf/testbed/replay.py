@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from s6nf.netns import preexec_into
+from s6nf.netns import command_in
 
 
 class ReplayError(RuntimeError):
@@ -33,7 +33,7 @@ def replay(namespace: str, ifname: str, pcap: Path, pps: int | None = None,
     rate = ["--topspeed"] if pps is None else [f"--pps={pps}"]
     cmd = [tcpreplay, "-q", f"--intf1={ifname}", f"--loop={loops}", *rate, str(pcap)]
     start = time.monotonic()
-    proc = subprocess.run(cmd, capture_output=True, text=True, preexec_fn=preexec_into(namespace),
+    proc = subprocess.run(command_in(namespace, cmd), capture_output=True, text=True,
                           check=False, timeout=600)
     elapsed = time.monotonic() - start
     if proc.returncode != 0:

@@ -86,8 +86,11 @@ class Testbed:
 
     # -- up ---------------------------------------------------------------------------------
 
-    def up(self, instances: int) -> Topology:
-        """Make sure the testbed runs instances nf0..nf<instances-1>; idempotent."""
+    def up(self, instances: int, steer: bool = True) -> Topology:
+        """Make sure the testbed runs instances nf0..nf<instances-1>; idempotent.
+
+        With ``steer`` the testbed deals the buckets over the instances itself; without it
+        steering is left to the controller (over P4Runtime)."""
         if instances < 1:
             raise TestbedError(f"a testbed needs at least one NF instance, got {instances}")
         if not _bpffs_mounted():
@@ -103,8 +106,9 @@ class Testbed:
         for i in sorted(set(wanted) - set(state.instances)):
             self.add_instance(i, state)
         for i in sorted(set(state.instances) - set(wanted), reverse=True):
-            self.remove_instance(i, state)
-        self.steer(state.instances)
+            self.remove_instance(i, state, steer)
+        if steer:
+            self.steer(state.instances)
         return embedded(self.name, state.instances)
 
     def add_instance(self, instance: int, state: TestbedState | None = None) -> None:
@@ -131,15 +135,18 @@ class Testbed:
         state.instances.sort()
         state.save()
 
-    def remove_instance(self, instance: int, state: TestbedState | None = None) -> None:
-        """Steer nf<instance>'s buckets elsewhere, then remove its namespace and pins."""
+    def remove_instance(self, instance: int, state: TestbedState | None = None,
+                        steer: bool = True) -> None:
+        """Steer nf<instance>'s buckets elsewhere (unless the controller steers), then remove
+        its namespace and pins."""
         state = state or self.state
         if state is None or instance not in state.instances:
             return
         rest = [i for i in state.instances if i != instance]
         if not rest:
             raise TestbedError("cannot remove the last NF instance; use 'testbed down'")
-        self.steer(rest)
+        if steer:
+            self.steer(rest)
         with SteeringMaps.pinned(self.pin_dir("sw")) as steering:
             steering.clear_port(port_of(instance))
         ns = f"{self.name}-{instance_host(instance)}"

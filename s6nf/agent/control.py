@@ -1,0 +1,113 @@
+"""The agent's control service: the controller's epoch commands arrive here (DESIGN.md §5).
+
+Methods (JSON over gRPC, ``s6nf.rpc``) of service ``s6nf.Agent``:
+``Status`` → the agent's epoch and what it still holds of older epochs; ``Adopt`` (an agent
+that holds nothing takes the given key space as current: how a fresh or standby agent joins);
+``Prepare`` (key space e+1 and peers' addresses); ``Switch`` (e+1 is current);
+``WaitDrained`` (until nothing of epoch e is left here); ``Retire`` (forget epoch e).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+
+from s6nf.agent.dso.agent import DsoAgent
+from s6nf.agent.dso.config import Prepare, Switch
+from s6nf.keyspace import KeySpace
+from s6nf.rpc import Json, RpcRefused, field, generic_handler
+
+SERVICE = "s6nf.Agent"
+
+
+def key_space_to_json(ks: KeySpace) -> Json:
+    return {"epoch": ks.epoch, "owners": list(ks.owners)}
+
+
+def key_space_from_json(data: Any) -> KeySpace:
+    if not isinstance(data, dict):
+        raise ValueError(f"key_space must be an object, got {data!r}")
+    owners = field(data, "owners", list)
+    if not all(isinstance(o, int) and not isinstance(o, bool) and o >= 0 for o in owners):
+        raise ValueError("key_space owners must be instance ids (ints >= 0)")
+    return KeySpace(field(data, "epoch", int), tuple(owners))
+
+
+def addresses_from_json(data: Any) -> dict[int, str]:
+    if not isinstance(data, dict):
+        raise ValueError(f"addresses must be an object, got {data!r}")
+    try:
+        return {int(k): str(v) for k, v in data.items()}
+    except ValueError as exc:
+        raise ValueError(f"addresses keys must be instance ids: {exc}") from exc
+
+
+class AgentControl:
+    """Serves ``s6nf.Agent`` for one DsoAgent."""
+
+    def __init__(self, agent: DsoAgent) -> None:
+        self.agent = agent
+
+    def handler(self) -> grpc.GenericRpcHandler:
+        return generic_handler(SERVICE, {
+            "Status": self.status, "Adopt": self.adopt, "Prepare": self.prepare,
+            "Switch": self.switch, "WaitDrained": self.wait_drained, "Retire": self.retire,
+        })
+
+    def holds_nothing(self) -> bool:
+        a = self.agent
+        return a.previous is None and a.next is None and all(
+            len(ms.storage) == 0 and not ms.directory and not ms.old_directory
+            for ms in a.maps.values())
+
+    async def status(self, request: Json) -> Json:
+        s = self.agent.status()
+        return {"instance": s.instance, "epoch": s.epoch, "to_push": s.to_push,
+                "in_flight": s.in_flight, "holds_nothing": self.holds_nothing()}
+
+    async def adopt(self, request: Json) -> Json:
+        ks = key_space_from_json(request.get("key_space"))
+        a = self.agent
+        if ks.epoch == a.epoch and ks.owners == a.key_space.owners:
+            return await self.status({})
+        if not self.holds_nothing():
+            raise RpcRefused(grpc.StatusCode.FAILED_PRECONDITION,
+                             f"agent {a.me} holds objects of epoch {a.epoch}; it can only follow "
+                             f"epochs by Prepare/Switch, not adopt epoch {ks.epoch}")
+        if ks.buckets != a.key_space.buckets:
+            raise ValueError(f"{ks.buckets} buckets, this agent has {a.key_space.buckets}")
+        a.set_addresses(addresses_from_json(request.get("addresses", {})))
+        a.key_space = ks
+        return await self.status({})
+
+    async def prepare(self, request: Json) -> Json:
+        ks = key_space_from_json(request.get("key_space"))
+        addresses = addresses_from_json(request.get("addresses", {}))
+        if self.agent.next is not None and self.agent.next == ks:
+            return await self.status({})
+        try:
+            await self.agent.prepare(Prepare(ks, addresses))
+        except ValueError as exc:
+            raise RpcRefused(grpc.StatusCode.FAILED_PRECONDITION, str(exc)) from exc
+        return await self.status({})
+
+    async def switch(self, request: Json) -> Json:
+        try:
+            await self.agent.switch(Switch(field(request, "epoch", int)))
+        except ValueError as exc:
+            raise RpcRefused(grpc.StatusCode.FAILED_PRECONDITION, str(exc)) from exc
+        return await self.status({})
+
+    async def wait_drained(self, request: Json) -> Json:
+        epoch = field(request, "epoch", int)
+        timeout = float(field(request, "timeout_s", (int, float), optional=True) or 30.0)
+        try:
+            await self.agent.wait_drained(epoch, timeout)
+        except TimeoutError as exc:
+            raise RpcRefused(grpc.StatusCode.DEADLINE_EXCEEDED, str(exc)) from exc
+        return await self.status({})
+
+    async def retire(self, request: Json) -> Json:
+        self.agent.retire(field(request, "epoch", int))
+        return await self.status({})

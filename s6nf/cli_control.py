@@ -1,0 +1,128 @@
+"""``s6nf controller run``, ``s6nf agent run``, ``s6nf scale``, ``s6nf status``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+from pathlib import Path
+
+from s6nf.keys import DEFAULT_BUCKETS
+
+DEFAULT_CONTROLLER = "127.0.0.1:9600"
+
+
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    ctl = sub.add_parser("controller", help="the controller")
+    csub = ctl.add_subparsers(dest="action", required=True)
+    run = csub.add_parser("run", help="run the controller until interrupted")
+    run.add_argument("--bind", default=DEFAULT_CONTROLLER, help="host:port of its API")
+    run.add_argument("--device", default="127.0.0.1:9559", help="P4Runtime target host:port")
+    run.add_argument("--device-id", type=int, default=1)
+    run.add_argument("--election-id", default="0,1", help="high,low")
+    run.add_argument("--device-config", type=Path, default=None,
+                     help="pipeline binary for targets that need one (bmv2 JSON)")
+    run.add_argument("--state-file", type=Path, default=Path("/var/lib/s6nf/controller.json"))
+    run.add_argument("--phase-timeout", type=float, default=30.0)
+    run.add_argument("-v", "--verbose", action="store_true")
+
+    agent = sub.add_parser("agent", help="an NF instance's agent")
+    asub = agent.add_subparsers(dest="action", required=True)
+    arun = asub.add_parser("run", help="run an agent until interrupted")
+    arun.add_argument("--instance", type=int, required=True)
+    arun.add_argument("--controller", default=DEFAULT_CONTROLLER)
+    arun.add_argument("--advertise", required=True,
+                      help="address the controller and peers reach this agent at")
+    arun.add_argument("--port", type=int, required=True, help="steering port to this instance")
+    arun.add_argument("--dmac", required=True, help="this instance's data-path MAC")
+    arun.add_argument("--control-port", type=int, default=0)
+    arun.add_argument("--state-port", type=int, default=0)
+    arun.add_argument("--schema", default="", help="package.module:NAME of the NF's Schema")
+    arun.add_argument("--buckets", type=int, default=DEFAULT_BUCKETS)
+    arun.add_argument("-v", "--verbose", action="store_true")
+
+    scale = sub.add_parser("scale", help="scale the NF: to N, out by one, in by one")
+    scale.add_argument("how", choices=["to", "out", "in"])
+    scale.add_argument("count", type=int, nargs="?")
+    scale.add_argument("--controller", default=DEFAULT_CONTROLLER)
+
+    status = sub.add_parser("status", help="epoch, load per instance, members")
+    status.add_argument("--controller", default=DEFAULT_CONTROLLER)
+    status.add_argument("--json", action="store_true")
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO if getattr(args, "verbose", False)
+                        else logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    return asyncio.run(_dispatch(args))
+
+
+async def _until_signalled() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+
+
+async def _dispatch(args: argparse.Namespace) -> int:
+    from s6nf.rpc import JsonClient
+
+    if args.command == "controller":
+        from s6nf.controller.app import Controller, ControllerSettings
+        from s6nf.controller.p4rt_client import DeviceConfig
+
+        high, low = (int(x) for x in args.election_id.split(","))
+        device = DeviceConfig(args.device, args.device_id, (high, low),
+                              device_config=args.device_config)
+        settings = ControllerSettings(args.bind, device, args.state_file,
+                                      phase_timeout_s=args.phase_timeout)
+        async with Controller(settings) as controller:
+            print(f"controller on port {controller.port}, target {args.device}; "
+                  f"state in {args.state_file}", flush=True)
+            await _until_signalled()
+        return 0
+    if args.command == "agent":
+        from s6nf.agent.process import AgentProcess, AgentSettings
+
+        settings_ = AgentSettings(args.instance, args.controller, args.advertise, args.port,
+                                  args.dmac, args.control_port, args.state_port,
+                                  buckets=args.buckets, schema=args.schema)
+        process = AgentProcess(settings_)
+        task = asyncio.create_task(process.run(), name=f"agent-{args.instance}")
+        await asyncio.wait([task, asyncio.create_task(_until_signalled(), name="signals")],
+                           return_when=asyncio.FIRST_COMPLETED)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        if task.done() and not task.cancelled() and task.exception() is not None:
+            raise task.exception()  # type: ignore[misc]
+        return 0
+    client = JsonClient(args.controller, "s6nf.Controller", timeout_s=120.0)
+    try:
+        if args.command == "status":
+            reply = await client.call("Status")
+            if args.json:
+                print(json.dumps(reply, indent=1))
+            else:
+                print(f"epoch {reply['epoch']}; buckets per instance {reply['load']}; "
+                      f"members {[m['instance'] for m in reply['members']]}; "
+                      f"silent {reply['silent']}")
+            return 0
+        if args.how == "to" and args.count is None:
+            raise ValueError("'s6nf scale to' needs a count")
+        count = args.count
+        if args.how != "to":
+            current = len((await client.call("Status"))["load"])
+            count = current + (1 if args.how == "out" else -1)
+        outcome = await client.call("Scale", {"instances": count})
+        for phase in outcome["phases"]:
+            mark = "ok" if phase["ok"] else "FAILED"
+            print(f"  {phase['name']:<9}{mark:>7} {phase['seconds'] * 1e3:8.1f} ms "
+                  f"{phase['detail']}")
+        print(f"epoch {outcome['epoch']}: instances {outcome['instances']}, "
+              f"{outcome['moved']} buckets moved — {'done' if outcome['ok'] else 'FAILED'}")
+        return 0 if outcome["ok"] else 2
+    finally:
+        await client.close()

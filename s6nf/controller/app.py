@@ -1,0 +1,151 @@
+"""The controller as a service: the thin adapter around the pure core that does the I/O —
+its API (``s6nf.Controller``: Register, Heartbeat, Scale, Status), P4Runtime, the agents'
+control services and the state file."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+import grpc
+
+from s6nf.agent.control import SERVICE as AGENT_SERVICE
+from s6nf.agent.control import key_space_to_json
+from s6nf.controller import core, persist
+from s6nf.controller.model import ControllerState, Member, Steer
+from s6nf.controller.p4rt_client import DeviceConfig, P4RuntimeClient
+from s6nf.controller.scaler import ScaleOutcome, execute
+from s6nf.keys import DEFAULT_BUCKETS
+from s6nf.keyspace import KeySpace
+from s6nf.rpc import Json, JsonClient, RpcRefused, field, generic_handler
+
+log = logging.getLogger(__name__)
+SERVICE = "s6nf.Controller"
+
+
+@dataclass(frozen=True)
+class ControllerSettings:
+    bind: str
+    """host:port of the controller's API."""
+    device: DeviceConfig
+    """The steering target, reached over P4Runtime."""
+    state_file: Path
+    """Where membership, key space and epoch survive a restart."""
+    heartbeat_timeout_s: float = 3.0
+    """A member silent this long is reported as silent by Status."""
+    phase_timeout_s: float = 30.0
+    """Each scale phase must finish within this."""
+    buckets: int = DEFAULT_BUCKETS
+
+
+class Controller:
+    """``async with Controller(settings) as c:`` loads state, connects to the target,
+    reconciles steering and serves the API until the block exits."""
+
+    def __init__(self, settings: ControllerSettings) -> None:
+        self.settings = settings
+        self.state = persist.load(settings.state_file, time.monotonic())
+        self.p4rt = P4RuntimeClient(settings.device)
+        self.reconciled: dict[int, Steer] = {}
+        """Steering entries the last reconcile had to rewrite (tests and logs read it)."""
+        self._scale_lock = asyncio.Lock()
+        self._server: grpc.aio.Server | None = None
+        self._agents: dict[str, JsonClient] = {}
+        self.port = 0
+
+    async def __aenter__(self) -> Controller:
+        await self.p4rt.connect()
+        await self.p4rt.ensure_pipeline()
+        await self.reconcile()
+        self._server = grpc.aio.server()
+        self._server.add_generic_rpc_handlers((generic_handler(SERVICE, {
+            "Register": self.register, "Heartbeat": self.heartbeat, "Scale": self.scale,
+            "Status": self.status}),))
+        self.port = self._server.add_insecure_port(self.settings.bind)
+        if self.port == 0:
+            raise OSError(f"controller cannot listen on {self.settings.bind}")
+        await self._server.start()
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        if self._server is not None:
+            await self._server.stop(grace=0.5)
+        for client in self._agents.values():
+            await client.close()
+        await self.p4rt.close()
+
+    async def reconcile(self) -> None:
+        """Rewrite only the steering entries that differ from the saved key space."""
+        ks = self.state.key_space
+        if ks is None:
+            return
+        read_back = await self.p4rt.read_key_space()
+        wrong = core.reconcile(ks, self.state.members, read_back)
+        if wrong:
+            log.warning("reconcile: rewriting %d steering entries that differ from epoch %d",
+                        len(wrong), ks.epoch)
+            await self.p4rt.write_key_space(wrong, set(read_back))
+        self.reconciled = wrong
+
+    def _agent(self, member: Member) -> JsonClient:
+        client = self._agents.get(member.control)
+        if client is None:
+            client = self._agents[member.control] = JsonClient(member.control, AGENT_SERVICE)
+        return client
+
+    def _save(self) -> None:
+        persist.save(self.state, self.settings.state_file)
+
+    async def register(self, request: Json) -> Json:
+        member = Member.from_json(request, time.monotonic())
+        self.state = core.register(self.state, member)
+        self._save()
+        log.info("registered instance %d at %s", member.instance, member.control)
+        return {"epoch": None if self.state.key_space is None else self.state.key_space.epoch}
+
+    async def heartbeat(self, request: Json) -> Json:
+        self.state = core.heartbeat(self.state, field(request, "instance", int), time.monotonic())
+        return {}
+
+    async def scale(self, request: Json) -> Json:
+        count = field(request, "instances", int)
+        if self._scale_lock.locked():
+            raise RpcRefused(grpc.StatusCode.UNAVAILABLE, "a scale event is running; retry")
+        async with self._scale_lock:
+            return (await self.scale_to(count)).to_json()
+
+    async def scale_to(self, count: int) -> ScaleOutcome:
+        instances = core.choose_instances(self.state, count)
+        plan = core.plan_scale(self.state, instances, self.settings.buckets)
+        agents = {i: self._agent(self.state.members[i]) for i in plan.agents}
+        present = set(range(plan.next.buckets)) if plan.current is not None else set(
+            await self.p4rt.read_key_space())
+
+        async def write(updates: Mapping[int, Steer]) -> None:
+            await self.p4rt.write_key_space(updates, present)
+
+        async def switched(ks: KeySpace) -> None:
+            self.state = ControllerState(ks, self.state.members)
+            self._save()
+
+        outcome = await execute(plan, agents, self.state.addresses(), write,
+                                self.settings.phase_timeout_s, switched)
+        log.info("scale to %d: %s", count, outcome.to_json())
+        return outcome
+
+    async def status(self, request: Json) -> Json:
+        ks = self.state.key_space
+        now = time.monotonic()
+        return {
+            "epoch": None if ks is None else ks.epoch,
+            "load": {} if ks is None else {str(i): n for i, n in sorted(ks.load().items())},
+            "key_space": None if ks is None else key_space_to_json(ks),
+            "members": [m.to_json() for m in self.state.members.values()],
+            "silent": core.silent(self.state, now, self.settings.heartbeat_timeout_s),
+        }

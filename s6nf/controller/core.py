@@ -1,0 +1,88 @@
+"""The controller's logic, pure: it takes the state, inputs and ``now`` and returns new state
+or plans. It never sleeps, reads a clock or touches the network (faucet's pure core)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from s6nf.controller.model import ControllerState, Member, ScalePlan, Steer
+from s6nf.keys import DEFAULT_BUCKETS
+from s6nf.keyspace import KeySpace, initial, rebalance
+
+FIRST_EPOCH = 1
+"""The first installed key space's epoch; epoch 0 is every fresh agent's bootstrap."""
+
+
+def register(state: ControllerState, member: Member) -> ControllerState:
+    """Add or refresh a member; refuse one that claims another member's port or MAC."""
+    for other in state.members.values():
+        if other.instance == member.instance:
+            continue
+        if other.steer.port == member.steer.port or other.steer.dmac == member.steer.dmac:
+            raise ValueError(f"instance {member.instance} claims port {member.steer.port} / "
+                             f"MAC {member.steer.dmac.hex(':')} of instance {other.instance}")
+    old = state.members.get(member.instance)
+    if old is not None and old.steer != member.steer and member.instance in state.owners:
+        raise ValueError(f"instance {member.instance} owns buckets and cannot change its "
+                         f"steering ({old.steer} → {member.steer}); scale it in first")
+    return state.with_member(member)
+
+
+def heartbeat(state: ControllerState, instance: int, now: float) -> ControllerState:
+    """Refresh a member's last-seen time; LookupError tells the agent to register again."""
+    member = state.members.get(instance)
+    if member is None:
+        raise LookupError(f"instance {instance} is not registered")
+    return state.with_member(Member(member.instance, member.control, member.state,
+                                    member.steer, now))
+
+
+def silent(state: ControllerState, now: float, timeout_s: float) -> list[int]:
+    """Members not heard from for longer than ``timeout_s``."""
+    return sorted(i for i, m in state.members.items() if now - m.last_seen > timeout_s)
+
+
+def choose_instances(state: ControllerState, count: int) -> list[int]:
+    """The instances to run ``count`` with: current owners first, then the lowest ids."""
+    if count < 1:
+        raise ValueError(f"cannot scale to {count} instances; at least 1")
+    registered = sorted(state.members)
+    if count > len(registered):
+        raise ValueError(f"cannot scale to {count}: only {len(registered)} agents registered "
+                         f"({registered}); start more agents first")
+    owners = sorted(state.owners & set(registered))
+    if count <= len(owners):
+        return owners[:count]
+    spare = [i for i in registered if i not in owners]
+    return sorted(owners + spare[:count - len(owners)])
+
+
+def steering_of(ks: KeySpace, members: Mapping[int, Member],
+                buckets: list[int] | tuple[int, ...] | None = None) -> dict[int, Steer]:
+    chosen = range(ks.buckets) if buckets is None else buckets
+    missing = sorted({ks.owner(b) for b in chosen} - set(members))
+    if missing:
+        raise ValueError(f"key space names unregistered instances {missing}")
+    return {b: members[ks.owner(b)].steer for b in chosen}
+
+
+def plan_scale(state: ControllerState, instances: list[int],
+               buckets: int = DEFAULT_BUCKETS) -> ScalePlan:
+    """The key space, moved buckets and steering updates that take the system to
+    ``instances``, moving as few buckets as even load allows."""
+    current = state.key_space
+    if current is None:
+        nxt = KeySpace(FIRST_EPOCH, initial(instances, buckets).owners)
+        moved = tuple(range(nxt.buckets))
+    else:
+        nxt = rebalance(current, instances)
+        moved = tuple(current.moved(nxt))
+    agents = tuple(sorted(set(instances) | state.owners))
+    return ScalePlan(current, nxt, moved, steering_of(nxt, state.members, moved), agents)
+
+
+def reconcile(ks: KeySpace, members: Mapping[int, Member],
+              read_back: Mapping[int, Steer | None]) -> dict[int, Steer]:
+    """The steering entries that differ from the key space (only those get written)."""
+    want = steering_of(ks, members)
+    return {b: s for b, s in want.items() if read_back.get(b) != s}

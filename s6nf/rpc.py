@@ -1,0 +1,115 @@
+"""Control-plane RPCs as JSON over gRPC unary calls (controller ↔ agents, CLI ↔ controller).
+
+The control plane carries a few messages a second, so readability wins over compactness: each
+method takes and returns a JSON object. There is no protoc step: methods are registered with
+a generic handler. A request that is not a JSON object, or that a handler refuses with
+``ValueError``, is answered INVALID_ARGUMENT with the reason; ``LookupError`` becomes
+NOT_FOUND and ``RpcRefused`` carries its own code.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import grpc
+
+log = logging.getLogger(__name__)
+
+Json = dict[str, Any]
+Handler = Callable[[Json], Awaitable[Json]]
+
+
+class RpcRefused(Exception):
+    """A handler's refusal with an explicit gRPC status code."""
+
+    def __init__(self, code: grpc.StatusCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class RpcError(RuntimeError):
+    """A call failed; ``code`` is the gRPC status, the message names method and reason."""
+
+    def __init__(self, code: grpc.StatusCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _decode(data: bytes) -> Json:
+    try:
+        value = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"request is not JSON: {exc}") from exc
+    if not isinstance(value, dict):
+        raise ValueError(f"request must be a JSON object, got {type(value).__name__}")
+    return value
+
+
+def _encode(value: Json) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode()
+
+
+def generic_handler(service: str, methods: Mapping[str, Handler]) -> grpc.GenericRpcHandler:
+    """A gRPC handler serving ``/<service>/<method>`` for each JSON handler."""
+
+    def wrap(name: str, fn: Handler) -> Any:
+        async def call(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+            try:
+                return _encode(await fn(_decode(request)))
+            except RpcRefused as exc:
+                await context.abort(exc.code, str(exc))
+            except ValueError as exc:
+                log.info("%s.%s refused: %s", service, name, exc)
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+            except LookupError as exc:
+                await context.abort(grpc.StatusCode.NOT_FOUND, str(exc))
+            raise AssertionError("unreachable: context.abort raises")
+
+        return grpc.unary_unary_rpc_method_handler(call)
+
+    return grpc.method_handlers_generic_handler(
+        service, {name: wrap(name, fn) for name, fn in methods.items()})
+
+
+class JsonClient:
+    """Calls JSON methods of one service at one address; the channel opens on first use."""
+
+    def __init__(self, address: str, service: str, timeout_s: float = 5.0) -> None:
+        self.address = address
+        self.service = service
+        self.timeout_s = timeout_s
+        self._channel: grpc.aio.Channel | None = None
+
+    async def call(self, method: str, request: Json | None = None,
+                   timeout_s: float | None = None) -> Json:
+        if self._channel is None:
+            self._channel = grpc.aio.insecure_channel(self.address)
+        stub = self._channel.unary_unary(f"/{self.service}/{method}")
+        try:
+            reply = await stub(_encode(request or {}), timeout=timeout_s or self.timeout_s)
+        except grpc.aio.AioRpcError as exc:
+            raise RpcError(exc.code(), f"{self.service}.{method} at {self.address}: "
+                                       f"{exc.code().name}: {exc.details()}") from exc
+        return _decode(reply)
+
+    async def close(self) -> None:
+        if self._channel is not None:
+            await self._channel.close()
+            self._channel = None
+
+
+def field(request: Json, name: str, kind: type | tuple[type, ...], *,
+          optional: bool = False) -> Any:
+    """``request[name]`` checked to be of ``kind`` (bools are not numbers here)."""
+    if name not in request:
+        if optional:
+            return None
+        raise ValueError(f"missing field {name!r}")
+    value = request[name]
+    if (isinstance(value, bool) and kind is not bool) or not isinstance(value, kind):
+        names = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
+        raise ValueError(f"field {name!r} must be {names}, got {value!r}")
+    return value
