@@ -1,0 +1,84 @@
+import pytest
+
+from s6nf.controller import core
+from s6nf.controller.model import ControllerState, Member, Steer
+from s6nf.keyspace import minimum_moves
+
+
+def member(i: int, now: float = 0.0, port: int | None = None) -> Member:
+    return Member(i, f"h:{7000 + i}", f"h:{8000 + i}",
+                  Steer(i + 1 if port is None else port, bytes([2, 0, 0, 0, 0, i])), now)
+
+
+def cluster(n: int) -> ControllerState:
+    state = ControllerState()
+    for i in range(n):
+        state = core.register(state, member(i))
+    return state
+
+
+def test_register_refuses_a_port_or_mac_already_taken():
+    state = cluster(2)
+    with pytest.raises(ValueError, match="claims port 1"):
+        core.register(state, member(5, port=1))
+
+
+def test_an_owner_cannot_change_its_steering():
+    state = cluster(2)
+    plan = core.plan_scale(state, [0, 1], buckets=16)
+    state = ControllerState(plan.next, state.members)
+    with pytest.raises(ValueError, match="owns buckets"):
+        core.register(state, member(0, port=9))
+    assert core.register(state, member(0, now=5.0)).members[0].last_seen == 5.0
+
+
+def test_heartbeat_of_an_unknown_instance_asks_it_to_register():
+    with pytest.raises(LookupError, match="not registered"):
+        core.heartbeat(cluster(1), 3, 1.0)
+
+
+def test_silent_members_by_fake_time():
+    state = core.heartbeat(cluster(3), 1, now=10.0)
+    assert core.silent(state, now=10.5, timeout_s=1.0) == [0, 2]
+
+
+def test_choose_keeps_owners_and_adds_lowest_spares():
+    state = cluster(4)
+    state = ControllerState(core.plan_scale(state, [2, 3], 16).next, state.members)
+    assert core.choose_instances(state, 3) == [0, 2, 3]
+    assert core.choose_instances(state, 1) == [2]
+    with pytest.raises(ValueError, match="only 4 agents registered"):
+        core.choose_instances(state, 5)
+    with pytest.raises(ValueError, match="at least 1"):
+        core.choose_instances(state, 0)
+
+
+def test_first_install_is_epoch_one_and_steers_every_bucket():
+    plan = core.plan_scale(cluster(2), [0, 1], buckets=16)
+    assert plan.current is None and plan.next.epoch == core.FIRST_EPOCH
+    assert len(plan.moved) == 16 == len(plan.steering)
+    assert plan.steering[0] == member(plan.next.owner(0)).steer
+
+
+@pytest.mark.parametrize("steps", [[1, 2, 4, 1], [3, 2, 4], [4, 1, 3]])
+def test_each_scale_step_moves_the_minimum(steps):
+    state = cluster(4)
+    state = ControllerState(core.plan_scale(state, list(range(steps[0])), 64).next, state.members)
+    for count in steps[1:]:
+        ids = core.choose_instances(state, count)
+        plan = core.plan_scale(state, ids, 64)
+        assert state.key_space is not None
+        assert len(plan.moved) == minimum_moves(state.key_space, ids)
+        assert set(plan.steering) == set(plan.moved)
+        assert set(plan.agents) == set(ids) | state.owners
+        state = ControllerState(plan.next, state.members)
+
+
+def test_reconcile_returns_only_the_wrong_entries():
+    state = cluster(2)
+    ks = core.plan_scale(state, [0, 1], 8).next
+    right = core.steering_of(ks, state.members)
+    read_back = {**right, 3: None, 5: Steer(9, bytes(6))}
+    del read_back[6]
+    assert set(core.reconcile(ks, state.members, read_back)) == {3, 5, 6}
+    assert core.reconcile(ks, state.members, right) == {}

@@ -1,0 +1,73 @@
+"""The agent control service's answers, on a real DsoAgent without a network peer."""
+
+import asyncio
+
+import grpc
+import pytest
+
+from s6nf.agent.control import AgentControl, key_space_to_json
+from s6nf.agent.dso.agent import DsoAgent
+from s6nf.agent.dso.config import AgentConfig
+from s6nf.agent.dso.maps import Schema
+from s6nf.keyspace import KeySpace
+from s6nf.rpc import RpcRefused
+
+BUCKETS = 16
+
+
+def run(coro_fn):
+    async def body():
+        agent = DsoAgent(AgentConfig(3), Schema([]), KeySpace(0, (3,) * BUCKETS))
+        try:
+            return await coro_fn(AgentControl(agent))
+        finally:
+            await agent.close()
+
+    return asyncio.run(body())
+
+
+def ks(epoch, owner=3):
+    return {"key_space": key_space_to_json(KeySpace(epoch, (owner,) * BUCKETS))}
+
+
+def test_a_fresh_agent_adopts_then_follows_prepare_and_switch():
+    async def body(control):
+        assert (await control.adopt(ks(5, owner=1)))["epoch"] == 5
+        await control.prepare(ks(6, owner=3))
+        status = await control.switch({"epoch": 6})
+        assert status["epoch"] == 6
+        await control.wait_drained({"epoch": 5, "timeout_s": 2})
+        await control.retire({"epoch": 5})
+        return await control.status({})
+
+    assert run(body)["holds_nothing"]
+
+
+def test_prepare_out_of_order_is_failed_precondition():
+    async def body(control):
+        with pytest.raises(RpcRefused, match="does not follow") as err:
+            await control.prepare(ks(4))
+        assert err.value.code == grpc.StatusCode.FAILED_PRECONDITION
+        with pytest.raises(RpcRefused, match="not prepared"):
+            await control.switch({"epoch": 1})
+
+    run(body)
+
+
+@pytest.mark.parametrize("bad", [{}, {"key_space": 3}, {"key_space": {"epoch": 1}},
+                                 {"key_space": {"epoch": 1, "owners": [0, -1]}},
+                                 {"key_space": {"epoch": 1, "owners": [0, 1, 2]}}])
+def test_malformed_key_spaces_are_value_errors(bad):
+    async def body(control):
+        with pytest.raises(ValueError):
+            await control.adopt(bad)
+
+    run(body)
+
+
+def test_adopt_refuses_a_different_bucket_count():
+    async def body(control):
+        with pytest.raises(ValueError, match="buckets"):
+            await control.adopt({"key_space": key_space_to_json(KeySpace(2, (3,) * 32))})
+
+    run(body)
