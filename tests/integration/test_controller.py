@@ -3,8 +3,6 @@ P4Runtime to the eBPF target, scale 1 → 2 → 4 → 1, a controller restart (r
 
 import asyncio
 import os
-import subprocess
-import sys
 import time
 
 import pytest
@@ -17,6 +15,7 @@ from s6nf.controller.app import Controller, ControllerSettings
 from s6nf.controller.model import Steer
 from s6nf.controller.p4rt_client import DeviceConfig
 from s6nf.keyspace import minimum_moves
+from s6nf.testbed.agents import agent_processes
 from s6nf.testbed.run import run_trace
 from s6nf.testbed.testbed import Testbed
 from s6nf.testbed.topology import gen_link, port_of
@@ -35,17 +34,6 @@ def bed(tmp_path_factory):
         yield tb, target, tmp_path_factory.mktemp("ctl")
     maps.close()
     tb.down()
-
-
-def start_agents(tb, controller_port):
-    procs = []
-    for i in range(INSTANCES):
-        mac = tb.topology().endpoint(f"nf{i}", "in").mac
-        procs.append(subprocess.Popen(
-            [sys.executable, "-m", "s6nf.cli", "agent", "run", "--instance", str(i),
-             "--controller", f"127.0.0.1:{controller_port}", "--advertise", "127.0.0.1",
-             "--port", str(port_of(i)), "--dmac", mac]))
-    return procs
 
 
 async def wait_registered(controller, count, timeout=20.0):
@@ -71,8 +59,7 @@ def test_scale_steps_restart_and_reconcile(bed):
 
     async def scenario():
         async with Controller(settings) as controller:
-            agents = start_agents(tb, controller.port)
-            try:
+            with agent_processes(tb, f"127.0.0.1:{controller.port}", "127.0.0.1"):
                 await wait_registered(controller, INSTANCES)
                 previous = None
                 for count in (1, 2, 4, 1):
@@ -91,11 +78,6 @@ def test_scale_steps_restart_and_reconcile(bed):
                     await asyncio.to_thread(check_traffic, tb, trace, ks)
                     previous = ks
                 await controller.scale_to(2)
-            finally:
-                for proc in agents:
-                    proc.terminate()
-                for proc in agents:
-                    proc.wait(timeout=10)
         return controller.state.key_space
 
     ks = asyncio.run(scenario())

@@ -1,0 +1,37 @@
+"""Starting one agent process per testbed instance, registered with a controller."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from s6nf.testbed.testbed import Testbed
+from s6nf.testbed.topology import port_of
+
+
+@contextmanager
+def agent_processes(testbed: Testbed, controller: str, advertise: str,
+                    schema: str = "") -> Iterator[list[subprocess.Popen[bytes]]]:
+    """``s6nf agent run`` for every instance of ``testbed``; terminated on exit."""
+    topo = testbed.topology()
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        for i in topo.instances:
+            argv = [sys.executable, "-m", "s6nf.cli", "agent", "run", "--instance", str(i),
+                    "--controller", controller, "--advertise", advertise,
+                    "--port", str(port_of(i)), "--dmac", topo.endpoint(f"nf{i}", "in").mac]
+            if schema:
+                argv += ["--schema", schema]
+            procs.append(subprocess.Popen(argv))
+        yield procs
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
