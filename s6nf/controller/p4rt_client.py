@@ -3,6 +3,8 @@
 Target-agnostic: a device address, device id, P4Info and (optionally) a device config are
 all it needs. Writes are safe to retry: existing entries are written with MODIFY, which is
 idempotent, and a retried INSERT that meets ALREADY_EXISTS is checked against a read-back.
+A lost connection or lost primacy (a restarted target has no primary) makes the client
+arbitrate again before it retries.
 """
 
 from __future__ import annotations
@@ -106,6 +108,12 @@ class P4RuntimeClient:
             self._channel = None
 
     @property
+    def stream_lost(self) -> bool:
+        """The arbitration stream ended (the target restarted or went away): primacy is gone
+        even if the channel itself reconnects, so the next write must arbitrate again."""
+        return self._stream_task is not None and self._stream_task.done()
+
+    @property
     def stub(self) -> p4runtime_pb2_grpc.P4RuntimeStub:
         if self._stub is None:
             raise ConnectionError("P4Runtime client is not connected")
@@ -175,10 +183,14 @@ class P4RuntimeClient:
             self._fill(request.updates.add(type=kind).entity.table_entry, bucket, steer)
         for attempt in range(RETRIES):
             try:
+                if self.stream_lost:
+                    await self.connect()
                 await self.stub.Write(request)
                 return
             except grpc.aio.AioRpcError as exc:
-                if exc.code() == grpc.StatusCode.UNAVAILABLE and attempt + 1 < RETRIES:
+                lost = exc.code() in (grpc.StatusCode.UNAVAILABLE,
+                                      grpc.StatusCode.PERMISSION_DENIED)
+                if lost and attempt + 1 < RETRIES:
                     await self.connect()
                     continue
                 failures = _batch_failures(exc)

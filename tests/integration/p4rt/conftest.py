@@ -4,7 +4,10 @@ from pathlib import Path
 import pytest
 from p4.v1 import p4runtime_pb2
 
-from s6nf.agent.p4rt import MemoryBackend, RunningServer, serve
+from s6nf.agent.loader import Program, load
+from s6nf.agent.maps import SteeringMaps
+from s6nf.agent.p4rt import MemoryBackend, RunningServer, SteeringBackend, serve
+from s6nf.agent.p4rt.ebpf_backend import EbpfBackend
 from tests.p4rt_client import Client
 
 TEST_TIMEOUT = 20
@@ -17,9 +20,25 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.timeout(TEST_TIMEOUT))
 
 
-@pytest.fixture
-def backend() -> MemoryBackend:
-    return MemoryBackend()
+@pytest.fixture(scope="module")
+def steer_program() -> Iterator[Program]:
+    prog = load("steer")
+    yield prog
+    prog.close()
+
+
+@pytest.fixture(params=["memory", pytest.param("ebpf", marks=pytest.mark.root)])
+def backend(request: pytest.FixtureRequest) -> Iterator[SteeringBackend]:
+    """Each test runs against both targets: the in-memory one and the eBPF maps (emptied)."""
+    if request.param == "memory":
+        yield MemoryBackend()
+        return
+    prog = request.getfixturevalue("steer_program")
+    with SteeringMaps.of(prog) as maps:
+        maps.apply_key_space(dict.fromkeys(range(maps.buckets)))
+        for key in maps.pins():
+            maps.unpin(key)
+        yield EbpfBackend(maps)
 
 
 @pytest.fixture

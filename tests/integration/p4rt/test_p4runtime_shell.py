@@ -6,9 +6,15 @@ import p4runtime_sh.shell as sh
 import pytest
 from p4runtime_sh.p4runtime import P4RuntimeWriteException
 
-from s6nf.agent.p4rt import Drop, Forward
+from s6nf.agent.p4rt import Drop, Forward, MemoryBackend
 from s6nf.agent.p4rt.pipeline import DEFAULT_P4INFO
 from s6nf.keys import FlowKey
+
+
+@pytest.fixture
+def backend() -> MemoryBackend:
+    """The in-memory target: these tests use its model of the data plane (``steer``)."""
+    return MemoryBackend()
 
 FLOW = FlowKey.of("10.0.0.9", "10.0.0.1", 4000, 80, 6)
 

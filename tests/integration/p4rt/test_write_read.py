@@ -1,10 +1,17 @@
 """Writes and reads over a real gRPC server on loopback, with the in-memory backend."""
 
+import pytest
 from p4.v1 import p4runtime_pb2
 
-from s6nf.agent.p4rt import Drop, Forward
+from s6nf.agent.p4rt import Drop, Forward, MemoryBackend
 from s6nf.keys import FlowKey
 from tests.p4rt_client import COUNTER, KS, PIN, Update, drop_action, ks_entry, pin_entry, update
+
+
+@pytest.fixture
+def backend() -> MemoryBackend:
+    """The in-memory target: these tests use its model of the data plane (``steer``)."""
+    return MemoryBackend()
 
 MAC = bytes.fromhex("020000000007")
 FLOW = FlowKey.of("10.0.0.9", "10.0.0.1", 4000, 80, 6)
