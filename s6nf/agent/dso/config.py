@@ -69,7 +69,7 @@ class EpochStatus:
     to_push: int
     """Objects held here whose home is elsewhere and that were acquired in an older epoch."""
     in_flight: int
-    """Objects pushed to their new home and not yet acknowledged."""
+    """Objects pushed and not yet acknowledged, plus acquires begun in an older epoch."""
 
     @property
     def drained(self) -> bool:

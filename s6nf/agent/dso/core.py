@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +31,8 @@ from s6nf.keys import bucket_of_bytes
 from s6nf.keyspace import KeySpace
 
 log = logging.getLogger(__name__)
+
+OnReply = Callable[[Message], None]
 
 
 @dataclass
@@ -68,7 +70,7 @@ class AgentCore:
         self.channel = StateChannel(
             self.me, self, config.flush_interval_s, config.max_batch, config.max_buffered
         )
-        self._pending: dict[int, tuple[Link, asyncio.Future[Message]]] = {}
+        self._pending: dict[int, tuple[Link, asyncio.Future[Message], OnReply | None]] = {}
         self._ids = itertools.count(1)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._resumed = asyncio.Event()
@@ -103,13 +105,24 @@ class AgentCore:
             log.error("agent %d: task %s failed: %r", self.me, task.get_name(), task.exception())
 
     async def request(
-        self, peer: int, kind: Kind, flags: int, map_id: int, method: int, key: bytes, body: bytes
+        self,
+        peer: int,
+        kind: Kind,
+        flags: int,
+        map_id: int,
+        method: int,
+        key: bytes,
+        body: bytes,
+        on_reply: OnReply | None = None,
     ) -> Message:
-        """Send a request to ``peer`` and wait for its reply (any status)."""
+        """Send a request to ``peer`` and wait for its reply (any status).
+
+        ``on_reply`` runs as soon as the reply is read, before any other message of its frame.
+        """
         link = self.channel.link_to(peer)
         req_id = next(self._ids)
         fut: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
-        self._pending[req_id] = (link, fut)
+        self._pending[req_id] = (link, fut, on_reply)
         try:
             link.send(encode_message(kind, flags, map_id, method, self.epoch, req_id, key, body))
             return await asyncio.wait_for(fut, self.config.call_timeout_s)
@@ -132,6 +145,11 @@ class AgentCore:
             return
         if status >= Status.UNKNOWN_MAP:
             self.counters.errors_answered += 1
+        # Replies and requests to one peer share one stream, so a grant always arrives before
+        # a later revoke of the same object.
+        shared = self.channel.links.get(link.peer) if link.peer is not None else None
+        if shared is not None and shared.closed is None:
+            link = shared
         try:
             link.send(
                 encode_message(Kind.REPLY, status, req.map_id, req.method,
@@ -179,6 +197,8 @@ class AgentCore:
                 self.adopt(msg.epoch)
             entry = self._pending.pop(msg.req_id, None)
             if entry is not None and not entry[1].done():
+                if entry[2] is not None:
+                    entry[2](msg)
                 entry[1].set_result(msg)
             elif msg.req_id == 0 and msg.status >= Status.UNKNOWN_MAP:
                 log.warning("agent %d: instance %s reports %s: %s", self.me, link.peer,
@@ -205,12 +225,12 @@ class AgentCore:
             self.spawn(self.serve_fetch(link, msg, ms), "fetch")
 
     def on_link_lost(self, link: Link, error: str) -> None:
-        lost = [rid for rid, (lk, _) in self._pending.items() if lk is link]
+        lost = [rid for rid, (lk, _, _) in self._pending.items() if lk is link]
         if lost:
             log.warning("agent %d: link to instance %s lost (%s); failing %d waiting calls",
                         self.me, link.peer, error, len(lost))
         for rid in lost:
-            _, fut = self._pending.pop(rid)
+            _, fut, _ = self._pending.pop(rid)
             if not fut.done():
                 fut.set_exception(PeerLost(f"instance {link.peer} lost: {error}"))
 

@@ -197,9 +197,17 @@ class MigrationMixin(AgentCore):
         )
 
     def status(self) -> EpochStatus:
-        return EpochStatus(
-            self.me, self.epoch, self.to_push(), sum(len(ms.pushing) for ms in self.maps.values())
-        )
+        return EpochStatus(self.me, self.epoch, self.to_push(), self._in_flight())
+
+    def _in_flight(self) -> int:
+        """Pushes not yet acknowledged, and work begun in an older epoch that may still bring
+        an object here (an acquire, or calls queued for an object whose home moved)."""
+        epoch, count = self.epoch, 0
+        for ms in self.maps.values():
+            count += len(ms.pushing)
+            count += sum(1 for _, _, began in ms.fetching.values() if began < epoch)
+            count += sum(1 for key in ms.mw_queues if self.home_of(key) != self.me)
+        return count
 
     def is_drained(self, epoch: int) -> bool:
         """True when this agent acts in a later epoch and holds nothing it must still push."""

@@ -52,7 +52,7 @@ class SingleWriterMixin(AgentCore):
             entry = ms.fetching.get(key)
             if entry is None:
                 fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-                entry = ms.fetching[key] = (fut, create)
+                entry = ms.fetching[key] = (fut, create, self.epoch)
                 self.spawn(self._fetch(ms, key, create, fut), "sw-fetch")
             else:
                 self.counters.coalesced += 1
@@ -83,6 +83,7 @@ class SingleWriterMixin(AgentCore):
             fut.exception()
         finally:
             ms.fetching.pop(key, None)
+            ms.granted.discard(key)
 
     async def _acquire_at(
         self, ms: MapState, key: bytes, flags: int, home: int
@@ -91,7 +92,8 @@ class SingleWriterMixin(AgentCore):
             return await self.home_acquire(ms, key, self.me, flags)
         self.counters.acquires_sent += 1
         reply = self.check(
-            await self.request(home, Kind.ACQUIRE, flags, ms.map_id, 0, key, b""),
+            await self.request(home, Kind.ACQUIRE, flags, ms.map_id, 0, key, b"",
+                               lambda _: ms.granted.add(key)),
             f"acquire {ms.decl.name}[{key.hex()}] at home {home}",
         )
         return Status(reply.status), reply.body, reply.epoch
@@ -279,9 +281,14 @@ class SingleWriterMixin(AgentCore):
             ms.turns.release(msg.key)
 
     async def _give(self, ms: MapState, key: bytes, requester: int | None) -> tuple[Status, bytes]:
-        """Hand over a held object (lookup-and-delete), or say where it went."""
+        """Hand over a held object (lookup-and-delete), or say where it went.
+
+        A grant to us that was read before this request is stored first (one stream per peer
+        keeps them in order). An acquire of ours still unanswered is not waited for: that
+        could deadlock with a new home that pulls the key from us while we ask it for the key.
+        """
         entry = ms.fetching.get(key)
-        if entry is not None:
+        if entry is not None and key in ms.granted:
             await asyncio.wait([entry[0]])
         if ms.storage.get(key) is not None:
             data = await self._take_local(ms, key)
