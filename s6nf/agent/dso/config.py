@@ -40,6 +40,8 @@ class AgentConfig:
     """Messages buffered per link before sends are refused (``Overflow``)."""
     push_batch: int = 2048
     """Objects exported per background migration batch."""
+    stale_cache_entries: int = 65536
+    """Cached stale answers per map; the cache is emptied when it reaches this size."""
 
 
 @dataclass(frozen=True)

@@ -201,6 +201,8 @@ class MultiWriterMixin(AgentCore):
         self.check(reply, f"{ms.decl.name}.{spec.name} on {key.hex()} at home {home}")
         result = marshal.loads(reply.body)
         if use_cache:
+            if len(ms.stale_cache) >= self.config.stale_cache_entries:
+                ms.stale_cache.clear()
             ms.stale_cache[(key, spec.index, body)] = (now, result)
         return result
 

@@ -207,6 +207,7 @@ class StateChannel:
                     break
         except asyncio.CancelledError:
             error = "closed"
+            raise
         finally:
             self._lost(link, error)
 
