@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
+from zlib import crc32
 
 from s6nf.agent.dso.config import AgentConfig, Mode
 from s6nf.agent.dso.errors import CallTimeout, PeerLost, RemoteError
@@ -62,6 +63,8 @@ class AgentCore:
         self.maps: dict[int, MapState] = {
             map_id: MapState(decl, decl.make_storage()) for map_id, decl in schema.maps.items()
         }
+        self._owners: tuple[int, ...] = ()
+        self._mask = 0
         self.key_space = key_space
         self.previous: KeySpace | None = None
         """The key space before the current one, until the controller retires it."""
@@ -77,14 +80,21 @@ class AgentCore:
         self._resumed.set()
 
     @property
-    def epoch(self) -> int:
-        return self.key_space.epoch
+    def key_space(self) -> KeySpace:
+        return self._key_space
+
+    @key_space.setter
+    def key_space(self, ks: KeySpace) -> None:
+        self._key_space = ks
+        self.epoch = ks.epoch
+        self._mask = ks.buckets - 1
+        self._owners = (
+            tuple(self.me for _ in ks.owners) if self.config.mode is Mode.LOCAL_ONLY else ks.owners
+        )
 
     def home_of(self, key: bytes) -> int:
-        if self.config.mode is Mode.LOCAL_ONLY:
-            return self.me
-        owners = self.key_space.owners
-        return owners[bucket_of_bytes(key, len(owners))]
+        """The key's home in the current epoch: ``owners[crc32(key) & (buckets - 1)]``."""
+        return self._owners[crc32(key) & self._mask]
 
     def previous_home_of(self, key: bytes) -> int | None:
         """Where ``key`` was homed before the last switch, if that was elsewhere and unretired."""

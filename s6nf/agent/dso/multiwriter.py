@@ -68,7 +68,8 @@ class MultiWriterMixin(AgentCore):
 
     async def _run_queue(self, ms: MapState, key: bytes, queue: deque[QueuedCall]) -> None:
         try:
-            await self._resumed.wait()
+            if self.home_of(key) == self.me:
+                await self._resumed.wait()
             while queue:
                 obj = ms.storage.get(key)
                 if obj is not None:
