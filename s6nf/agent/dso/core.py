@@ -133,16 +133,23 @@ class AgentCore:
         req_id = next(self._ids)
         fut: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
         self._pending[req_id] = (link, fut, on_reply)
+        timer = asyncio.get_running_loop().call_later(
+            self.config.call_timeout_s, self._expire, req_id, kind, map_id, key, peer
+        )
         try:
             link.send(encode_message(kind, flags, map_id, method, self.epoch, req_id, key, body))
-            return await asyncio.wait_for(fut, self.config.call_timeout_s)
-        except TimeoutError:
-            raise CallTimeout(
+            return await fut
+        finally:
+            timer.cancel()
+            self._pending.pop(req_id, None)
+
+    def _expire(self, req_id: int, kind: Kind, map_id: int, key: bytes, peer: int) -> None:
+        entry = self._pending.pop(req_id, None)
+        if entry is not None and not entry[1].done():
+            entry[1].set_exception(CallTimeout(
                 f"{kind.name} for map {map_id} key {key.hex()} to instance {peer}: no answer "
                 f"within {self.config.call_timeout_s} s"
-            ) from None
-        finally:
-            self._pending.pop(req_id, None)
+            ))
 
     def reply(
         self, link: Link, req: Message, status: int, body: bytes = b"", epoch: int | None = None

@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 V = TypeVar("V")
 _DEST = struct.Struct("!I")
 _MAX_HOPS = 3
+_ABSENT, _FOUND, _RESERVED = 0, 1, 2
+"""Outcomes of a fetch: no object; object here (look again); object here, pinned for you."""
 
 
 class SingleWriterMixin(AgentCore):
@@ -50,19 +52,33 @@ class SingleWriterMixin(AgentCore):
                 ms.pin(key)
                 return obj
             entry = ms.fetching.get(key)
+            mine = entry is None
             if entry is None:
-                fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+                fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
                 entry = ms.fetching[key] = (fut, create, self.epoch)
                 self.spawn(self._fetch(ms, key, create, fut), "sw-fetch")
             else:
                 self.counters.coalesced += 1
-            found = await asyncio.shield(entry[0])
-            if not found and not (create and not entry[1]):
+            try:
+                found = await asyncio.shield(entry[0])
+            except asyncio.CancelledError:
+                if mine:
+                    entry[0].add_done_callback(lambda f: self._drop_reservation(ms, key, f))
+                raise
+            if found == _RESERVED and mine:
+                return ms.storage.get(key)
+            if found == _ABSENT and not (create and not entry[1]):
                 return None
 
+    def _drop_reservation(self, ms: MapState, key: bytes, fut: asyncio.Future[int]) -> None:
+        if not fut.cancelled() and fut.exception() is None and fut.result() == _RESERVED:
+            self.sw_release(ms, key)
+
     async def _fetch(
-        self, ms: MapState, key: bytes, create: bool, fut: asyncio.Future[bool]
+        self, ms: MapState, key: bytes, create: bool, fut: asyncio.Future[int]
     ) -> None:
+        """Acquire ``key`` from its home; a granted object is pinned for the task that asked,
+        so that a revoke right behind the grant cannot take it before that task used it."""
         try:
             flags = Flag.CREATE if create else 0
             home = self.home_of(key)
@@ -74,10 +90,12 @@ class SingleWriterMixin(AgentCore):
                     if hop == _MAX_HOPS - 1:
                         raise
                     home = moved.dest
-            found = status in (Status.OK, Status.CREATE, Status.HELD)
-            if found:
+            if status in (Status.OK, Status.CREATE):
                 self.store(ms, key, status, data, epoch)
-            fut.set_result(found)
+                ms.pin(key)
+                fut.set_result(_RESERVED)
+            else:
+                fut.set_result(_FOUND if status == Status.HELD else _ABSENT)
         except Exception as exc:
             fut.set_exception(exc)
             fut.exception()
