@@ -195,6 +195,7 @@ class SingleWriterMixin(AgentCore):
         await ms.turns.acquire(key)
         epoch = self.epoch
         try:
+            self._check_home(ms, key)
             status, data = await self._resolve(ms, key, requester, flags)
             if status in (Status.OK, Status.CREATE, Status.HELD) and not flags & Flag.REMOVE:
                 if self.home_of(key) == self.me:
@@ -231,6 +232,7 @@ class SingleWriterMixin(AgentCore):
                     return Status.HELD, b""
                 data = await self._take_local(ms, key)
         if data is None:
+            self._check_home(ms, key)
             if owner is not None:
                 log.error("agent %d: %s[%s] was owned by %d but is gone; treating it as absent",
                           self.me, ms.decl.name, key.hex(), owner)
@@ -242,6 +244,13 @@ class SingleWriterMixin(AgentCore):
             ms.directory.pop(key, None)
             return Status.OK, b""
         return Status.OK, data
+
+    def _check_home(self, ms: MapState, key: bytes) -> None:
+        """Raise ``Moved`` if a switch made another instance the key's home meanwhile: only
+        the current home may conclude that an object is absent (and create it)."""
+        home = self.home_of(key)
+        if home != self.me:
+            raise Moved(home, f"{ms.decl.name}[{key.hex()}] is now homed at instance {home}")
 
     async def _locate(self, ms: MapState, key: bytes) -> int | None:
         """Owner of a key this home has no entry for: here, or pulled from its previous home."""
