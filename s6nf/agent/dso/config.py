@@ -59,6 +59,7 @@ class Switch:
     """Controller → agent: steering now follows ``epoch``; its homes are authoritative."""
 
     epoch: int
+    """The prepared epoch to make current."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,7 @@ class EpochStatus:
     """Agent → controller: what this agent still holds from older epochs."""
 
     instance: int
+    """The reporting agent."""
     epoch: int
     """The epoch this agent acts in."""
     to_push: int
