@@ -88,6 +88,8 @@ class AgentCore:
         self._key_space = ks
         self.epoch = ks.epoch
         self._mask = ks.buckets - 1
+        self.member = self.config.mode is Mode.LOCAL_ONLY or self.me in ks.instances
+        """False on an instance the key space leaves out: it must end empty."""
         self._owners = (
             tuple(self.me for _ in ks.owners) if self.config.mode is Mode.LOCAL_ONLY else ks.owners
         )

@@ -109,10 +109,11 @@ class MigrationMixin(AgentCore):
         """Start pushing every free object that must leave; True if some were busy."""
         blocked = False
         by_home: dict[int, list[bytes]] = {}
-        me, epoch, remote_only = self.me, self.epoch, self.config.mode is Mode.REMOTE_ONLY
+        me, epoch = self.me, self.epoch
+        keep_current = self.member and self.config.mode is not Mode.REMOTE_ONLY
         owned = ms.owned_epoch
         for key in ms.storage.snapshot():
-            if not remote_only and owned.get(key, 0) >= epoch:
+            if keep_current and owned.get(key, 0) >= epoch:
                 continue
             home = self.home_of(key)
             if home == me:

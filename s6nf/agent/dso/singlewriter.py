@@ -79,6 +79,7 @@ class SingleWriterMixin(AgentCore):
     ) -> None:
         """Acquire ``key`` from its home; a granted object is pinned for the task that asked,
         so that a revoke right behind the grant cannot take it before that task used it."""
+        began = self.epoch
         try:
             flags = Flag.CREATE if create else 0
             home = self.home_of(key)
@@ -91,7 +92,9 @@ class SingleWriterMixin(AgentCore):
                         raise
                     home = moved.dest
             if status in (Status.OK, Status.CREATE):
-                self.store(ms, key, status, data, epoch)
+                # An access begun before a switch belongs to the old epoch: after it, the
+                # object goes on to its new home like every object held from that epoch.
+                self.store(ms, key, status, data, min(epoch, began))
                 ms.pin(key)
                 fut.set_result(_RESERVED)
             else:
@@ -135,7 +138,11 @@ class SingleWriterMixin(AgentCore):
 
     def needs_push(self, ms: MapState, key: bytes) -> bool:
         """Whether a held object must go to its home (it came from an older epoch, or by mode)."""
-        if self.config.mode is not Mode.REMOTE_ONLY and ms.owned_epoch.get(key, 0) >= self.epoch:
+        if (
+            self.member
+            and self.config.mode is not Mode.REMOTE_ONLY
+            and ms.owned_epoch.get(key, 0) >= self.epoch
+        ):
             return False
         return self.home_of(key) != self.me
 
