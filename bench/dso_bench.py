@@ -13,7 +13,7 @@ import json
 import statistics
 import time
 
-from s6nf.agent.dso import AgentConfig, DsoAgent, MwMap, Schema, SwMap, untether
+from s6nf.agent.dso import AgentConfig, DsoAgent, Mode, MwMap, Schema, SwMap, untether
 from s6nf.agent.dso.host import AgentProcess
 from s6nf.keyspace import KeySpace, initial
 
@@ -88,9 +88,9 @@ async def populate(agent: DsoAgent, n: int) -> int:
     return made
 
 
-async def local_access_ns(n: int) -> float:
+async def local_access_ns(n: int, mode: Mode = Mode.S6) -> float:
     ks = initial([0], 64)
-    async with DsoAgent(AgentConfig(0), SCHEMA, ks) as agent:
+    async with DsoAgent(AgentConfig(0, mode), SCHEMA, ks) as agent:
         flows = agent.sw(FLOWS)
         key = b"\x00\x00\x00\x01"
         async with flows.access(key) as flow:
@@ -107,14 +107,17 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=3000)
     parser.add_argument("--casts", type=int, default=200_000)
     parser.add_argument("--objects", type=int, default=100_000)
+    parser.add_argument("--mode", choices=[m.value for m in Mode], default=Mode.S6.value,
+                        help="runtime mode of every agent (DESIGN.md §6)")
     opts = parser.parse_args()
+    mode = Mode(opts.mode)
 
     results: dict[str, float] = {}
-    results["local_access_ns"] = asyncio.run(local_access_ns(200_000))
+    results["local_access_ns"] = asyncio.run(local_access_ns(200_000, mode))
 
     ks = initial([0, 1], 64)
     schema = "bench.dso_bench:SCHEMA"
-    procs = [AgentProcess(AgentConfig(i), schema, ks, f"{HOST}:0") for i in (0, 1)]
+    procs = [AgentProcess(AgentConfig(i, mode), schema, ks, f"{HOST}:0") for i in (0, 1)]
     try:
         addresses = {p.instance: f"{HOST}:{p.port}" for p in procs}
         for p in procs:
@@ -159,7 +162,7 @@ def main() -> None:
             print(f"{name:26s} {value:14.1f}   target {target:>10.0f}   ratio {ratio:5.2f}")
         else:
             print(f"{name:26s} {value:14.1f}")
-    print(json.dumps(results))
+    print(json.dumps({"mode": mode.value, **results}))
 
 
 if __name__ == "__main__":

@@ -40,6 +40,8 @@ class AgentConfig:
     """Messages buffered per link before sends are refused (``Overflow``)."""
     push_batch: int = 2048
     """Objects exported per background migration batch."""
+    stale_cache_entries: int = 65536
+    """Cached stale answers per map; the cache is emptied when it reaches this size."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,7 @@ class Switch:
     """Controller → agent: steering now follows ``epoch``; its homes are authoritative."""
 
     epoch: int
+    """The prepared epoch to make current."""
 
 
 @dataclass(frozen=True)
@@ -64,12 +67,13 @@ class EpochStatus:
     """Agent → controller: what this agent still holds from older epochs."""
 
     instance: int
+    """The reporting agent."""
     epoch: int
     """The epoch this agent acts in."""
     to_push: int
     """Objects held here whose home is elsewhere and that were acquired in an older epoch."""
     in_flight: int
-    """Objects pushed to their new home and not yet acknowledged."""
+    """Objects pushed and not yet acknowledged, plus acquires begun in an older epoch."""
 
     @property
     def drained(self) -> bool:

@@ -9,9 +9,10 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
+from zlib import crc32
 
 from s6nf.agent.dso.config import AgentConfig, Mode
 from s6nf.agent.dso.errors import CallTimeout, PeerLost, RemoteError
@@ -31,6 +32,8 @@ from s6nf.keys import bucket_of_bytes
 from s6nf.keyspace import KeySpace
 
 log = logging.getLogger(__name__)
+
+OnReply = Callable[[Message], None]
 
 
 @dataclass
@@ -60,6 +63,8 @@ class AgentCore:
         self.maps: dict[int, MapState] = {
             map_id: MapState(decl, decl.make_storage()) for map_id, decl in schema.maps.items()
         }
+        self._owners: tuple[int, ...] = ()
+        self._mask = 0
         self.key_space = key_space
         self.previous: KeySpace | None = None
         """The key space before the current one, until the controller retires it."""
@@ -68,21 +73,30 @@ class AgentCore:
         self.channel = StateChannel(
             self.me, self, config.flush_interval_s, config.max_batch, config.max_buffered
         )
-        self._pending: dict[int, tuple[Link, asyncio.Future[Message]]] = {}
+        self._pending: dict[int, tuple[Link, asyncio.Future[Message], OnReply | None]] = {}
         self._ids = itertools.count(1)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._resumed = asyncio.Event()
         self._resumed.set()
 
     @property
-    def epoch(self) -> int:
-        return self.key_space.epoch
+    def key_space(self) -> KeySpace:
+        return self._key_space
+
+    @key_space.setter
+    def key_space(self, ks: KeySpace) -> None:
+        self._key_space = ks
+        self.epoch = ks.epoch
+        self._mask = ks.buckets - 1
+        self.member = self.config.mode is Mode.LOCAL_ONLY or self.me in ks.instances
+        """False on an instance the key space leaves out: it must end empty."""
+        self._owners = (
+            tuple(self.me for _ in ks.owners) if self.config.mode is Mode.LOCAL_ONLY else ks.owners
+        )
 
     def home_of(self, key: bytes) -> int:
-        if self.config.mode is Mode.LOCAL_ONLY:
-            return self.me
-        owners = self.key_space.owners
-        return owners[bucket_of_bytes(key, len(owners))]
+        """The key's home in the current epoch: ``owners[crc32(key) & (buckets - 1)]``."""
+        return self._owners[crc32(key) & self._mask]
 
     def previous_home_of(self, key: bytes) -> int | None:
         """Where ``key`` was homed before the last switch, if that was elsewhere and unretired."""
@@ -103,23 +117,41 @@ class AgentCore:
             log.error("agent %d: task %s failed: %r", self.me, task.get_name(), task.exception())
 
     async def request(
-        self, peer: int, kind: Kind, flags: int, map_id: int, method: int, key: bytes, body: bytes
+        self,
+        peer: int,
+        kind: Kind,
+        flags: int,
+        map_id: int,
+        method: int,
+        key: bytes,
+        body: bytes,
+        on_reply: OnReply | None = None,
     ) -> Message:
-        """Send a request to ``peer`` and wait for its reply (any status)."""
+        """Send a request to ``peer`` and wait for its reply (any status).
+
+        ``on_reply`` runs as soon as the reply is read, before any other message of its frame.
+        """
         link = self.channel.link_to(peer)
         req_id = next(self._ids)
         fut: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
-        self._pending[req_id] = (link, fut)
+        self._pending[req_id] = (link, fut, on_reply)
+        timer = asyncio.get_running_loop().call_later(
+            self.config.call_timeout_s, self._expire, req_id, kind, map_id, key, peer
+        )
         try:
             link.send(encode_message(kind, flags, map_id, method, self.epoch, req_id, key, body))
-            return await asyncio.wait_for(fut, self.config.call_timeout_s)
-        except TimeoutError:
-            raise CallTimeout(
+            return await fut
+        finally:
+            timer.cancel()
+            self._pending.pop(req_id, None)
+
+    def _expire(self, req_id: int, kind: Kind, map_id: int, key: bytes, peer: int) -> None:
+        entry = self._pending.pop(req_id, None)
+        if entry is not None and not entry[1].done():
+            entry[1].set_exception(CallTimeout(
                 f"{kind.name} for map {map_id} key {key.hex()} to instance {peer}: no answer "
                 f"within {self.config.call_timeout_s} s"
-            ) from None
-        finally:
-            self._pending.pop(req_id, None)
+            ))
 
     def reply(
         self, link: Link, req: Message, status: int, body: bytes = b"", epoch: int | None = None
@@ -132,6 +164,11 @@ class AgentCore:
             return
         if status >= Status.UNKNOWN_MAP:
             self.counters.errors_answered += 1
+        # Replies and requests to one peer share one stream, so a grant always arrives before
+        # a later revoke of the same object.
+        shared = self.channel.links.get(link.peer) if link.peer is not None else None
+        if shared is not None and shared.closed is None:
+            link = shared
         try:
             link.send(
                 encode_message(Kind.REPLY, status, req.map_id, req.method,
@@ -179,6 +216,8 @@ class AgentCore:
                 self.adopt(msg.epoch)
             entry = self._pending.pop(msg.req_id, None)
             if entry is not None and not entry[1].done():
+                if entry[2] is not None:
+                    entry[2](msg)
                 entry[1].set_result(msg)
             elif msg.req_id == 0 and msg.status >= Status.UNKNOWN_MAP:
                 log.warning("agent %d: instance %s reports %s: %s", self.me, link.peer,
@@ -205,12 +244,12 @@ class AgentCore:
             self.spawn(self.serve_fetch(link, msg, ms), "fetch")
 
     def on_link_lost(self, link: Link, error: str) -> None:
-        lost = [rid for rid, (lk, _) in self._pending.items() if lk is link]
+        lost = [rid for rid, (lk, _, _) in self._pending.items() if lk is link]
         if lost:
             log.warning("agent %d: link to instance %s lost (%s); failing %d waiting calls",
                         self.me, link.peer, error, len(lost))
         for rid in lost:
-            _, fut = self._pending.pop(rid)
+            _, fut, _ = self._pending.pop(rid)
             if not fut.done():
                 fut.set_exception(PeerLost(f"instance {link.peer} lost: {error}"))
 

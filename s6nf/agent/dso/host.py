@@ -56,7 +56,15 @@ class AgentProcess:
         if not self._conn.poll(start_timeout_s):
             self.kill()
             raise TimeoutError(f"agent {config.instance} did not start in {start_timeout_s} s")
-        self.port: int = self._conn.recv()
+        try:
+            self.port: int = self._conn.recv()
+        except EOFError:
+            self.kill()
+            raise RuntimeError(
+                f"agent {config.instance} exited before it served (exit code "
+                f"{self.proc.exitcode}); a script that starts agents needs an "
+                "`if __name__ == '__main__':` guard"
+            ) from None
         self._next = 0
         self._results: dict[int, tuple[bool, Any]] = {}
 

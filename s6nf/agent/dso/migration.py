@@ -93,6 +93,7 @@ class MigrationMixin(AgentCore):
             self._push_task = self.spawn(self._push_loop(), "push")
 
     async def _push_loop(self) -> None:
+        """Export and send what must leave; repeat only while some objects are busy here."""
         assert self._push_wanted is not None
         while True:
             self._push_wanted.clear()
@@ -100,27 +101,27 @@ class MigrationMixin(AgentCore):
             for ms in self.maps.values():
                 blocked |= self._push_pass(ms)
             if not blocked and not self._push_wanted.is_set():
-                if not self._resumed.is_set() and self._pushed_all():
-                    self._resumed.set()
-                if self._pushed_all() or not any(ms.pushing for ms in self.maps.values()):
-                    return
+                return
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._push_wanted.wait(), _POLL_S)
-
-    def _pushed_all(self) -> bool:
-        return all(not ms.pushing for ms in self.maps.values()) and self.to_push() == 0
 
     def _push_pass(self, ms: MapState) -> bool:
         """Start pushing every free object that must leave; True if some were busy."""
         blocked = False
         by_home: dict[int, list[bytes]] = {}
+        me, epoch = self.me, self.epoch
+        keep_current = self.member and self.config.mode is not Mode.REMOTE_ONLY
+        owned = ms.owned_epoch
         for key in ms.storage.snapshot():
-            if not self.needs_push(ms, key):
+            if keep_current and owned.get(key, 0) >= epoch:
+                continue
+            home = self.home_of(key)
+            if home == me:
                 continue
             if key in ms.pins or key in ms.fetching or key in ms.mw_queues:
                 blocked = True
                 continue
-            by_home.setdefault(self.home_of(key), []).append(key)
+            by_home.setdefault(home, []).append(key)
         size = self.config.push_batch
         for home, keys in by_home.items():
             for start in range(0, len(keys), size):
@@ -150,10 +151,11 @@ class MigrationMixin(AgentCore):
             self.push_soon(ms)
             return
         self.counters.pushed += len(entries)
+        pushing, old, me = ms.pushing, ms.old_directory, self.me
         for key, _ in entries:
-            ms.pushing.pop(key, None)
-            if ms.old_directory.get(key) == self.me:
-                del ms.old_directory[key]
+            pushing.pop(key, None)
+            if old.get(key) == me:
+                del old[key]
 
     def on_push(self, link: Link, msg: Message, ms: MapState) -> None:
         try:
@@ -161,28 +163,28 @@ class MigrationMixin(AgentCore):
         except MalformedFrame as exc:
             self.fail(link, msg, Status.MALFORMED, f"push body: {exc}")
             return
-        me, epoch = self.me, self.epoch
-        fresh = []
-        for key, data in entries:
-            if ms.storage.get(key) is not None:
-                log.error("agent %d: pushed %s[%s] is already held here; keeping this copy",
-                          me, ms.decl.name, key.hex())
-                continue
-            fresh.append((key, data))
+        me, epoch, held = self.me, self.epoch, ms.storage.get
+        fresh = [(key, data) for key, data in entries if held(key) is None]
+        if len(fresh) != len(entries):
+            log.error("agent %d: %d pushed %s objects are already held here; keeping these copies",
+                      me, len(entries) - len(fresh), ms.decl.name)
         try:
             ms.storage.import_(fresh)
         except Exception as exc:
             self.fail(link, msg, Status.MALFORMED, f"push of {len(fresh)} objects: {exc!r}")
             return
         forward = False
+        directory, owned, home_of = ms.directory, ms.owned_epoch, self.home_of
         for key, _ in fresh:
-            if self.home_of(key) == me:
-                ms.directory[key] = me
-                ms.owned_epoch[key] = epoch
+            if home_of(key) == me:
+                directory[key] = me
+                owned[key] = epoch
             else:
-                ms.owned_epoch[key] = -1
+                owned[key] = -1
                 forward = True
-            ms.arrived(key)
+        if ms.arrivals:
+            for key, _ in fresh:
+                ms.arrived(key)
         self.counters.received_pushes += len(fresh)
         self.reply(link, msg, Status.OK)
         if forward:
@@ -197,13 +199,21 @@ class MigrationMixin(AgentCore):
         )
 
     def status(self) -> EpochStatus:
-        return EpochStatus(
-            self.me, self.epoch, self.to_push(), sum(len(ms.pushing) for ms in self.maps.values())
-        )
+        return EpochStatus(self.me, self.epoch, self.to_push(), self._in_flight())
+
+    def _in_flight(self) -> int:
+        """Pushes not yet acknowledged, and work begun in an older epoch that may still bring
+        an object here (an acquire, or calls queued for an object whose home moved)."""
+        epoch, count = self.epoch, 0
+        for ms in self.maps.values():
+            count += len(ms.pushing)
+            count += sum(1 for _, _, began in ms.fetching.values() if began < epoch)
+            count += sum(1 for key in ms.mw_queues if self.home_of(key) != self.me)
+        return count
 
     def is_drained(self, epoch: int) -> bool:
         """True when this agent acts in a later epoch and holds nothing it must still push."""
-        return self.epoch > epoch and self.status().drained
+        return self.epoch > epoch and self._in_flight() == 0 and self.to_push() == 0
 
     async def wait_drained(self, epoch: int, timeout_s: float = 30.0) -> EpochStatus:
         """Wait until ``is_drained(epoch)``; TimeoutError (naming what is left) otherwise."""

@@ -68,7 +68,8 @@ class MultiWriterMixin(AgentCore):
 
     async def _run_queue(self, ms: MapState, key: bytes, queue: deque[QueuedCall]) -> None:
         try:
-            await self._resumed.wait()
+            if self.home_of(key) == self.me:
+                await self._resumed.wait()
             while queue:
                 obj = ms.storage.get(key)
                 if obj is not None:
@@ -201,6 +202,8 @@ class MultiWriterMixin(AgentCore):
         self.check(reply, f"{ms.decl.name}.{spec.name} on {key.hex()} at home {home}")
         result = marshal.loads(reply.body)
         if use_cache:
+            if len(ms.stale_cache) >= self.config.stale_cache_entries:
+                ms.stale_cache.clear()
             ms.stale_cache[(key, spec.index, body)] = (now, result)
         return result
 

@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 V = TypeVar("V")
 _DEST = struct.Struct("!I")
 _MAX_HOPS = 3
+_ABSENT, _FOUND, _RESERVED = 0, 1, 2
+"""Outcomes of a fetch: no object; object here (look again); object here, pinned for you."""
 
 
 class SingleWriterMixin(AgentCore):
@@ -50,19 +52,34 @@ class SingleWriterMixin(AgentCore):
                 ms.pin(key)
                 return obj
             entry = ms.fetching.get(key)
+            mine = entry is None
             if entry is None:
-                fut: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-                entry = ms.fetching[key] = (fut, create)
+                fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+                entry = ms.fetching[key] = (fut, create, self.epoch)
                 self.spawn(self._fetch(ms, key, create, fut), "sw-fetch")
             else:
                 self.counters.coalesced += 1
-            found = await asyncio.shield(entry[0])
-            if not found and not (create and not entry[1]):
+            try:
+                found = await asyncio.shield(entry[0])
+            except asyncio.CancelledError:
+                if mine:
+                    entry[0].add_done_callback(lambda f: self._drop_reservation(ms, key, f))
+                raise
+            if found == _RESERVED and mine:
+                return ms.storage.get(key)
+            if found == _ABSENT and not (create and not entry[1]):
                 return None
 
+    def _drop_reservation(self, ms: MapState, key: bytes, fut: asyncio.Future[int]) -> None:
+        if not fut.cancelled() and fut.exception() is None and fut.result() == _RESERVED:
+            self.sw_release(ms, key)
+
     async def _fetch(
-        self, ms: MapState, key: bytes, create: bool, fut: asyncio.Future[bool]
+        self, ms: MapState, key: bytes, create: bool, fut: asyncio.Future[int]
     ) -> None:
+        """Acquire ``key`` from its home; a granted object is pinned for the task that asked,
+        so that a revoke right behind the grant cannot take it before that task used it."""
+        began = self.epoch
         try:
             flags = Flag.CREATE if create else 0
             home = self.home_of(key)
@@ -74,15 +91,20 @@ class SingleWriterMixin(AgentCore):
                     if hop == _MAX_HOPS - 1:
                         raise
                     home = moved.dest
-            found = status in (Status.OK, Status.CREATE, Status.HELD)
-            if found:
-                self.store(ms, key, status, data, epoch)
-            fut.set_result(found)
+            if status in (Status.OK, Status.CREATE):
+                # An access begun before a switch belongs to the old epoch: after it, the
+                # object goes on to its new home like every object held from that epoch.
+                self.store(ms, key, status, data, min(epoch, began))
+                ms.pin(key)
+                fut.set_result(_RESERVED)
+            else:
+                fut.set_result(_FOUND if status == Status.HELD else _ABSENT)
         except Exception as exc:
             fut.set_exception(exc)
             fut.exception()
         finally:
             ms.fetching.pop(key, None)
+            ms.granted.discard(key)
 
     async def _acquire_at(
         self, ms: MapState, key: bytes, flags: int, home: int
@@ -91,7 +113,8 @@ class SingleWriterMixin(AgentCore):
             return await self.home_acquire(ms, key, self.me, flags)
         self.counters.acquires_sent += 1
         reply = self.check(
-            await self.request(home, Kind.ACQUIRE, flags, ms.map_id, 0, key, b""),
+            await self.request(home, Kind.ACQUIRE, flags, ms.map_id, 0, key, b"",
+                               lambda _: ms.granted.add(key)),
             f"acquire {ms.decl.name}[{key.hex()}] at home {home}",
         )
         return Status(reply.status), reply.body, reply.epoch
@@ -115,7 +138,11 @@ class SingleWriterMixin(AgentCore):
 
     def needs_push(self, ms: MapState, key: bytes) -> bool:
         """Whether a held object must go to its home (it came from an older epoch, or by mode)."""
-        if self.config.mode is not Mode.REMOTE_ONLY and ms.owned_epoch.get(key, 0) >= self.epoch:
+        if (
+            self.member
+            and self.config.mode is not Mode.REMOTE_ONLY
+            and ms.owned_epoch.get(key, 0) >= self.epoch
+        ):
             return False
         return self.home_of(key) != self.me
 
@@ -175,6 +202,7 @@ class SingleWriterMixin(AgentCore):
         await ms.turns.acquire(key)
         epoch = self.epoch
         try:
+            self._check_home(ms, key)
             status, data = await self._resolve(ms, key, requester, flags)
             if status in (Status.OK, Status.CREATE, Status.HELD) and not flags & Flag.REMOVE:
                 if self.home_of(key) == self.me:
@@ -211,6 +239,7 @@ class SingleWriterMixin(AgentCore):
                     return Status.HELD, b""
                 data = await self._take_local(ms, key)
         if data is None:
+            self._check_home(ms, key)
             if owner is not None:
                 log.error("agent %d: %s[%s] was owned by %d but is gone; treating it as absent",
                           self.me, ms.decl.name, key.hex(), owner)
@@ -222,6 +251,13 @@ class SingleWriterMixin(AgentCore):
             ms.directory.pop(key, None)
             return Status.OK, b""
         return Status.OK, data
+
+    def _check_home(self, ms: MapState, key: bytes) -> None:
+        """Raise ``Moved`` if a switch made another instance the key's home meanwhile: only
+        the current home may conclude that an object is absent (and create it)."""
+        home = self.home_of(key)
+        if home != self.me:
+            raise Moved(home, f"{ms.decl.name}[{key.hex()}] is now homed at instance {home}")
 
     async def _locate(self, ms: MapState, key: bytes) -> int | None:
         """Owner of a key this home has no entry for: here, or pulled from its previous home."""
@@ -279,9 +315,14 @@ class SingleWriterMixin(AgentCore):
             ms.turns.release(msg.key)
 
     async def _give(self, ms: MapState, key: bytes, requester: int | None) -> tuple[Status, bytes]:
-        """Hand over a held object (lookup-and-delete), or say where it went."""
+        """Hand over a held object (lookup-and-delete), or say where it went.
+
+        A grant to us that was read before this request is stored first (one stream per peer
+        keeps them in order). An acquire of ours still unanswered is not waited for: that
+        could deadlock with a new home that pulls the key from us while we ask it for the key.
+        """
         entry = ms.fetching.get(key)
-        if entry is not None:
+        if entry is not None and key in ms.granted:
             await asyncio.wait([entry[0]])
         if ms.storage.get(key) is not None:
             data = await self._take_local(ms, key)

@@ -20,8 +20,10 @@ class MapState:
     pins: dict[bytes, int] = field(default_factory=dict)
     """Accesses in progress per held key; a pinned object is not handed over."""
     unpin_waiters: dict[bytes, list[asyncio.Future[None]]] = field(default_factory=dict)
-    fetching: dict[bytes, tuple[asyncio.Future[bool], bool]] = field(default_factory=dict)
-    """Acquires in flight from here, coalesced: key → (found?, was it create-if-absent)."""
+    fetching: dict[bytes, tuple[asyncio.Future[int], bool, int]] = field(default_factory=dict)
+    """Acquires in flight from here, coalesced: key → (outcome, create-if-absent?, epoch)."""
+    granted: set[bytes] = field(default_factory=set)
+    """Keys whose grant reply has been read but whose fetch has not stored the object yet."""
     directory: dict[bytes, int] = field(default_factory=dict)
     """For keys homed here: the instance that owns the object."""
     old_directory: dict[bytes, int] = field(default_factory=dict)

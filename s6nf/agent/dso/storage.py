@@ -69,7 +69,7 @@ class ObjectCodec(Generic[V]):
         if not isinstance(state, dict):
             raise ValueError(f"{self.cls.__name__}: expected a marshalled dict, got {type(state)}")
         obj = self.cls.__new__(self.cls)
-        vars(obj).update(state)
+        obj.__dict__ = state
         return obj
 
 
@@ -123,8 +123,9 @@ class PyStorage(Generic[V]):
         return out
 
     def import_(self, entries: Iterable[tuple[bytes, bytes]]) -> None:
-        for key, data in entries:
-            self.put(key, data)
+        """All or nothing: every entry is decoded before any is stored."""
+        decode = self.codec.from_bytes
+        self._objects.update([(key, decode(data)) for key, data in entries])
 
     def __len__(self) -> int:
         return len(self._objects)

@@ -62,6 +62,8 @@ class Link:
         self._timer: asyncio.TimerHandle | None = None
         self.closed: str | None = None
         self.frames_sent = 0
+        self.overflows = 0
+        """Sends refused because ``max_buffered`` messages were waiting (drop-newest)."""
         loop = asyncio.get_running_loop()
         self.writer = loop.create_task(self._run_writer(), name=f"link-w{peer}")
 
@@ -69,6 +71,7 @@ class Link:
         if self.closed is not None:
             raise PeerLost(f"link to instance {self.peer} is closed: {self.closed}")
         if len(self._buf) >= self._max_buffered:
+            self.overflows += 1
             raise Overflow(f"link to instance {self.peer}: {len(self._buf)} messages buffered")
         self._buf.append(message)
         if urgent or len(self._buf) >= self._max_batch:
@@ -207,6 +210,7 @@ class StateChannel:
                     break
         except asyncio.CancelledError:
             error = "closed"
+            raise
         finally:
             self._lost(link, error)
 

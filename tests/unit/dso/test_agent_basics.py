@@ -1,6 +1,7 @@
 import asyncio
+import struct
 
-from s6nf.agent.dso import MwMap, Schema, SwMap, stale, untether
+from s6nf.agent.dso import MwMap, Schema, StructCodec, SwMap, stale, untether
 from tests.unit.dso.cluster import cluster, key_homed_at
 
 
@@ -63,5 +64,23 @@ def test_multiwriter_calls_run_at_the_home():
             a0.mw(COUNTERS).cast(key, Counter.add, 5)
             assert await a1.mw(COUNTERS).call(key, Counter.swap, 0) == 105
             assert await a1.mw(COUNTERS).call(key, Counter.read) == 0
+
+    asyncio.run(main())
+
+
+RECORDS = SwMap(4, "records", lambda: [0, 0], codec=StructCodec("!QI"))
+RECORD_SCHEMA = Schema([RECORDS])
+
+
+def test_fixed_size_records_move_as_their_packed_bytes():
+    async def main() -> None:
+        async with cluster(2, RECORD_SCHEMA) as (a0, a1):
+            key = key_homed_at(a0, 0)
+            async with a0.sw(RECORDS).access(key) as rec:
+                rec[0], rec[1] = 1 << 40, 7
+            assert a0.maps[4].storage.take(key) == struct.pack("!QI", 1 << 40, 7)
+            a0.maps[4].storage.put(key, struct.pack("!QI", 1 << 40, 7))
+            async with a1.sw(RECORDS).access(key) as rec:
+                assert rec == [1 << 40, 7]
 
     asyncio.run(main())
