@@ -26,7 +26,8 @@ from s6nf.agent.ebpf_source import flatten, source_path
 K = TypeVar("K", bound=ct.Structure | ct.c_uint32 | ct.c_uint64)
 V = TypeVar("V", bound=ct.Structure | ct.c_uint32 | ct.c_uint64)
 
-_DEFINE_NAMES = frozenset({"BUCKETS", "MAX_FLOWS", "MAX_PINS", "MAX_PORTS"})
+_DEFINE_NAMES = frozenset({"BUCKETS", "MAX_FLOWS", "MAX_PINS", "MAX_PORTS", "MAX_PHASES",
+                           "THROUGHPUT_SLOTS"})
 
 
 def crc32_table() -> list[int]:
