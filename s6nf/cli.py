@@ -42,6 +42,20 @@ def build_parser() -> argparse.ArgumentParser:
     traffic.add_argument("--seed", type=int, default=1)
     traffic.add_argument("--out", type=Path, required=True)
 
+    work = sub.add_parser("workload", help="write a heavy-tailed, measurable workload as pcap "
+                                           "(docs/measurement.md)")
+    work.add_argument("--flows", type=int, default=1000)
+    work.add_argument("--concurrency", type=int, default=100)
+    work.add_argument("--rate", type=float, default=10_000.0, help="packets per second")
+    work.add_argument("--size", default="pareto:20:1.2",
+                      help="flow size in packets, KIND:MEAN[:SHAPE] (default pareto:20:1.2)")
+    work.add_argument("--gap", default="pareto:1:1.5",
+                      help="packet gaps in mean gaps, KIND:MEAN[:SHAPE] (default pareto:1:1.5)")
+    work.add_argument("--payload", type=int, default=64, help="data packets' L4 payload bytes")
+    work.add_argument("--tcp", type=float, default=0.5, help="fraction of TCP flows")
+    work.add_argument("--seed", type=int, default=1)
+    work.add_argument("--out", type=Path, required=True)
+
     p4 = sub.add_parser("p4", help="P4Runtime: serve the eBPF target, open p4runtime-shell")
     psub = p4.add_subparsers(dest="action", required=True)
     server = psub.add_parser("server", help="serve a testbed's eBPF steering over P4Runtime")
@@ -68,6 +82,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _testbed(args)
         if args.command == "traffic":
             return _traffic(args)
+        if args.command == "workload":
+            return _workload(args)
         if args.command == "p4":
             return _p4(args)
         return _demo(args)
@@ -151,6 +167,20 @@ def _traffic(args: argparse.Namespace) -> int:
 
     trace = write_flows(args.out, args.flows, args.packets, args.seed, gen_link().b.mac)
     print(f"wrote {trace.packets} packets of {len(trace.flows)} flows to {args.out}")
+    return 0
+
+
+def _workload(args: argparse.Namespace) -> int:
+    from s6nf.testbed.topology import gen_link
+    from s6nf.testbed.workload import WorkloadSpec, generate, parse_distribution
+
+    spec = WorkloadSpec(flows=args.flows, concurrency=args.concurrency, rate_pps=args.rate,
+                        flow_size=parse_distribution(args.size), gap=parse_distribution(args.gap),
+                        tcp_fraction=args.tcp, payload=args.payload, seed=args.seed,
+                        dst_mac=gen_link().b.mac)
+    workload = generate(args.out, spec)
+    print(f"wrote {workload.packets} packets of {len(workload.flows)} flows "
+          f"({workload.duration_s:.3f} s at {args.rate:g} pps) to {args.out}")
     return 0
 
 

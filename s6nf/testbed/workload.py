@@ -58,6 +58,18 @@ class Distribution:
         return self.mean
 
 
+def parse_distribution(text: str) -> Distribution:
+    """``KIND:MEAN[:SHAPE]`` (e.g. ``pareto:20:1.2``) as given on the command line."""
+    parts = text.split(":")
+    if len(parts) not in (2, 3):
+        raise ValueError(f"a distribution is KIND:MEAN[:SHAPE], got {text!r}")
+    try:
+        numbers = [float(p) for p in parts[1:]]
+    except ValueError as exc:
+        raise ValueError(f"a distribution's mean and shape are numbers, got {text!r}") from exc
+    return Distribution(parts[0], *numbers)
+
+
 @dataclass(frozen=True)
 class WorkloadSpec:
     """What to generate; every default is documented in docs/measurement.md."""
