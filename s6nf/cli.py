@@ -31,6 +31,14 @@ def build_parser() -> argparse.ArgumentParser:
     for action, text in (("down", "remove everything the testbed made"),
                          ("status", "hosts, links, programs, pinned maps and counters")):
         _testbed_args(tsub.add_parser(action, help=text))
+    stamp = tsub.add_parser("stamp", help="attach (on) or detach (off) the send-time stamper "
+                                           "at gen's egress")
+    _testbed_args(stamp)
+    stamp.add_argument("state", choices=["on", "off"])
+    meas = tsub.add_parser("measure", help="what the sink measured (latency, loss, reordering, "
+                                          "throughput) as JSON")
+    _testbed_args(meas)
+    meas.add_argument("--json", type=Path, help="also write it to this file")
     rep = tsub.add_parser("replay", help="replay a pcap from gen and account for every packet")
     _testbed_args(rep)
     rep.add_argument("pcap", type=Path)
@@ -115,7 +123,33 @@ def _testbed(args: argparse.Namespace) -> int:
                       if p.is_file())
         print(f"  pinned under {tb.pin_root}: {', '.join(pins)}")
         return 0
+    if args.action == "stamp":
+        if args.state == "on":
+            tb.attach_stamper()
+        else:
+            tb.detach_stamper()
+        print(f"testbed {args.name}: stamper {'on' if tb.stamping() else 'off'}")
+        return 0
+    if args.action == "measure":
+        return _measure(tb, args.json)
     return _print_run(tb, args.pcap, args.pps)
+
+
+def _measure(tb: object, out: Path | None) -> int:
+    import json
+
+    from s6nf.agent.maps import SinkCounters
+    from s6nf.measure.summary import summarize
+    from s6nf.testbed.testbed import Testbed
+
+    assert isinstance(tb, Testbed)
+    tb.topology()
+    with SinkCounters.pinned(tb.pin_dir("sink")) as sink:
+        text = json.dumps(summarize(sink), indent=1)
+    print(text)
+    if out is not None:
+        out.write_text(text + "\n")
+    return 0
 
 
 def _print_run(tb: object, pcap: Path, pps: int | None) -> int:
