@@ -33,6 +33,8 @@ from s6nf.measure.histogram import BUCKETS as HIST_BUCKETS
 from s6nf.measure.histogram import Histogram
 
 U32 = ct.c_uint32
+DEFAULT_SLOT_NS = 100_000_000
+"""The sink's throughput slot length while meas_config.slot_ns is 0 (consts.h)."""
 
 
 Opener = Callable[[str, type[Any], type[Any]], BpfMap[Any, Any]]
@@ -212,6 +214,11 @@ class SinkCounters(_Family):
     @property
     def slot_ring(self) -> int:
         return self._map("throughput", U32, SlotCount).max_entries
+
+    @property
+    def slot_ns(self) -> int:
+        """The throughput slot length in effect."""
+        return self.config().slot_ns or DEFAULT_SLOT_NS
 
     def config(self) -> MeasConfig:
         config = self._map("meas_config", U32, MeasConfig).lookup(U32(0))

@@ -23,7 +23,6 @@ def summarize(sink: SinkCounters, sent: Mapping[FlowKey, int] | None = None) -> 
     overall = sink.histogram()
     seq = sequence_report(sink.records(), sent)
     reasons = sink.reason_counts()
-    config = sink.config()
     return {
         "latency_ns": overall.summary(PERCENTILES),
         "latency_ns_by_phase": {str(i): h.summary(PERCENTILES)
@@ -37,7 +36,7 @@ def summarize(sink: SinkCounters, sent: Mapping[FlowKey, int] | None = None) -> 
         "flows_reordered": seq.flows_reordered,
         "unstamped": reasons.get(Reason.NOTE_UNSTAMPED, 0),
         "clock_skew": reasons.get(Reason.NOTE_CLOCK_SKEW, 0),
-        "slot_ns": config.slot_ns,
+        "slot_ns": sink.slot_ns,
         "throughput": [{"slot": s, "packets": p, "bytes": b}
                        for s, (p, b) in sink.slots().items()],
     }

@@ -74,3 +74,4 @@ def test_measure_prints_the_summary_as_json(testbed, capsys, tmp_path):
     printed = json.loads(capsys.readouterr().out)
     assert printed == json.loads((tmp_path / "m.json").read_text())
     assert {"latency_ns", "lost", "reordered", "throughput"} <= set(printed)
+    assert printed["slot_ns"] == 10**9

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from s6nf.agent.maps import DEFAULT_SLOT_NS
 from s6nf.measure import histogram as h
 
 CONSTS = (Path(__file__).parents[2] / "ebpf" / "include" / "consts.h").read_text()
@@ -20,6 +21,7 @@ def test_constants_mirror_the_c_header():
     assert c_define("HIST_SUB_BITS") == h.SUB_BITS
     assert c_define("HIST_MAX_LOG2") == h.MAX_LOG2
     assert h.BUCKETS == 1024
+    assert c_define("DEFAULT_SLOT_NS") == DEFAULT_SLOT_NS
 
 
 def test_buckets_tile_the_range_without_gaps_or_overlap():
