@@ -2,7 +2,8 @@
 
 The sink on a packet without the measurement header (receive counters and throughput slot
 only) and with one (plus sequence state and a latency sample), the stamper (TC) on a packet
-with the header, and bare XDP_TX as the reference. ``--baseline-ebpf DIR`` also loads the sink
+without the header (parse only: the TC test run's own cost) and with one, and bare XDP_TX as
+the reference. ``--baseline-ebpf DIR`` also loads the sink
 from another ebpf/ tree (e.g. ``git archive <rev> ebpf | tar -x -C /tmp/old``) to compare
 before and after. Rounds are interleaved; the median is reported.
 
@@ -49,11 +50,13 @@ def load_from(ebpf_dir: Path, program: str) -> Program:
 
 def prepare(baseline: Path | None) -> dict[str, tuple[Program, bytes, Runner]]:
     sink = load("sink")
+    stamp = load("stamp", hook=Hook.TC_EGRESS)
     cases: dict[str, tuple[Program, bytes, Runner]] = {
         "bare_tx": (load("bare_tx"), PLAIN, run_xdp),
         "sink, no header": (sink, PLAIN, run_xdp),
         "sink, measured": (sink, MEASURED, run_xdp),
-        "stamp (tc)": (load("stamp", hook=Hook.TC_EGRESS), MEASURED, run_tc),
+        "stamp, no header": (stamp, PLAIN, run_tc),
+        "stamp, stamped": (stamp, MEASURED, run_tc),
     }
     if baseline is not None:
         cases["sink (baseline)"] = (load_from(baseline, "sink"), PLAIN, run_xdp)

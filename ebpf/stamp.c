@@ -1,10 +1,12 @@
 /* The traffic source's stamper (TC egress on gen): parse → find the measurement header →
  * write the send time → patch the L4 checksum → pass every packet on.
  *
- * Only packets carrying the header's magic change. The checksum is patched incrementally
- * (bpf_csum_diff over the 8 bytes written, then bpf_l4_csum_replace), so it stays valid on
- * the wire; a UDP checksum of 0 (none) stays 0. Every packet counts as FORWARD, a stamped one
- * also as NOTE_MEASURED. */
+ * Only packets carrying the header's magic change. The send time is written in place (the
+ * verifier unclones a cloned skb first) and the checksum patched incrementally with
+ * bpf_l4_csum_replace, given the one's complement difference of the 8 bytes, so it stays valid
+ * on the wire — and is left alone where the stack will still compute it (CHECKSUM_PARTIAL).
+ * A UDP checksum of 0 (none) stays 0. Every packet counts as FORWARD, a stamped one also as
+ * NOTE_MEASURED. */
 #include <uapi/linux/pkt_cls.h>
 
 #include "include/consts.h"
@@ -21,6 +23,16 @@ static __always_inline __u64 host_to_be64(__u64 v)
     return be64_to_host(v);
 }
 
+/* What bpf_csum_diff(&old, 8, &new, 8, 0) returns, up to one's complement equivalence:
+ * the 32-bit end-around-carry sum of new's words and old's complemented words. */
+static __always_inline __u32 csum_diff8(__u64 old, __u64 new)
+{
+    __u64 sum = (__u64)(__u32)~old + (__u32)~(old >> 32) + (__u32)new + (__u32)(new >> 32);
+    sum = (sum & 0xFFFFFFFF) + (sum >> 32);
+    sum = (sum & 0xFFFFFFFF) + (sum >> 32);
+    return sum;
+}
+
 /* Makes the bytes a header could occupy direct-readable when the skb is not linear. */
 static __always_inline void pull_headers(struct __sk_buff *skb)
 {
@@ -34,14 +46,11 @@ static __always_inline void stamp(struct __sk_buff *skb, const struct parsed *p,
 {
     __u64 old = h->send_ns;
     __u64 now = host_to_be64(bpf_ktime_get_ns());
-    __s64 diff = bpf_csum_diff((__be32 *)&old, sizeof(old), (__be32 *)&now, sizeof(now), 0);
     __u32 csum_off = p->l4_off + (p->key.proto == IPPROTO_TCP_ ? TCP_CSUM_OFF : UDP_CSUM_OFF);
     __u64 flags = p->key.proto == IPPROTO_UDP_ ? BPF_F_MARK_MANGLED_0 : 0;
 
-    if (bpf_skb_store_bytes(skb, p->payload_off + offsetof(struct meas_hdr, send_ns), &now,
-                            sizeof(now), 0) < 0)
-        return;
-    bpf_l4_csum_replace(skb, csum_off, 0, diff, flags);
+    h->send_ns = now;
+    bpf_l4_csum_replace(skb, csum_off, 0, csum_diff8(old, now), flags);
     count_reason(NOTE_MEASURED);
 }
 

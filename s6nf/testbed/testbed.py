@@ -185,6 +185,7 @@ class Testbed:
 
     def attach_stamper(self) -> None:
         """Stamp send times at gen's egress (TC); idempotent. ``down`` removes it."""
+        self.topology()
         prog_pin = self.pin_dir("gen") / "prog_stamp"
         if not prog_pin.exists():
             prog = load("stamp", self.pin_dir("gen"), hook=Hook.TC_EGRESS)

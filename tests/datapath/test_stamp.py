@@ -72,6 +72,17 @@ def test_the_send_time_is_written_and_checksums_stay_valid(stamper, name):
     assert len(changed) <= 10
 
 
+@pytest.mark.parametrize("previous", [0, (1 << 64) - 1, 0xFFFF0000FFFF0000, 0x00000001FFFFFFFF])
+@pytest.mark.parametrize("proto", ["udp", "tcp"])
+def test_checksums_stay_valid_whatever_the_field_held_before(stamper, previous, proto):
+    header = MeasHeader(seq=1, send_ns=previous).pack()
+    for pad in range(0, 40, 3):
+        l4 = UDP(sport=5000 + pad, dport=53) if proto == "udp" else TCP(sport=pad, dport=80)
+        frame = raw(ETH / IPV4 / l4 / header / bytes(range(pad)))
+        out = stamped(stamper, frame)[0]
+        assert out != frame and checksums_valid(out)
+
+
 def test_the_checksum_check_catches_a_stale_checksum():
     frame = bytearray(raw(CASES["udp"]))
     frame[50] ^= 1
