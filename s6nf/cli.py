@@ -119,6 +119,7 @@ def _testbed(args: argparse.Namespace) -> int:
         print(f"testbed {topo.name}: namespaces {', '.join(map(topo.namespace, topo.hosts))}")
         for line in describe(snapshot(tb)):
             print("  " + line)
+        print(f"  gen    eth0 egress: stamper {'on' if tb.stamping() else 'off'}")
         pins = sorted(str(p.relative_to(tb.pin_root)) for p in tb.pin_root.rglob("*")
                       if p.is_file())
         print(f"  pinned under {tb.pin_root}: {', '.join(pins)}")
