@@ -1,8 +1,9 @@
 /* The testbed's sink (XDP on each of its links): parse → count the flow → measure → consume.
  *
  * Measurement (docs/measurement.md): packets carrying the measurement header add a latency
- * sample (now - send time) to the current phase's histogram and advance their flow's sequence
- * state (loss, reordering); every consumed packet counts in its throughput slot. */
+ * sample (now - send time) to the current phase's histogram and to their time slot's, and
+ * advance their flow's sequence state (loss, reordering); every consumed packet counts in its
+ * throughput slot. */
 #include "include/consts.h"
 #include "include/histogram.h"
 #include "include/maps_sink.h"
@@ -44,8 +45,31 @@ static __always_inline void count_flow(const struct parsed *p, const struct meas
         count_sequence(f, bpf_ntohl(h->seq));
 }
 
+static __always_inline __u64 slot_of(const struct meas_config *cfg, __u64 now)
+{
+    __u64 slot_ns = cfg->slot_ns ? cfg->slot_ns : DEFAULT_SLOT_NS;
+    return now > cfg->start_ns ? (now - cfg->start_ns) / slot_ns : 0;
+}
+
+/* The slot's histogram on this CPU, restarted when it still holds an earlier lap's. */
+static __always_inline void count_slot_latency(__u64 slot, __u32 bucket)
+{
+    __u32 index = slot % THROUGHPUT_SLOTS;
+    struct slot_hist *h = slot_latency.lookup(&index);
+    if (!h)
+        return;
+    if (h->slot != slot) {
+        volatile __u64 *counts = h->counts; /* volatile: clang would emit a memset call */
+        for (__u32 i = 0; i < HIST_BUCKETS; i++)
+            counts[i] = 0;
+        h->slot = slot;
+    }
+    if (bucket < HIST_BUCKETS)
+        h->counts[bucket] += 1;
+}
+
 static __always_inline void record_latency(const struct meas_config *cfg, __u64 now,
-                                           __u64 send_ns)
+                                           __u64 slot, __u64 send_ns)
 {
     if (!send_ns) {
         count_reason(NOTE_UNSTAMPED);
@@ -56,16 +80,16 @@ static __always_inline void record_latency(const struct meas_config *cfg, __u64 
         return;
     }
     __u32 phase = cfg->phase < MAX_PHASES ? cfg->phase : 0;
-    __u32 key = phase * HIST_BUCKETS + hist_bucket(now - send_ns);
+    __u32 bucket = hist_bucket(now - send_ns);
+    __u32 key = phase * HIST_BUCKETS + bucket;
     __u64 *count = latency_hist.lookup(&key);
     if (count)
         *count += 1;
+    count_slot_latency(slot, bucket);
 }
 
-static __always_inline void count_slot(const struct meas_config *cfg, __u64 now, __u32 len)
+static __always_inline void count_slot(__u64 slot, __u32 len)
 {
-    __u64 slot_ns = cfg->slot_ns ? cfg->slot_ns : DEFAULT_SLOT_NS;
-    __u64 slot = now > cfg->start_ns ? (now - cfg->start_ns) / slot_ns : 0;
     __u32 index = slot % THROUGHPUT_SLOTS;
     struct slot_count *c = throughput.lookup(&index);
     if (!c)
@@ -94,13 +118,14 @@ int xdp_sink(struct xdp_md *ctx)
     if (!cfg)
         return drop(REASON_DROP_NOT_CONFIGURED);
     __u64 now = cfg->clock_ns ? cfg->clock_ns : bpf_ktime_get_ns();
+    __u64 slot = slot_of(cfg, now);
     struct meas_hdr *h = meas_header(data, data_end, &p);
     count_flow(&p, h);
     if (h) {
         count_reason(NOTE_MEASURED);
-        record_latency(cfg, now, be64_to_host(h->send_ns));
+        record_latency(cfg, now, slot, be64_to_host(h->send_ns));
     }
-    count_slot(cfg, now, p.pkt_len);
+    count_slot(slot, p.pkt_len);
     count_reason(REASON_CONSUMED);
     return XDP_DROP;
 }

@@ -7,6 +7,10 @@
 #define S6NF_HISTOGRAM_H
 
 #include "consts.h"
+#include "structs.h"
+
+_Static_assert(sizeof(((struct slot_hist *)0)->counts) == HIST_BUCKETS * sizeof(__u64),
+               "struct slot_hist must hold HIST_BUCKETS counts");
 
 static __always_inline __u32 log2_u32(__u32 v)
 {

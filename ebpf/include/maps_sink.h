@@ -14,6 +14,10 @@ S6_MAP("array", __u32, struct meas_config, meas_config, 1);
 /* phase * HIST_BUCKETS + bucket → latency samples (per CPU); sink writes, harness reads. */
 S6_MAP("percpu_array", __u32, __u64, latency_hist, MAX_PHASES * HIST_BUCKETS);
 
+/* slot % THROUGHPUT_SLOTS → slot_hist: latency samples of that time slot (per CPU); sink
+ * writes, harness reads between slots. */
+S6_MAP("percpu_array", __u32, struct slot_hist, slot_latency, THROUGHPUT_SLOTS);
+
 /* slot % THROUGHPUT_SLOTS → slot_count (per CPU); sink writes, harness reads between slots. */
 S6_MAP("percpu_array", __u32, struct slot_count, throughput, THROUGHPUT_SLOTS);
 

@@ -96,6 +96,13 @@ struct meas_config {
     __u32 pad;
 };
 
+/* One CPU's latency histogram of one time slot (HIST_BUCKETS buckets, spelled out so the
+ * Python mirror's test can read the size; histogram.h asserts they agree); slot as below. */
+struct slot_hist {
+    __u64 slot;
+    __u64 counts[1024];
+};
+
 /* One CPU's count of one throughput slot; slot is the absolute slot number, so an entry
  * left from an earlier lap of the ring is recognised and restarted. */
 struct slot_count {

@@ -25,6 +25,7 @@ from s6nf.agent.structs import (
     PortEntry,
     SinkFlow,
     SlotCount,
+    SlotHist,
     SteerConfig,
 )
 from s6nf.agent.verdicts import Reason
@@ -275,7 +276,24 @@ class SinkCounters(_Family):
                     entry = totals.setdefault(c.slot, [0, 0])
                     entry[0] += c.packets
                     entry[1] += c.bytes
-        if not totals:
+        return {s: (p, b) for s, (p, b) in self._last_ring(totals).items()}
+
+    def slot_histograms(self) -> dict[int, Histogram]:
+        """Absolute slot number → the latency histogram of the samples taken in that slot,
+        for the last ring's worth of slots that have samples."""
+        totals: dict[int, list[int]] = {}
+        for _, per_cpu in self._map("slot_latency", U32, SlotHist).items_percpu():
+            for h in per_cpu:
+                counts = list(h.counts)
+                if any(counts):
+                    entry = totals.setdefault(h.slot, [0] * HIST_BUCKETS)
+                    for i, n in enumerate(counts):
+                        entry[i] += n
+        return {s: Histogram(tuple(c)) for s, c in self._last_ring(totals).items()}
+
+    def _last_ring(self, by_slot: dict[int, list[int]]) -> dict[int, list[int]]:
+        """Entries older than a ring behind the newest may be partly overwritten: dropped."""
+        if not by_slot:
             return {}
-        newest = max(totals)
-        return {s: (p, b) for s, (p, b) in sorted(totals.items()) if s > newest - self.slot_ring}
+        newest = max(by_slot)
+        return {s: v for s, v in sorted(by_slot.items()) if s > newest - self.slot_ring}

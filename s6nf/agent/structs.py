@@ -101,6 +101,12 @@ class MeasConfig(ct.Structure):
     ]
 
 
+class SlotHist(ct.Structure):
+    """One CPU's latency histogram of one time slot (``s6nf.measure.histogram`` buckets)."""
+
+    _fields_ = [("slot", ct.c_uint64), ("counts", ct.c_uint64 * 1024)]
+
+
 class SlotCount(ct.Structure):
     _fields_ = [("slot", ct.c_uint64), ("packets", ct.c_uint64), ("bytes", ct.c_uint64)]
 

@@ -39,4 +39,6 @@ def summarize(sink: SinkCounters, sent: Mapping[FlowKey, int] | None = None) -> 
         "slot_ns": sink.slot_ns,
         "throughput": [{"slot": s, "packets": p, "bytes": b}
                        for s, (p, b) in sink.slots().items()],
+        "latency_ns_by_slot": [{"slot": s, **h.summary(PERCENTILES)}
+                               for s, h in sink.slot_histograms().items()],
     }

@@ -160,3 +160,20 @@ def test_throughput_counts_packets_and_bytes_per_slot_around_the_ring(sink):
     assert maps.slots() == expected
     expected.update(play({1 + SLOTS: [small]}))
     assert maps.slots() == {n: expected[n] for n in (3, 1 + SLOTS)}
+
+
+def test_latency_is_also_kept_per_time_slot_around_the_ring(sink):
+    prog, maps = sink
+    start, slot = 1_000_000, 1_000
+    maps.configure(start_ns=start, slot_ns=slot)
+    plan = {0: [100, 200], 2: [5_000], 5: [70, 70, 90_000], 2 + SLOTS: [300]}
+    for n, latencies in plan.items():
+        now = start + n * slot + 11
+        maps.set_clock(now)
+        for seq, lat in enumerate(latencies):
+            send(prog, measured(seq, now - lat, sport=41000 + n))
+        send(prog, measured(99, 0, sport=41000 + n))
+    got = maps.slot_histograms()
+    assert sorted(got) == [5, 2 + SLOTS]
+    assert got[5] == Histogram.of(plan[5]) and got[2 + SLOTS] == Histogram.of(plan[2 + SLOTS])
+    assert maps.histogram(0) == Histogram.of(x for lats in plan.values() for x in lats)

@@ -56,6 +56,7 @@ def test_every_packet_gets_a_latency_sample_with_no_loss_or_reordering(testbed, 
     assert summary["lost"] == summary["reordered"] == summary["unstamped"] == 0
     assert list(summary["latency_ns_by_phase"]) == ["0"]
     assert sum(s["packets"] for s in summary["throughput"]) == workload.packets
+    assert sum(s["count"] for s in summary["latency_ns_by_slot"]) == workload.packets
     json.dumps(summary)
 
 
