@@ -18,6 +18,7 @@ demo: setup
 
 bench: setup
 	$(PY) bench/fastpath_cost.py
+	$(PY) bench/measure_cost.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache

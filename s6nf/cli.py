@@ -35,6 +35,14 @@ def build_parser() -> argparse.ArgumentParser:
     for action, text in (("down", "remove everything the testbed made"),
                          ("status", "hosts, links, programs, pinned maps and counters")):
         _testbed_args(tsub.add_parser(action, help=text))
+    stamp = tsub.add_parser("stamp", help="attach (on) or detach (off) the send-time stamper "
+                                           "at gen's egress")
+    _testbed_args(stamp)
+    stamp.add_argument("state", choices=["on", "off"])
+    meas = tsub.add_parser("measure", help="what the sink measured (latency, loss, reordering, "
+                                          "throughput) as JSON")
+    _testbed_args(meas)
+    meas.add_argument("--json", type=Path, help="also write it to this file")
     rep = tsub.add_parser("replay", help="replay a pcap from gen and account for every packet")
     _testbed_args(rep)
     rep.add_argument("pcap", type=Path)
@@ -45,6 +53,20 @@ def build_parser() -> argparse.ArgumentParser:
     traffic.add_argument("--packets", type=int, default=5, help="packets per flow")
     traffic.add_argument("--seed", type=int, default=1)
     traffic.add_argument("--out", type=Path, required=True)
+
+    work = sub.add_parser("workload", help="write a heavy-tailed, measurable workload as pcap "
+                                           "(docs/measurement.md)")
+    work.add_argument("--flows", type=int, default=1000)
+    work.add_argument("--concurrency", type=int, default=100)
+    work.add_argument("--rate", type=float, default=10_000.0, help="packets per second")
+    work.add_argument("--size", default="pareto:20:1.2",
+                      help="flow size in packets, KIND:MEAN[:SHAPE] (default pareto:20:1.2)")
+    work.add_argument("--gap", default="pareto:1:1.5",
+                      help="packet gaps in mean gaps, KIND:MEAN[:SHAPE] (default pareto:1:1.5)")
+    work.add_argument("--payload", type=int, default=64, help="data packets' L4 payload bytes")
+    work.add_argument("--tcp", type=float, default=0.5, help="fraction of TCP flows")
+    work.add_argument("--seed", type=int, default=1)
+    work.add_argument("--out", type=Path, required=True)
 
     p4 = sub.add_parser("p4", help="P4Runtime: serve the eBPF target, open p4runtime-shell")
     psub = p4.add_subparsers(dest="action", required=True)
@@ -74,6 +96,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _testbed(args)
         if args.command == "traffic":
             return _traffic(args)
+        if args.command == "workload":
+            return _workload(args)
         if args.command == "p4":
             return _p4(args)
         if args.command in ("controller", "agent", "scale", "status"):
@@ -103,11 +127,38 @@ def _testbed(args: argparse.Namespace) -> int:
         print(f"testbed {topo.name}: namespaces {', '.join(map(topo.namespace, topo.hosts))}")
         for line in describe(snapshot(tb)):
             print("  " + line)
+        print(f"  gen    eth0 egress: stamper {'on' if tb.stamping() else 'off'}")
         pins = sorted(str(p.relative_to(tb.pin_root)) for p in tb.pin_root.rglob("*")
                       if p.is_file())
         print(f"  pinned under {tb.pin_root}: {', '.join(pins)}")
         return 0
+    if args.action == "stamp":
+        if args.state == "on":
+            tb.attach_stamper()
+        else:
+            tb.detach_stamper()
+        print(f"testbed {args.name}: stamper {'on' if tb.stamping() else 'off'}")
+        return 0
+    if args.action == "measure":
+        return _measure(tb, args.json)
     return _print_run(tb, args.pcap, args.pps)
+
+
+def _measure(tb: object, out: Path | None) -> int:
+    import json
+
+    from s6nf.agent.maps import SinkCounters
+    from s6nf.measure.summary import summarize
+    from s6nf.testbed.testbed import Testbed
+
+    assert isinstance(tb, Testbed)
+    tb.topology()
+    with SinkCounters.pinned(tb.pin_dir("sink")) as sink:
+        text = json.dumps(summarize(sink), indent=1)
+    print(text)
+    if out is not None:
+        out.write_text(text + "\n")
+    return 0
 
 
 def _print_run(tb: object, pcap: Path, pps: int | None) -> int:
@@ -159,6 +210,20 @@ def _traffic(args: argparse.Namespace) -> int:
 
     trace = write_flows(args.out, args.flows, args.packets, args.seed, gen_link().b.mac)
     print(f"wrote {trace.packets} packets of {len(trace.flows)} flows to {args.out}")
+    return 0
+
+
+def _workload(args: argparse.Namespace) -> int:
+    from s6nf.testbed.topology import gen_link
+    from s6nf.testbed.workload import WorkloadSpec, generate, parse_distribution
+
+    spec = WorkloadSpec(flows=args.flows, concurrency=args.concurrency, rate_pps=args.rate,
+                        flow_size=parse_distribution(args.size), gap=parse_distribution(args.gap),
+                        tcp_fraction=args.tcp, payload=args.payload, seed=args.seed,
+                        dst_mac=gen_link().b.mac)
+    workload = generate(args.out, spec)
+    print(f"wrote {workload.packets} packets of {len(workload.flows)} flows "
+          f"({workload.duration_s:.3f} s at {args.rate:g} pps) to {args.out}")
     return 0
 
 

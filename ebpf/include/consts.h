@@ -19,6 +19,21 @@
 #define MAX_PORTS 64
 #endif
 
+/* Measurement at the sink: latency histograms per phase, throughput per time slot. */
+#ifndef MAX_PHASES
+#define MAX_PHASES 8
+#endif
+
+#ifndef THROUGHPUT_SLOTS
+#define THROUGHPUT_SLOTS 256
+#endif
+
+#define DEFAULT_SLOT_NS 100000000ULL
+#define HIST_SUB_BITS 5
+#define HIST_SUB (1 << HIST_SUB_BITS)
+#define HIST_MAX_LOG2 35
+#define HIST_BUCKETS ((HIST_MAX_LOG2 - HIST_SUB_BITS + 2) * HIST_SUB)
+
 /* Maps are pinned under PIN_DIR when the loader gives one (an instance's state outlives its
  * process); without it (tests, benchmarks) they live as long as the program. */
 #ifdef PIN_DIR

@@ -94,17 +94,20 @@ static __always_inline int parse_packet(void *data, void *data_end, struct parse
         sport = th->source;
         dport = th->dest;
         p->tcp_flags = ((__u8 *)th)[13];
+        p->payload_off = (l4 - data) + th->doff * 4;
     } else if (proto == IPPROTO_UDP_) {
         struct udphdr *uh = l4;
         if ((void *)(uh + 1) > data_end)
             return REASON_DROP_TRUNC_L4;
         sport = uh->source;
         dport = uh->dest;
+        p->payload_off = (l4 - data) + sizeof(*uh);
     } else {
         return REASON_DROP_UNSUPPORTED_L4;
     }
     canonical_key(ip->saddr, ip->daddr, sport, dport, proto, &p->key);
     p->pkt_len = data_end - data;
+    p->l4_off = l4 - data;
     return REASON_FORWARD;
 }
 

@@ -61,7 +61,7 @@ struct nf_config {
     __u16 pad;
 };
 
-/* What the parser hands to a program. */
+/* What the parser hands to a program; l4_off and payload_off count from the frame's start. */
 struct parsed {
     struct flow_key key;
     __u32 pkt_len;
@@ -69,6 +69,46 @@ struct parsed {
     __u8 vlan_tags;
     __u8 ip_options;
     __u8 pad;
+    __u16 l4_off;
+    __u16 payload_off;
+};
+
+/* The sink's per-flow record. next_seq is one past the highest measurement sequence number
+ * seen (0: none yet); measured counts packets that carried the header, reordered those whose
+ * sequence number was below the highest seen. */
+struct sink_flow {
+    __u64 packets;
+    __u64 bytes;
+    __u64 next_seq;
+    __u64 measured;
+    __u64 reordered;
+};
+
+/* The sink's measurement settings, written by the harness. Slot n of the throughput ring
+ * covers [start_ns + n * slot_ns, start_ns + (n + 1) * slot_ns); slot_ns 0 means
+ * DEFAULT_SLOT_NS. clock_ns, when not 0, replaces bpf_ktime_get_ns() as the sink's "now"
+ * (tests). Latencies go to the histogram of phase (< MAX_PHASES; others count as phase 0). */
+struct meas_config {
+    __u64 start_ns;
+    __u64 slot_ns;
+    __u64 clock_ns;
+    __u32 phase;
+    __u32 pad;
+};
+
+/* One CPU's latency histogram of one time slot (HIST_BUCKETS buckets, spelled out so the
+ * Python mirror's test can read the size; histogram.h asserts they agree); slot as below. */
+struct slot_hist {
+    __u64 slot;
+    __u64 counts[1024];
+};
+
+/* One CPU's count of one throughput slot; slot is the absolute slot number, so an entry
+ * left from an earlier lap of the ring is recognised and restarted. */
+struct slot_count {
+    __u64 slot;
+    __u64 packets;
+    __u64 bytes;
 };
 
 #endif

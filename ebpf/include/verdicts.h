@@ -24,6 +24,10 @@ enum s6_reason {
     NOTE_IP_OPTIONS = 17,        /* IPv4 header with options */
     NOTE_FLOW_TABLE_FULL = 18,   /* a new flow found the flow table full (still forwarded) */
     NOTE_PINNED = 19,            /* steered by a flow_pin entry, not the key space */
+    NOTE_MEASURED = 20,          /* carried the measurement header (sink); stamped (stamper) */
+    NOTE_REORDERED = 21,         /* sequence number below the highest seen for its flow (sink) */
+    NOTE_UNSTAMPED = 22,         /* measurement header with send time 0: no latency sample */
+    NOTE_CLOCK_SKEW = 23,        /* send time after the sink's now: no latency sample */
     REASON_MAX = 24,
 };
 

@@ -123,15 +123,16 @@ class BpfMap(Generic[K, V]):
     def _batch(self, delete: bool) -> list[tuple[K, list[V]]]:
         bpf = libbpf.lib()
         fn = bpf.bpf_map_lookup_and_delete_batch if delete else bpf.bpf_map_lookup_batch
-        keys = (self.key_type * BATCH_CHUNK)()
-        values = self._values_buffer(BATCH_CHUNK)
+        chunk = max(1, min(BATCH_CHUNK, self.max_entries))
+        keys = (self.key_type * chunk)()
+        values = self._values_buffer(chunk)
         out_batch = ct.c_uint64(0)
         in_batch: ct.c_uint64 | None = None
         opts = libbpf.batch_opts()
         result: list[tuple[K, list[V]]] = []
         per_elem = self._slot * self.ncpus
         while True:
-            count = ct.c_uint32(BATCH_CHUNK)
+            count = ct.c_uint32(chunk)
             ret = fn(self.fd, None if in_batch is None else ct.byref(in_batch), ct.byref(out_batch),
                      keys, values, ct.byref(count), ct.byref(opts))
             err = ct.get_errno() if ret < 0 else 0

@@ -2,7 +2,8 @@
 
 A program is compiled from ``ebpf/<name>.c`` (flattened, see ``ebpf_source``) with its sizes
 as cflags; with a pin directory its maps are pinned there, and a later load with the same
-directory reuses them, so an instance's state survives its agent.
+directory reuses them, so an instance's state survives its agent. XDP programs' entry is
+``xdp_<name>``; TC programs' (SCHED_CLS, direct action, attached at clsact egress) ``tc_<name>``.
 """
 
 from __future__ import annotations
@@ -13,20 +14,30 @@ import socket
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import Any, TypeVar
 
 from bcc import BPF
 
 from s6nf import netns
-from s6nf.agent import libbpf
+from s6nf.agent import libbpf, tc
 from s6nf.agent.bpfmap import BpfMap
 from s6nf.agent.ebpf_source import flatten, source_path
 
 K = TypeVar("K", bound=ct.Structure | ct.c_uint32 | ct.c_uint64)
 V = TypeVar("V", bound=ct.Structure | ct.c_uint32 | ct.c_uint64)
 
-_DEFINE_NAMES = frozenset({"BUCKETS", "MAX_FLOWS", "MAX_PINS", "MAX_PORTS"})
+
+class Hook(Enum):
+    """Where a program runs; the value is its entry function's prefix."""
+
+    XDP = "xdp"
+    TC_EGRESS = "tc"
+
+
+_DEFINE_NAMES = frozenset({"BUCKETS", "MAX_FLOWS", "MAX_PINS", "MAX_PORTS", "MAX_PHASES",
+                           "THROUGHPUT_SLOTS"})
 
 
 def crc32_table() -> list[int]:
@@ -51,33 +62,42 @@ def _crc_with(table: list[int], data: bytes) -> int:
 
 @dataclass
 class Program:
-    """One loaded XDP program and its bcc module (which owns the maps' fds)."""
+    """One loaded program and its bcc module (which owns the maps' fds)."""
 
     name: str
     bpf: Any
     fd: int
     pin_dir: Path | None
     attached: list[tuple[str | None, int]] = field(default_factory=list)
+    hook: Hook = Hook.XDP
 
     def map(self, name: str, key_type: type[K], value_type: type[V]) -> BpfMap[K, V]:
         """A BpfMap on its own dup of the map's fd."""
         return BpfMap(os.dup(self.bpf[name.encode()].map_fd), key_type, value_type, name)
 
     def attach(self, ifname: str, namespace: str | None = None) -> int:
-        """Attach in native (driver) mode to ``ifname`` in ``namespace``; returns its ifindex."""
+        """Attach to ``ifname`` in ``namespace`` (XDP in native mode, TC at clsact egress);
+        returns its ifindex."""
         with netns.entered(namespace):
             try:
                 ifindex = socket.if_nametoindex(ifname)
             except OSError as exc:
                 raise LookupError(f"no interface {ifname!r} in namespace {namespace}") from exc
-            libbpf.xdp_attach(ifindex, self.fd)
+            if self.hook is Hook.XDP:
+                libbpf.xdp_attach(ifindex, self.fd)
+            else:
+                tc.attach_egress(ifindex, self.fd, self.name)
         self.attached.append((namespace, ifindex))
         return ifindex
 
     def detach_all(self) -> None:
         while self.attached:
             namespace, ifindex = self.attached.pop()
-            detach(ifindex, namespace)
+            if self.hook is Hook.XDP:
+                detach(ifindex, namespace)
+            else:
+                with netns.entered(namespace):
+                    tc.detach_egress(ifindex)
 
     def close(self) -> None:
         """Release the loader's handles; attached programs and pinned maps stay in the kernel."""
@@ -90,8 +110,8 @@ def detach(ifindex: int, namespace: str | None = None) -> None:
 
 
 def load(program: str, pin_dir: Path | None = None,
-         defines: Mapping[str, int] | None = None) -> Program:
-    """Compile and load ``ebpf/<program>.c``; its entry function is ``xdp_<program>``."""
+         defines: Mapping[str, int] | None = None, hook: Hook = Hook.XDP) -> Program:
+    """Compile and load ``ebpf/<program>.c``; its entry function is ``<hook>_<program>``."""
     cflags = [f"-I{source_path(program).parent}"]
     for key, value in (defines or {}).items():
         if key not in _DEFINE_NAMES:
@@ -102,8 +122,9 @@ def load(program: str, pin_dir: Path | None = None,
         cflags.append(f'-DPIN_DIR="{pin_dir}"')
     bpf = BPF(text=flatten(source_path(program)).encode(), cflags=cflags)
     try:
-        fn = bpf.load_func(f"xdp_{program}".encode(), BPF.XDP)
-        prog = Program(program, bpf, fn.fd, pin_dir)
+        kind = BPF.XDP if hook is Hook.XDP else BPF.SCHED_CLS
+        fn = bpf.load_func(f"{hook.value}_{program}".encode(), kind)
+        prog = Program(program, bpf, fn.fd, pin_dir, hook=hook)
         if _has_table(bpf, "crc32_table"):
             _fill_crc_table(prog)
     except BaseException:

@@ -20,14 +20,22 @@ from s6nf.agent.structs import (
     FlowKeyC,
     FlowStats,
     FwdTarget,
+    MeasConfig,
     NfConfig,
     PortEntry,
+    SinkFlow,
+    SlotCount,
+    SlotHist,
     SteerConfig,
 )
 from s6nf.agent.verdicts import Reason
 from s6nf.keys import FlowKey, bucket_of_bytes
+from s6nf.measure.histogram import BUCKETS as HIST_BUCKETS
+from s6nf.measure.histogram import Histogram
 
 U32 = ct.c_uint32
+DEFAULT_SLOT_NS = 100_000_000
+"""The sink's throughput slot length while meas_config.slot_ns is 0 (consts.h)."""
 
 
 Opener = Callable[[str, type[Any], type[Any]], BpfMap[Any, Any]]
@@ -187,8 +195,105 @@ class FlowTable(_Family):
 
 
 class SinkCounters(_Family):
-    """The sink's per-flow receive counters."""
+    """The sink's per-flow records, latency histograms, throughput slots and their settings.
+
+    Histograms and slots are per-CPU counters the sink only adds to; read them between or
+    after time slots (docs/measurement.md): the slot being written reads short.
+    """
 
     def flows(self) -> dict[FlowKey, tuple[int, int]]:
-        return {k.to_flow(): (v.packets, v.bytes)
-                for k, v in self._map("sink_flows", FlowKeyC, Counter).items()}
+        return {k: (v.packets, v.bytes) for k, v in self.records().items()}
+
+    def records(self) -> dict[FlowKey, SinkFlow]:
+        """Canonical flow → its receive counters and sequence state."""
+        return {k.to_flow(): v for k, v in self._map("sink_flows", FlowKeyC, SinkFlow).items()}
+
+    @property
+    def phases(self) -> int:
+        return self._map("latency_hist", U32, ct.c_uint64).max_entries // HIST_BUCKETS
+
+    @property
+    def slot_ring(self) -> int:
+        return self._map("throughput", U32, SlotCount).max_entries
+
+    @property
+    def slot_ns(self) -> int:
+        """The throughput slot length in effect."""
+        return self.config().slot_ns or DEFAULT_SLOT_NS
+
+    def config(self) -> MeasConfig:
+        config = self._map("meas_config", U32, MeasConfig).lookup(U32(0))
+        return config if config is not None else MeasConfig()
+
+    def configure(self, start_ns: int, slot_ns: int, phase: int = 0, clock_ns: int = 0) -> None:
+        """Slot 0 starts at ``start_ns`` (CLOCK_MONOTONIC); ``clock_ns`` fakes "now" (tests)."""
+        if slot_ns < 1:
+            raise ValueError(f"slot_ns must be positive, got {slot_ns}")
+        self._check_phase(phase)
+        self._map("meas_config", U32, MeasConfig).update(
+            U32(0), MeasConfig(start_ns, slot_ns, clock_ns, phase, 0))
+
+    def set_phase(self, phase: int) -> None:
+        """Send later latency samples to ``phase``'s histogram (one map write)."""
+        self._check_phase(phase)
+        config = self.config()
+        config.phase = phase
+        self._map("meas_config", U32, MeasConfig).update(U32(0), config)
+
+    def set_clock(self, clock_ns: int) -> None:
+        """Fix the sink's "now" at ``clock_ns`` (0: back to bpf_ktime_get_ns)."""
+        config = self.config()
+        config.clock_ns = clock_ns
+        self._map("meas_config", U32, MeasConfig).update(U32(0), config)
+
+    def _check_phase(self, phase: int) -> None:
+        if not 0 <= phase < self.phases:
+            raise ValueError(f"phase {phase} out of range [0, {self.phases}); the sink was "
+                             f"loaded with MAX_PHASES={self.phases}")
+
+    def histograms(self) -> list[Histogram]:
+        """One latency histogram per phase, summed over CPUs."""
+        counts = [0] * (self.phases * HIST_BUCKETS)
+        for key, per_cpu in self._map("latency_hist", U32, ct.c_uint64).items_percpu():
+            counts[key.value] = sum(v.value for v in per_cpu)
+        return [Histogram(tuple(counts[i * HIST_BUCKETS:(i + 1) * HIST_BUCKETS]))
+                for i in range(self.phases)]
+
+    def histogram(self, phase: int | None = None) -> Histogram:
+        """``phase``'s histogram, or (None) every phase's merged: the overall histogram."""
+        all_phases = self.histograms()
+        if phase is None:
+            return Histogram.merged(all_phases)
+        self._check_phase(phase)
+        return all_phases[phase]
+
+    def slots(self) -> dict[int, tuple[int, int]]:
+        """Absolute slot number → (packets, bytes), for the last ring's worth of slots."""
+        totals: dict[int, list[int]] = {}
+        for _, per_cpu in self._map("throughput", U32, SlotCount).items_percpu():
+            for c in per_cpu:
+                if c.packets:
+                    entry = totals.setdefault(c.slot, [0, 0])
+                    entry[0] += c.packets
+                    entry[1] += c.bytes
+        return {s: (p, b) for s, (p, b) in self._last_ring(totals).items()}
+
+    def slot_histograms(self) -> dict[int, Histogram]:
+        """Absolute slot number → the latency histogram of the samples taken in that slot,
+        for the last ring's worth of slots that have samples."""
+        totals: dict[int, list[int]] = {}
+        for _, per_cpu in self._map("slot_latency", U32, SlotHist).items_percpu():
+            for h in per_cpu:
+                counts = list(h.counts)
+                if any(counts):
+                    entry = totals.setdefault(h.slot, [0] * HIST_BUCKETS)
+                    for i, n in enumerate(counts):
+                        entry[i] += n
+        return {s: Histogram(tuple(c)) for s, c in self._last_ring(totals).items()}
+
+    def _last_ring(self, by_slot: dict[int, list[int]]) -> dict[int, list[int]]:
+        """Entries older than a ring behind the newest may be partly overwritten: dropped."""
+        if not by_slot:
+            return {}
+        newest = max(by_slot)
+        return {s: v for s, v in sorted(by_slot.items()) if s > newest - self.slot_ring}

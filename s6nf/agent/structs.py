@@ -79,6 +79,38 @@ class FlowStats(ct.Structure):
     ]
 
 
+class SinkFlow(ct.Structure):
+    """The sink's per-flow record: receive counters and measurement sequence state."""
+
+    _fields_ = [
+        ("packets", ct.c_uint64),
+        ("bytes", ct.c_uint64),
+        ("next_seq", ct.c_uint64),
+        ("measured", ct.c_uint64),
+        ("reordered", ct.c_uint64),
+    ]
+
+
+class MeasConfig(ct.Structure):
+    _fields_ = [
+        ("start_ns", ct.c_uint64),
+        ("slot_ns", ct.c_uint64),
+        ("clock_ns", ct.c_uint64),
+        ("phase", ct.c_uint32),
+        ("pad", ct.c_uint32),
+    ]
+
+
+class SlotHist(ct.Structure):
+    """One CPU's latency histogram of one time slot (``s6nf.measure.histogram`` buckets)."""
+
+    _fields_ = [("slot", ct.c_uint64), ("counts", ct.c_uint64 * 1024)]
+
+
+class SlotCount(ct.Structure):
+    _fields_ = [("slot", ct.c_uint64), ("packets", ct.c_uint64), ("bytes", ct.c_uint64)]
+
+
 class NfConfig(ct.Structure):
     _fields_ = [
         ("out_ifindex", ct.c_uint32),

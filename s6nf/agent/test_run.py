@@ -1,4 +1,4 @@
-"""BPF_PROG_TEST_RUN: running a loaded XDP program on a packet without any interface."""
+"""BPF_PROG_TEST_RUN: running a loaded XDP or TC program on a packet without any interface."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from s6nf.agent import libbpf
 
 XDP_ABORTED, XDP_DROP, XDP_PASS, XDP_TX, XDP_REDIRECT = range(5)
+TC_ACT_OK, TC_ACT_SHOT = 0, 2
 _HEADROOM = 256
 ETH_HLEN = 14
 
@@ -15,7 +16,7 @@ ETH_HLEN = 14
 @dataclass(frozen=True)
 class RunResult:
     action: int
-    """The XDP action the program returned."""
+    """The XDP action or TC verdict the program returned."""
     packet: bytes
     """The packet as the program left it."""
     duration_ns: int
@@ -23,10 +24,19 @@ class RunResult:
 
 
 def run_xdp(prog_fd: int, packet: bytes, repeat: int = 1) -> RunResult:
-    """Run the program ``repeat`` times on ``packet`` (maps see every run)."""
+    """Run an XDP program ``repeat`` times on ``packet`` (maps see every run)."""
+    return _run(prog_fd, packet, repeat, "XDP")
+
+
+def run_tc(prog_fd: int, packet: bytes, repeat: int = 1) -> RunResult:
+    """Run a SCHED_CLS program ``repeat`` times on ``packet`` as an skb (maps see every run)."""
+    return _run(prog_fd, packet, repeat, "TC")
+
+
+def _run(prog_fd: int, packet: bytes, repeat: int, kind: str) -> RunResult:
     if len(packet) < ETH_HLEN:
-        raise ValueError(f"XDP test runs need at least an Ethernet header ({ETH_HLEN} bytes), "
-                         f"got {len(packet)}")
+        raise ValueError(f"{kind} test runs need at least an Ethernet header ({ETH_HLEN} "
+                         f"bytes), got {len(packet)}")
     data_in = ct.create_string_buffer(packet, len(packet))
     data_out = ct.create_string_buffer(len(packet) + _HEADROOM)
     opts = libbpf.BpfTestRunOpts(

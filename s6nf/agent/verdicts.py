@@ -27,6 +27,10 @@ class Reason(IntEnum):
     NOTE_IP_OPTIONS = 17
     NOTE_FLOW_TABLE_FULL = 18
     NOTE_PINNED = 19
+    NOTE_MEASURED = 20
+    NOTE_REORDERED = 21
+    NOTE_UNSTAMPED = 22
+    NOTE_CLOCK_SKEW = 23
 
     @property
     def is_note(self) -> bool:

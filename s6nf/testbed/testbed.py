@@ -19,13 +19,21 @@ from pyroute2 import IPRoute
 from pyroute2 import netns as pyroute2_netns
 
 from s6nf import netns
-from s6nf.agent import libbpf
-from s6nf.agent.loader import load
+from s6nf.agent import libbpf, tc
+from s6nf.agent.loader import Hook, load
 from s6nf.agent.maps import FlowTable, SteeringMaps
 from s6nf.agent.structs import FwdAction, FwdTarget, mac_bytes
 from s6nf.keys import DEFAULT_BUCKETS
 from s6nf.keyspace import KeySpace, initial, rebalance
-from s6nf.testbed.topology import Endpoint, Link, Topology, embedded, instance_host, port_of
+from s6nf.testbed.topology import (
+    Endpoint,
+    Link,
+    Topology,
+    embedded,
+    gen_link,
+    instance_host,
+    port_of,
+)
 
 BPFFS = Path("/sys/fs/bpf")
 STATE_DIR = Path("/run/s6nf")
@@ -179,6 +187,31 @@ class Testbed:
         with SteeringMaps.pinned(self.pin_dir("sw")) as steering:
             steering.apply_key_space(changed)
         return nxt
+
+    # -- measurement ------------------------------------------------------------------------
+
+    def attach_stamper(self) -> None:
+        """Stamp send times at gen's egress (TC); idempotent. ``down`` removes it."""
+        self.topology()
+        prog_pin = self.pin_dir("gen") / "prog_stamp"
+        if not prog_pin.exists():
+            prog = load("stamp", self.pin_dir("gen"), hook=Hook.TC_EGRESS)
+            try:
+                libbpf.obj_pin(prog.fd, str(prog_pin))
+            finally:
+                prog.close()
+        with _pinned_fd(prog_pin) as fd, netns.entered(f"{self.name}-gen"):
+            ifindex = socket.if_nametoindex(gen_link().a.ifname)
+            if "stamp" not in tc.egress_filters(ifindex):
+                tc.attach_egress(ifindex, fd, "stamp")
+
+    def detach_stamper(self) -> None:
+        with netns.entered(f"{self.name}-gen"):
+            tc.detach_egress(socket.if_nametoindex(gen_link().a.ifname))
+
+    def stamping(self) -> bool:
+        with netns.entered(f"{self.name}-gen"):
+            return "stamp" in tc.egress_filters(socket.if_nametoindex(gen_link().a.ifname))
 
     # -- down -------------------------------------------------------------------------------
 

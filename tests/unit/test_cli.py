@@ -19,6 +19,20 @@ def test_traffic_refuses_zero_flows(capsys, tmp_path):
     assert "at least one flow" in capsys.readouterr().err
 
 
+def test_workload_writes_a_pcap(capsys, tmp_path):
+    out = tmp_path / "w.pcap"
+    assert main(["workload", "--flows", "20", "--concurrency", "4", "--size", "lognormal:8:1",
+                 "--out", str(out)]) == 0
+    assert "of 20 flows" in capsys.readouterr().out and out.stat().st_size > 24
+
+
+@pytest.mark.parametrize("size, match", [("pareto", "KIND:MEAN"), ("pareto:x", "numbers"),
+                                         ("zipf:1", "zipf")])
+def test_workload_refuses_bad_distributions(capsys, tmp_path, size, match):
+    assert main(["workload", "--size", size, "--out", str(tmp_path / "w.pcap")]) == 1
+    assert match in capsys.readouterr().err
+
+
 def test_unknown_command_exits_with_usage():
     with pytest.raises(SystemExit):
         main(["nosuch"])

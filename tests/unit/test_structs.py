@@ -16,6 +16,10 @@ MIRRORS = {
     "counter": structs.Counter,
     "flow_stats": structs.FlowStats,
     "nf_config": structs.NfConfig,
+    "sink_flow": structs.SinkFlow,
+    "meas_config": structs.MeasConfig,
+    "slot_count": structs.SlotCount,
+    "slot_hist": structs.SlotHist,
 }
 C_SIZES = {"__u8": 1, "__u16": 2, "__u32": 4, "__u64": 8}
 
