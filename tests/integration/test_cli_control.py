@@ -1,0 +1,86 @@
+"""The control plane's commands as a user runs them: separate processes, real gRPC.
+
+The steering target is the in-memory P4Runtime server (``python -m s6nf.agent.p4rt``), so
+this runs without root; the eBPF target's version is tests/integration/test_controller.py.
+"""
+
+import json
+import socket
+import subprocess
+import sys
+import time
+from contextlib import ExitStack
+
+import pytest
+
+pytestmark = pytest.mark.timeout(90)
+S6NF = [sys.executable, "-m", "s6nf.cli"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start(stack: ExitStack, argv: list[str]) -> subprocess.Popen[str]:
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    def stop() -> None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+    stack.callback(stop)
+    return proc
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*S6NF, *args], capture_output=True, text=True, timeout=60, check=False)
+
+
+def wait_for(predicate, what: str, timeout: float = 30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_controller_agents_scale_and_status_from_the_command_line(tmp_path):
+    device, api = free_port(), free_port()
+    controller = f"127.0.0.1:{api}"
+    with ExitStack() as stack:
+        start(stack, [sys.executable, "-m", "s6nf.agent.p4rt", "--address",
+                      f"127.0.0.1:{device}"])
+        ctl = start(stack, [*S6NF, "controller", "run", "--bind", controller, "--device",
+                            f"127.0.0.1:{device}", "--state-file", str(tmp_path / "c.json")])
+        wait_for(lambda: cli("status", "--controller", controller).returncode == 0,
+                 "the controller's API")
+        for i in range(3):
+            start(stack, [*S6NF, "agent", "run", "--instance", str(i), "--controller",
+                          controller, "--advertise", "127.0.0.1", "--port", str(i + 1),
+                          "--dmac", f"02:00:00:00:00:{i + 1:02x}"])
+
+        def members():
+            status = json.loads(cli("status", "--controller", controller, "--json").stdout)
+            return len(status["members"]) == 3 and status
+
+        wait_for(members, "three registered agents")
+        assert cli("scale", "to", "4", "--controller", controller).returncode == 1
+        first = cli("scale", "to", "1", "--controller", controller)
+        assert first.returncode == 0, first.stdout + first.stderr
+        assert "4096 buckets moved" in first.stdout
+        out = cli("scale", "out", "--controller", controller)
+        assert out.returncode == 0 and "2048 buckets moved" in out.stdout
+        for phase in ("prepare", "switch", "migrate", "complete"):
+            assert phase in out.stdout
+        status = json.loads(cli("status", "--controller", controller, "--json").stdout)
+        assert status["epoch"] == 2 and status["load"] == {"0": 2048, "1": 2048}
+        bad = cli("scale", "to", "9", "--controller", controller)
+        assert bad.returncode == 1 and "only 3 agents registered" in bad.stderr
+        assert ctl.poll() is None
