@@ -81,6 +81,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_control.add_parsers(sub)
 
+    bench = sub.add_parser("bench", help="an NF under a scale schedule at a set load, measured "
+                                         "in the kernel; results as JSON, Markdown and PNG")
+    bench.add_argument("--schedule", default="1@0s,2@4s,4@8s,2@12s",
+                       help="instances@time, comma-separated (default 1@0s,2@4s,4@8s,2@12s)")
+    bench.add_argument("--rate", type=int, default=20_000, help="packets per second")
+    bench.add_argument("--flows", type=int, default=0,
+                       help="flows in the workload (default: enough to span the schedule)")
+    bench.add_argument("--concurrency", type=int, default=2000, help="flows active at once")
+    bench.add_argument("--out", type=Path, default=None, help="results directory")
+    bench.add_argument("--name", default="s6bench", help="testbed name")
+
     demo = sub.add_parser("demo", help="bring up a testbed, push traffic, show the counters")
     demo.add_argument("--name", default="s6demo")
     demo.add_argument("--instances", type=int, default=2)
@@ -102,6 +113,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _p4(args)
         if args.command in ("controller", "agent", "scale", "status"):
             return cli_control.run(args)
+        if args.command == "bench":
+            return _bench(args)
         return _demo(args)
     except (RuntimeError, ValueError, LookupError, OSError, RpcError) as exc:
         print(f"s6nf: error: {exc}", file=sys.stderr)
@@ -202,6 +215,24 @@ def _p4(args: argparse.Namespace) -> int:
               f"{server.address}; Ctrl-C stops it", flush=True)
         stop.wait()
     return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    import time
+
+    from s6nf.harness.runner import TAIL_S, BenchSpec, flows_for, run
+    from s6nf.harness.schedule import parse_schedule
+
+    schedule = parse_schedule(args.schedule)
+    packets = args.rate * (schedule[-1].at_s + TAIL_S)
+    flows = args.flows or flows_for(packets)
+    out = args.out or Path("results") / time.strftime("bench-%Y%m%d-%H%M%S")
+    spec = BenchSpec(schedule, args.rate, flows, min(args.concurrency, flows), out, args.name)
+    results = run(spec)
+    m = results["measured"]
+    print(f"sent {results['sent']}, received {m['received']}, lost {m['lost']}, "
+          f"reordered {m['reordered']}")
+    return 0 if m["lost"] == 0 and m["reordered"] == 0 else 2
 
 
 def _traffic(args: argparse.Namespace) -> int:

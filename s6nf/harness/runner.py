@@ -1,0 +1,170 @@
+"""``s6nf bench``: an NF under a scale schedule at a set load on the embedded testbed,
+measured in the kernel (DESIGN.md §8), written out as JSON, Markdown and plots.
+
+The run: testbed with as many instances as the schedule's peak (steering left to the
+controller) → the eBPF target's P4Runtime server → the controller and one agent process per
+instance → first step of the schedule → stamper at gen, sink measuring → tcpreplay of a
+generated workload at the set rate while the controller runs each later step at its time →
+drain → read the sink's maps. Latency samples taken while a scale event runs go to the
+sink's "scaling" phase, the rest to "normal".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import platform
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from s6nf.agent.maps import SinkCounters, SteeringMaps
+from s6nf.agent.p4rt import serve
+from s6nf.agent.p4rt.ebpf_backend import EbpfBackend
+from s6nf.controller.app import Controller, ControllerSettings
+from s6nf.controller.p4rt_client import DeviceConfig
+from s6nf.harness import report
+from s6nf.harness.schedule import Step
+from s6nf.measure.summary import summarize
+from s6nf.testbed.agents import agent_processes
+from s6nf.testbed.replay import ReplayResult, replay, wait_until_stable
+from s6nf.testbed.testbed import Testbed
+from s6nf.testbed.topology import gen_link
+from s6nf.testbed.workload import WorkloadSpec, generate
+
+NORMAL, SCALING = 0, 1
+SLOT_NS = 100_000_000
+TAIL_S = 2.0
+"""Traffic keeps flowing this long after the last scale event."""
+
+
+def flows_for(packets: float, seed: int = 1) -> int:
+    """Flows the default workload needs for about ``packets`` packets, from a sample of it
+    (its flow sizes are heavy-tailed, so the mean is measured rather than assumed)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        sample = generate(Path(tmp) / "sample.pcap", WorkloadSpec(flows=500, seed=seed))
+    return max(100, round(packets * len(sample.flows) / sample.packets))
+
+
+@dataclass(frozen=True)
+class BenchSpec:
+    schedule: list[Step]
+    rate_pps: int
+    """Replay rate at gen."""
+    flows: int
+    """Flows in the workload (spread over its duration)."""
+    concurrency: int
+    out: Path
+    """Results directory (created)."""
+    name: str = "s6bench"
+    """Testbed name."""
+    seed: int = 1
+
+
+def run(spec: BenchSpec, progress: Callable[[str], None] = print) -> dict[str, Any]:
+    duration = spec.schedule[-1].at_s + TAIL_S
+    peak = max(s.instances for s in spec.schedule)
+    spec.out.mkdir(parents=True, exist_ok=True)
+    tb = Testbed(spec.name)
+    progress(f"testbed {spec.name}: {peak} instances, stamper at gen")
+    tb.up(peak, steer=False)
+    try:
+        tb.attach_stamper()
+        with tempfile.TemporaryDirectory() as tmp:
+            workload = generate(Path(tmp) / "workload.pcap", WorkloadSpec(
+                flows=spec.flows, concurrency=spec.concurrency, rate_pps=spec.rate_pps,
+                seed=spec.seed, dst_mac=gen_link().b.mac))
+            progress(f"workload: {workload.packets} packets of {len(workload.flows)} flows "
+                     f"(replayed at {spec.rate_pps:,} pps, ~{workload.packets / spec.rate_pps:.1f}"
+                     f" s; schedule spans {duration:.1f} s)")
+            results = asyncio.run(_run(tb, spec, workload.path, progress))
+            with SinkCounters.pinned(tb.pin_dir("sink")) as sink:
+                hists = dict(enumerate(sink.histograms()))
+                measured = summarize(sink, workload.flows)
+        results.update(nf="monitor", mode="s6", schedule=",".join(
+            f"{s.instances}@{s.at_s:g}s" for s in spec.schedule), rate_pps=spec.rate_pps,
+            workload={"packets": workload.packets, "flows": len(workload.flows),
+                      "seed": spec.seed}, measured=measured, environment=_environment())
+    finally:
+        tb.down()
+    (spec.out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
+    (spec.out / "summary.md").write_text(report.markdown(results))
+    report.plot_throughput(results, spec.out / "throughput.png")
+    report.plot_latency_cdf({p: h for p, h in hists.items() if p in report.PHASE_NAMES},
+                            spec.out / "latency_cdf.png",
+                            "monitor: latency, normal operation vs scale events")
+    progress(f"results in {spec.out}: results.json, summary.md, throughput.png, latency_cdf.png")
+    return results
+
+
+async def _run(tb: Testbed, spec: BenchSpec, pcap: Path,
+               progress: Callable[[str], None]) -> dict[str, Any]:
+    with SteeringMaps.pinned(tb.pin_dir("sw")) as maps, \
+            serve(EbpfBackend(maps), "127.0.0.1:0", device_id=1, preloaded=True) as target, \
+            tempfile.TemporaryDirectory() as tmp:
+        settings = ControllerSettings("127.0.0.1:0", DeviceConfig(target.address),
+                                      Path(tmp) / "controller.json")
+        async with Controller(settings) as controller:
+            with agent_processes(tb, f"127.0.0.1:{controller.port}", "127.0.0.1"):
+                await _registered(controller, len(tb.topology().instances))
+                first = await controller.scale_to(spec.schedule[0].instances)
+                if not first.ok:
+                    raise RuntimeError(f"first install failed: {first.to_json()}")
+                return await _under_load(tb, spec, pcap, controller, progress)
+
+
+async def _registered(controller: Controller, count: int, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while len(controller.state.members) < count:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"only {sorted(controller.state.members)} of {count} agents "
+                               f"registered within {timeout_s} s")
+        await asyncio.sleep(0.05)
+
+
+async def _under_load(tb: Testbed, spec: BenchSpec, pcap: Path, controller: Controller,
+                      progress: Callable[[str], None]) -> dict[str, Any]:
+    sent: list[ReplayResult] = []
+    with SinkCounters.pinned(tb.pin_dir("sink")) as sink:
+        start_ns = time.monotonic_ns()
+        sink.configure(start_ns, SLOT_NS, NORMAL)
+        sender = threading.Thread(target=lambda: sent.append(replay(
+            tb.topology().namespace("gen"), gen_link().a.ifname, pcap, spec.rate_pps)),
+            name="replay")
+        sender.start()
+        events = []
+        for step in spec.schedule[1:]:
+            await asyncio.sleep(max(0.0, start_ns / 1e9 + step.at_s - time.monotonic()))
+            at = time.monotonic() - start_ns / 1e9
+            sink.set_phase(SCALING)
+            outcome = await controller.scale_to(step.instances)
+            sink.set_phase(NORMAL)
+            took = sum(p.seconds for p in outcome.phases)
+            events.append({"at_s": at, "instances": step.instances, "moved": outcome.moved,
+                           "seconds": took, "ok": outcome.ok,
+                           "phases": [p.__dict__ for p in outcome.phases]})
+            progress(f"  {at:6.2f} s  scale to {step.instances}: {outcome.moved} buckets moved "
+                     f"in {took * 1e3:.0f} ms — {'ok' if outcome.ok else 'FAILED'}")
+        await asyncio.to_thread(sender.join)
+        if not sent:
+            raise RuntimeError("the replay failed; see the error above")
+        await asyncio.to_thread(wait_until_stable, lambda: _received(sink), sent[0].sent)
+    progress(f"  replay done: {sent[0].sent} packets in {sent[0].seconds:.1f} s")
+    return {"sent": sent[0].sent, "replay_seconds": sent[0].seconds, "events": events}
+
+
+def _received(sink: SinkCounters) -> int:
+    return sum(p for p, _ in sink.flows().values())
+
+
+def _environment() -> dict[str, Any]:
+    import importlib.metadata as md
+
+    return {"kernel": platform.release(), "machine": platform.machine(),
+            "python": platform.python_version(), "cpus": len(os.sched_getaffinity(0)),
+            "s6nf": md.version("s6nf"), "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
