@@ -26,6 +26,8 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
                      help="pipeline binary for targets that need one (bmv2 JSON)")
     run.add_argument("--state-file", type=Path, default=Path("/var/lib/s6nf/controller.json"))
     run.add_argument("--phase-timeout", type=float, default=30.0)
+    run.add_argument("--metrics", default=None,
+                     help="host:port for the Prometheus endpoint /metrics (default: none)")
     run.add_argument("-v", "--verbose", action="store_true")
 
     agent = sub.add_parser("agent", help="an NF instance's agent")
@@ -41,6 +43,10 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     arun.add_argument("--state-port", type=int, default=0)
     arun.add_argument("--schema", default="", help="package.module:NAME of the NF's Schema")
     arun.add_argument("--buckets", type=int, default=DEFAULT_BUCKETS)
+    arun.add_argument("--metrics-port", type=int, default=None,
+                      help="serve Prometheus metrics at http://ADVERTISE:PORT/metrics")
+    arun.add_argument("--pin-dir", type=Path, default=None,
+                      help="the instance's pinned eBPF maps, for datapath metrics")
     arun.add_argument("-v", "--verbose", action="store_true")
 
     scale = sub.add_parser("scale", help="scale the NF: to N, out by one, in by one")
@@ -78,7 +84,7 @@ async def _dispatch(args: argparse.Namespace) -> int:
         device = DeviceConfig(args.device, args.device_id, (high, low),
                               device_config=args.device_config)
         settings = ControllerSettings(args.bind, device, args.state_file,
-                                      phase_timeout_s=args.phase_timeout)
+                                      phase_timeout_s=args.phase_timeout, metrics=args.metrics)
         async with Controller(settings) as controller:
             print(f"controller on port {controller.port}, target {args.device}; "
                   f"state in {args.state_file}", flush=True)
@@ -89,7 +95,8 @@ async def _dispatch(args: argparse.Namespace) -> int:
 
         settings_ = AgentSettings(args.instance, args.controller, args.advertise, args.port,
                                   args.dmac, args.control_port, args.state_port,
-                                  buckets=args.buckets, schema=args.schema)
+                                  buckets=args.buckets, schema=args.schema,
+                                  metrics_port=args.metrics_port, pin_dir=args.pin_dir)
         process = AgentProcess(settings_)
         task = asyncio.create_task(process.run(), name=f"agent-{args.instance}")
         await asyncio.wait([task, asyncio.create_task(_until_signalled(), name="signals")],

@@ -173,6 +173,12 @@ class FlowTable(_Family):
     def configure(self, out_ifindex: int, smac: bytes, dmac: bytes) -> None:
         self._map("nf_config", U32, NfConfig).update(U32(0), NfConfig.of(out_ifindex, smac, dmac))
 
+    def size(self) -> int:
+        return len(list(self._map("flows", FlowKeyC, FlowStats).keys()))
+
+    def capacity(self) -> int:
+        return self._map("flows", FlowKeyC, FlowStats).max_entries
+
     def entries(self) -> dict[FlowKey, FlowStats]:
         return {k.to_flow(): v for k, v in self._map("flows", FlowKeyC, FlowStats).items()}
 

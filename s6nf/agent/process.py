@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 import grpc
 
@@ -19,8 +20,10 @@ from s6nf.agent.dso.agent import DsoAgent
 from s6nf.agent.dso.config import AgentConfig, Mode
 from s6nf.agent.dso.host import resolve
 from s6nf.agent.dso.maps import Schema
+from s6nf.agent.maps import FlowTable
 from s6nf.keys import DEFAULT_BUCKETS
 from s6nf.keyspace import KeySpace
+from s6nf.metrics import MetricsServer, Registry, Sample
 from s6nf.rpc import JsonClient, RpcError
 
 log = logging.getLogger(__name__)
@@ -48,6 +51,43 @@ class AgentSettings:
     schema: str = ""
     """``package.module:NAME`` of the NF's Schema; empty for an agent without objects."""
     mode: Mode = Mode.S6
+    metrics_port: int | None = None
+    """Port of the Prometheus endpoint on ``advertise`` (None: no endpoint, 0: any)."""
+    pin_dir: Path | None = None
+    """The instance's pinned eBPF maps, for datapath metrics (None: DSO metrics only)."""
+
+
+def agent_metrics(dso: DsoAgent, pin_dir: Path | None) -> Registry:
+    r = Registry()
+    r.gauge("s6nf_agent_epoch", "Epoch this agent acts in.", lambda: dso.epoch)
+    r.gauge("s6nf_agent_objects_to_push",
+            "Objects held here from older epochs whose home is now elsewhere.",
+            lambda: dso.status().to_push)
+    r.gauge("s6nf_agent_objects_in_flight", "Objects pushed and not yet acknowledged.",
+            lambda: dso.status().in_flight)
+    r.gauge("s6nf_agent_slow_path_queued", "Micro-thread work items queued or running.",
+            lambda: dso.micro.depth)
+    r.add("s6nf_agent_slow_path_total", "counter", "Micro-thread work items by outcome.",
+          lambda: [Sample(dso.micro.done, {"outcome": "done"}),
+                   Sample(dso.micro.failures, {"outcome": "failed"}),
+                   Sample(dso.micro.overflows, {"outcome": "refused_overflow"})])
+    r.add("s6nf_agent_dso_total", "counter", "DSO activity by kind (calls, fetches, pushes...).",
+          lambda: [Sample(v, {"kind": k}) for k, v in vars(dso.counters).items()])
+    if pin_dir is not None:
+        r.add("s6nf_datapath_packets_total", "counter", "Packets by verdict or note.",
+              lambda: _datapath(pin_dir, reasons=True))
+        r.add("s6nf_datapath_flows", "gauge", "Flow table entries and capacity.",
+              lambda: _datapath(pin_dir, reasons=False))
+    return r
+
+
+def _datapath(pin_dir: Path, reasons: bool) -> list[Sample]:
+    with FlowTable.pinned(pin_dir) as table:
+        if reasons:
+            return [Sample(n, {"reason": r.name.lower()})
+                    for r, n in sorted(table.reason_counts().items())]
+        return [Sample(table.size(), {"what": "entries"}),
+                Sample(table.capacity(), {"what": "capacity"})]
 
 
 def load_schema(ref: str) -> Schema:
@@ -71,6 +111,8 @@ class AgentProcess:
         self.ready = asyncio.Event()
         self._server: grpc.aio.Server | None = None
         self._controller = JsonClient(s.controller, CONTROLLER_SERVICE, timeout_s=2.0)
+        self.registry = agent_metrics(self.dso, s.pin_dir)
+        self.metrics_port = 0
 
     async def run(self) -> None:
         s = self.settings
@@ -79,11 +121,17 @@ class AgentProcess:
         self._server.add_generic_rpc_handlers((self.control.handler(),))
         control_port = self._server.add_insecure_port(f"{s.advertise}:{s.control_port}")
         await self._server.start()
+        metrics = None
+        if s.metrics_port is not None:
+            metrics = await MetricsServer(self.registry, s.advertise, s.metrics_port).__aenter__()
+            self.metrics_port = metrics.port
         member = {"instance": s.instance, "control": f"{s.advertise}:{control_port}",
                   "state": f"{s.advertise}:{state_port}", "port": s.port, "dmac": s.dmac}
         try:
             await self._keep_registered(member)
         finally:
+            if metrics is not None:
+                await metrics.__aexit__()
             await self._server.stop(grace=0.5)
             await self._controller.close()
             await self.dso.close()

@@ -19,9 +19,10 @@ from s6nf.agent.control import key_space_to_json
 from s6nf.controller import core, persist
 from s6nf.controller.model import ControllerState, Member, Steer
 from s6nf.controller.p4rt_client import DeviceConfig, P4RuntimeClient
-from s6nf.controller.scaler import ScaleOutcome, execute
+from s6nf.controller.scaler import PHASES, ScaleOutcome, execute
 from s6nf.keys import DEFAULT_BUCKETS
 from s6nf.keyspace import KeySpace
+from s6nf.metrics import MetricsServer, Registry, Sample
 from s6nf.rpc import Json, JsonClient, RpcRefused, field, generic_handler
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,8 @@ class ControllerSettings:
     phase_timeout_s: float = 30.0
     """Each scale phase must finish within this."""
     buckets: int = DEFAULT_BUCKETS
+    metrics: str | None = None
+    """host:port of the Prometheus endpoint (``/metrics``); None for none."""
 
 
 class Controller:
@@ -57,6 +60,37 @@ class Controller:
         self._server: grpc.aio.Server | None = None
         self._agents: dict[str, JsonClient] = {}
         self.port = 0
+        self.phase: str | None = None
+        """The scale phase running now, for metrics."""
+        self.outcomes = {"ok": 0, "failed": 0}
+        self.last_phases: dict[str, float] = {}
+        self.registry = self._metrics()
+        self._metrics_server: MetricsServer | None = None
+
+    def _metrics(self) -> Registry:
+        r = Registry()
+        r.gauge("s6nf_controller_epoch", "Epoch of the current key space (0 before the first).",
+                lambda: 0 if self.state.key_space is None else self.state.key_space.epoch)
+        r.gauge("s6nf_controller_members", "Registered agents.", lambda: len(self.state.members))
+        r.gauge("s6nf_controller_members_silent", "Registered agents not heard from lately.",
+                lambda: len(core.silent(self.state, time.monotonic(),
+                                        self.settings.heartbeat_timeout_s)))
+        r.add("s6nf_controller_buckets", "gauge", "Buckets each instance owns.",
+              lambda: [Sample(n, {"instance": str(i)}) for i, n in
+                       sorted(({} if self.state.key_space is None
+                               else self.state.key_space.load()).items())])
+        r.gauge("s6nf_controller_scale_in_progress", "1 while a scale event runs.",
+                lambda: 1 if self.phase is not None else 0)
+        r.add("s6nf_controller_scale_phase", "gauge", "1 for the scale phase running now.",
+              lambda: [Sample(1 if self.phase == p else 0, {"phase": p}) for p in PHASES])
+        r.add("s6nf_controller_scale_events_total", "counter", "Scale events by outcome.",
+              lambda: [Sample(n, {"outcome": o}) for o, n in self.outcomes.items()])
+        r.add("s6nf_controller_last_scale_phase_seconds", "gauge",
+              "How long each phase of the last scale event took.",
+              lambda: [Sample(t, {"phase": p}) for p, t in self.last_phases.items()])
+        r.gauge("s6nf_controller_reconciled_entries",
+                "Steering entries the last reconcile rewrote.", lambda: len(self.reconciled))
+        return r
 
     async def __aenter__(self) -> Controller:
         await self.p4rt.connect()
@@ -70,10 +104,19 @@ class Controller:
         if self.port == 0:
             raise OSError(f"controller cannot listen on {self.settings.bind}")
         await self._server.start()
+        if self.settings.metrics is not None:
+            host, _, port = self.settings.metrics.rpartition(":")
+            self._metrics_server = await MetricsServer(self.registry, host, int(port)).__aenter__()
         return self
+
+    @property
+    def metrics_port(self) -> int:
+        return 0 if self._metrics_server is None else self._metrics_server.port
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         tb: TracebackType | None) -> None:
+        if self._metrics_server is not None:
+            await self._metrics_server.__aexit__()
         if self._server is not None:
             await self._server.stop(grace=0.5)
         for client in self._agents.values():
@@ -134,8 +177,13 @@ class Controller:
             self.state = ControllerState(ks, self.state.members)
             self._save()
 
+        def phase(name: str | None) -> None:
+            self.phase = name
+
         outcome = await execute(plan, agents, self.state.addresses(), write,
-                                self.settings.phase_timeout_s, switched)
+                                self.settings.phase_timeout_s, switched, phase)
+        self.outcomes["ok" if outcome.ok else "failed"] += 1
+        self.last_phases = {p.name: p.seconds for p in outcome.phases}
         log.info("scale to %d: %s", count, outcome.to_json())
         return outcome
 

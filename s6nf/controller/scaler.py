@@ -47,6 +47,7 @@ class ScaleOutcome:
 
 
 WriteSteering = Callable[[Mapping[int, Steer]], Awaitable[None]]
+PHASES = ("adopt", "prepare", "switch", "migrate", "complete")
 
 
 class PhaseFailed(Exception):
@@ -71,14 +72,28 @@ async def _all(agents: Mapping[int, JsonClient], method: str, request: Json,
 
 async def execute(plan: ScalePlan, agents: Mapping[int, JsonClient], addresses: dict[int, str],
                   write_steering: WriteSteering, timeout_s: float,
-                  on_switched: Callable[[KeySpace], Awaitable[None]]) -> ScaleOutcome:
-    """Run ``plan``; ``on_switched`` persists the new key space the moment steering follows it."""
+                  on_switched: Callable[[KeySpace], Awaitable[None]],
+                  on_phase: Callable[[str | None], None] = lambda _: None) -> ScaleOutcome:
+    """Run ``plan``; ``on_switched`` persists the new key space the moment steering follows
+    it; ``on_phase`` hears each phase's name as it starts, and None at the end."""
+    try:
+        return await _execute(plan, agents, addresses, write_steering, timeout_s, on_switched,
+                              on_phase)
+    finally:
+        on_phase(None)
+
+
+async def _execute(plan: ScalePlan, agents: Mapping[int, JsonClient], addresses: dict[int, str],
+                   write_steering: WriteSteering, timeout_s: float,
+                   on_switched: Callable[[KeySpace], Awaitable[None]],
+                   on_phase: Callable[[str | None], None]) -> ScaleOutcome:
     phases: list[PhaseResult] = []
     instances = tuple(sorted(plan.next.instances))
     old_epoch = plan.next.epoch if plan.current is None else plan.current.epoch
     addrs: dict[str, Any] = {str(i): a for i, a in addresses.items()}
 
     async def phase(name: str, body: Awaitable[Any]) -> bool:
+        on_phase(name)
         start = time.monotonic()
         try:
             await asyncio.wait_for(body, timeout_s)

@@ -21,7 +21,8 @@ def agent_processes(testbed: Testbed, controller: str, advertise: str,
         for i in topo.instances:
             argv = [sys.executable, "-m", "s6nf.cli", "agent", "run", "--instance", str(i),
                     "--controller", controller, "--advertise", advertise,
-                    "--port", str(port_of(i)), "--dmac", topo.endpoint(f"nf{i}", "in").mac]
+                    "--port", str(port_of(i)), "--dmac", topo.endpoint(f"nf{i}", "in").mac,
+                    "--pin-dir", str(testbed.pin_dir(f"nf{i}"))]
             if schema:
                 argv += ["--schema", schema]
             procs.append(subprocess.Popen(argv))

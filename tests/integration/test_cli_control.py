@@ -84,3 +84,51 @@ def test_controller_agents_scale_and_status_from_the_command_line(tmp_path):
         bad = cli("scale", "to", "9", "--controller", controller)
         assert bad.returncode == 1 and "only 3 agents registered" in bad.stderr
         assert ctl.poll() is None
+
+
+def scrape(port: int) -> dict[str, float]:
+    """Metric lines → values (labels kept in the name)."""
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as reply:
+        text = reply.read().decode()
+    return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines() if line and not line.startswith("#")}
+
+
+def test_metrics_show_a_scale_event_start_and_finish(tmp_path):
+    device, api, metrics, agent_metrics = free_port(), free_port(), free_port(), free_port()
+    controller = f"127.0.0.1:{api}"
+    with ExitStack() as stack:
+        start(stack, [sys.executable, "-m", "s6nf.agent.p4rt", "--address",
+                      f"127.0.0.1:{device}"])
+        start(stack, [*S6NF, "controller", "run", "--bind", controller, "--device",
+                      f"127.0.0.1:{device}", "--state-file", str(tmp_path / "c.json"),
+                      "--metrics", f"127.0.0.1:{metrics}"])
+        start(stack, [*S6NF, "agent", "run", "--instance", "0", "--controller", controller,
+                      "--advertise", "127.0.0.1", "--port", "1", "--dmac", "02:00:00:00:00:01",
+                      "--metrics-port", str(agent_metrics)])
+        wait_for(lambda: cli("status", "--controller", controller).returncode == 0
+                 and scrape(metrics).get("s6nf_controller_members") == 1, "a registered agent")
+        before = scrape(metrics)
+        assert before["s6nf_controller_scale_in_progress"] == 0
+        assert before["s6nf_controller_epoch"] == 0
+        scaling = subprocess.Popen([*S6NF, "scale", "to", "1", "--controller", controller],
+                                   stdout=subprocess.PIPE, text=True)
+        seen = []
+        while scaling.poll() is None:
+            m = scrape(metrics)
+            if m["s6nf_controller_scale_in_progress"] == 1:
+                seen += [k for k, v in m.items() if k.startswith("s6nf_controller_scale_phase")
+                         and v == 1]
+        assert scaling.wait() == 0
+        assert 's6nf_controller_scale_phase{phase="switch"}' in seen
+        after = scrape(metrics)
+        assert after["s6nf_controller_scale_in_progress"] == 0
+        assert after['s6nf_controller_scale_events_total{outcome="ok"}'] == 1
+        assert after["s6nf_controller_epoch"] == 1
+        assert after['s6nf_controller_buckets{instance="0"}'] == 4096
+        assert 's6nf_controller_last_scale_phase_seconds{phase="switch"}' in after
+        agent = scrape(agent_metrics)
+        assert agent["s6nf_agent_epoch"] == 1
+        assert agent["s6nf_agent_objects_to_push"] == 0

@@ -60,3 +60,37 @@ def test_export_hands_over_a_bucket_and_import_restores_it(pin_dir):
     finally:
         prog.close()
 
+
+
+def test_agent_metrics_read_the_instances_pinned_maps(pin_dir):
+    import asyncio
+
+    from s6nf.agent.dso.agent import DsoAgent
+    from s6nf.agent.dso.config import AgentConfig
+    from s6nf.agent.dso.maps import Schema
+    from s6nf.agent.process import agent_metrics
+    from s6nf.keyspace import KeySpace
+
+    prog = load("monitor", pin_dir, {"MAX_FLOWS": 128})
+    try:
+        with FlowTable.of(prog) as table:
+            table.configure(1, bytes(6), bytes(6))
+        for sport in (1, 2, 2):
+            run_xdp(prog.fd, pk.udp(sport=sport))
+        run_xdp(prog.fd, pk.udp(flags="MF"))
+
+        async def render():
+            dso = DsoAgent(AgentConfig(0), Schema([]), KeySpace(0, (0,) * 16))
+            try:
+                return agent_metrics(dso, pin_dir).render()
+            finally:
+                await dso.close()
+
+        text = asyncio.run(render())
+    finally:
+        prog.close()
+    assert 's6nf_datapath_packets_total{reason="forward"} 3' in text
+    assert 's6nf_datapath_packets_total{reason="drop_fragment"} 1' in text
+    assert 's6nf_datapath_flows{what="entries"} 2' in text
+    assert 's6nf_datapath_flows{what="capacity"} 128' in text
+    assert "s6nf_agent_epoch 0" in text

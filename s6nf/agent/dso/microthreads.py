@@ -31,6 +31,11 @@ class KeyedExecutor:
         self.failures = 0
         self.done = 0
 
+    @property
+    def depth(self) -> int:
+        """Work items waiting or running, over all keys (the slow path's queue depth)."""
+        return sum(len(q) for q in self._queues.values())
+
     def submit(self, key: Hashable, work: Work) -> None:
         queue = self._queues.get(key)
         if queue is None:

@@ -1,0 +1,64 @@
+"""The metrics registry's text format and the HTTP endpoint's answers."""
+
+import asyncio
+
+import pytest
+
+from s6nf.metrics import MetricsServer, Registry, Sample
+
+
+def registry() -> Registry:
+    r = Registry()
+    r.gauge("s6nf_test_epoch", "The epoch.", lambda: 3)
+    r.add("s6nf_test_total", "counter", "Things by kind.",
+          lambda: [Sample(2, {"kind": 'a"b'}), Sample(0.5, {"kind": "c"})])
+
+    def broken():
+        raise RuntimeError("no map")
+
+    r.add("s6nf_test_broken", "gauge", "Fails to collect.", broken)
+    return r
+
+
+def test_text_format_with_help_type_labels_and_escaping():
+    text = registry().render()
+    assert "# HELP s6nf_test_epoch The epoch.\n# TYPE s6nf_test_epoch gauge\ns6nf_test_epoch 3\n" \
+        in text
+    assert 's6nf_test_total{kind="a\\"b"} 2' in text
+    assert 's6nf_test_total{kind="c"} 0.5' in text
+    assert "s6nf_test_broken" not in text
+
+
+def test_bad_registrations_are_refused():
+    r = Registry()
+    r.gauge("x", "x", lambda: 1)
+    with pytest.raises(ValueError, match="twice"):
+        r.gauge("x", "x", lambda: 1)
+    with pytest.raises(ValueError, match="counter or gauge"):
+        r.add("y", "summary", "y", lambda: [])
+
+
+async def fetch(port: int, request: bytes) -> bytes:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(request)
+    await writer.drain()
+    data = await reader.read()
+    writer.close()
+    return data
+
+
+@pytest.mark.parametrize(("request_bytes", "status"), [
+    (b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", b"200 OK"),
+    (b"GET /other HTTP/1.1\r\n\r\n", b"404 Not Found"),
+    (b"POST /metrics HTTP/1.1\r\n\r\n", b"400 Bad Request"),
+    (b"garbage\r\n\r\n", b"400 Bad Request"),
+])
+def test_the_endpoint_answers(request_bytes, status):
+    async def body():
+        async with MetricsServer(registry(), "127.0.0.1", 0) as server:
+            return await fetch(server.port, request_bytes)
+
+    reply = asyncio.run(body())
+    assert reply.split(b"\r\n", 1)[0] == b"HTTP/1.1 " + status
+    if status == b"200 OK":
+        assert b"s6nf_test_epoch 3" in reply
