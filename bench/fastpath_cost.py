@@ -13,8 +13,8 @@ from __future__ import annotations
 import argparse
 import ctypes as ct
 import json
-import statistics
 import sys
+from functools import partial
 from pathlib import Path
 
 from scapy.compat import raw
@@ -24,7 +24,7 @@ from scapy.layers.l2 import Ether
 from s6nf.agent.loader import Program, load
 from s6nf.agent.maps import SteeringMaps
 from s6nf.agent.structs import FlowKeyC, FlowStats, FwdTarget, NfConfig
-from s6nf.agent.test_run import run_xdp
+from s6nf.agent.test_run import interleaved_median, run_xdp
 from s6nf.keys import DEFAULT_BUCKETS, FlowKey
 
 PACKET = raw(Ether(dst="02:00:00:00:00:01") / IP(src="10.1.0.1", dst="10.2.0.1")
@@ -48,13 +48,8 @@ def prepare() -> dict[str, Program]:
 
 
 def measure(programs: dict[str, Program], repeat: int, rounds: int) -> dict[str, float]:
-    samples: dict[str, list[int]] = {name: [] for name in programs}
-    for prog in programs.values():
-        run_xdp(prog.fd, PACKET, repeat=1000)
-    for _ in range(rounds):
-        for name, prog in programs.items():
-            samples[name].append(run_xdp(prog.fd, PACKET, repeat=repeat).duration_ns)
-    return {name: statistics.median(s) for name, s in samples.items()}
+    return interleaved_median({name: partial(run_xdp, prog.fd, PACKET)
+                               for name, prog in programs.items()}, repeat, rounds)
 
 
 def main() -> int:

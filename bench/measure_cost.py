@@ -15,10 +15,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from scapy.compat import raw
@@ -26,7 +26,7 @@ from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
 
 from s6nf.agent.loader import Hook, Program, load
-from s6nf.agent.test_run import RunResult, run_tc, run_xdp
+from s6nf.agent.test_run import RunResult, interleaved_median, run_tc, run_xdp
 from s6nf.measure.header import MeasHeader
 
 BASE = Ether(dst="02:00:00:00:00:01") / IP(src="10.1.0.1", dst="10.2.0.1") / UDP(sport=1, dport=2)
@@ -65,13 +65,8 @@ def prepare(baseline: Path | None) -> dict[str, tuple[Program, bytes, Runner]]:
 
 def measure(cases: dict[str, tuple[Program, bytes, Runner]], repeat: int,
             rounds: int) -> dict[str, float]:
-    samples: dict[str, list[int]] = {name: [] for name in cases}
-    for prog, packet, run in cases.values():
-        run(prog.fd, packet, 1000)
-    for _ in range(rounds):
-        for name, (prog, packet, run) in cases.items():
-            samples[name].append(run(prog.fd, packet, repeat).duration_ns)
-    return {name: statistics.median(s) for name, s in samples.items()}
+    return interleaved_median({name: partial(run, prog.fd, packet)
+                               for name, (prog, packet, run) in cases.items()}, repeat, rounds)
 
 
 def main() -> int:

@@ -36,10 +36,8 @@ int xdp_monitor(struct xdp_md *ctx)
     void *data_end = (void *)(long)ctx->data_end;
     struct parsed p = {};
 
-    int reason = parse_packet(data, data_end, &p);
-    if (reason != REASON_FORWARD)
-        return drop(reason);
-    note_parse(&p);
+    if (admit(data, data_end, &p) != REASON_FORWARD)
+        return XDP_DROP;
 
     __u32 zero = 0;
     struct nf_config *cfg = nf_config.lookup(&zero);

@@ -110,10 +110,8 @@ int xdp_sink(struct xdp_md *ctx)
     struct parsed p = {};
     __u32 zero = 0;
 
-    int reason = parse_packet(data, data_end, &p);
-    if (reason != REASON_FORWARD)
-        return drop(reason);
-    note_parse(&p);
+    if (admit(data, data_end, &p) != REASON_FORWARD)
+        return XDP_DROP;
     struct meas_config *cfg = meas_config.lookup(&zero);
     if (!cfg)
         return drop(REASON_DROP_NOT_CONFIGURED);

@@ -41,10 +41,8 @@ int xdp_steer(struct xdp_md *ctx)
     void *data_end = (void *)(long)ctx->data_end;
     struct parsed p = {};
 
-    int reason = parse_packet(data, data_end, &p);
-    if (reason != REASON_FORWARD)
-        return drop(reason);
-    note_parse(&p);
+    if (admit(data, data_end, &p) != REASON_FORWARD)
+        return XDP_DROP;
 
     __u32 bucket = flow_hash(&p.key) & (BUCKETS - 1);
     count_bucket(bucket, p.pkt_len);

@@ -2,6 +2,7 @@
 #define S6NF_MAPS_STATS_H
 
 #include "consts.h"
+#include "parsing.h"
 #include "structs.h"
 #include "verdicts.h"
 
@@ -27,6 +28,19 @@ static __always_inline int drop(__u32 reason)
 {
     count_reason(reason);
     return XDP_DROP;
+}
+
+/* Parses the packet into p (zeroed) and counts it: REASON_FORWARD for a packet with a flow
+ * key (its notes counted), else the drop reason, already counted. */
+static __always_inline int admit(void *data, void *data_end, struct parsed *p)
+{
+    int reason = parse_packet(data, data_end, p);
+    if (reason != REASON_FORWARD) {
+        count_reason(reason);
+        return reason;
+    }
+    note_parse(p);
+    return REASON_FORWARD;
 }
 
 #endif

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ctypes as ct
+import statistics
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from s6nf.agent import libbpf
@@ -50,3 +52,16 @@ def _run(prog_fd: int, packet: bytes, repeat: int, kind: str) -> RunResult:
     libbpf.check(libbpf.lib().bpf_prog_test_run_opts(prog_fd, ct.byref(opts)),
                  f"BPF_PROG_TEST_RUN on prog fd {prog_fd}")
     return RunResult(opts.retval, data_out.raw[: opts.data_size_out], opts.duration)
+
+
+def interleaved_median(cases: Mapping[str, Callable[[int], RunResult]], repeat: int,
+                       rounds: int) -> dict[str, float]:
+    """Median ns per run of each case over ``rounds``, the cases taking turns within every
+    round so a noisy neighbour hits them alike (one warm-up run of 1,000 first)."""
+    samples: dict[str, list[int]] = {name: [] for name in cases}
+    for run in cases.values():
+        run(1000)
+    for _ in range(rounds):
+        for name, run in cases.items():
+            samples[name].append(run(repeat).duration_ns)
+    return {name: statistics.median(s) for name, s in samples.items()}
