@@ -27,12 +27,12 @@ from s6nf.agent.p4rt.ebpf_backend import EbpfBackend
 from s6nf.controller.app import Controller, ControllerSettings
 from s6nf.controller.model import Steer
 from s6nf.controller.p4rt_client import DeviceConfig, P4RuntimeClient
+from s6nf.controller.scaler import PHASES
 from s6nf.keys import DEFAULT_BUCKETS
 from s6nf.testbed.agents import agent_processes
 from s6nf.testbed.testbed import Testbed
 
 BATCHES = (1, 64, 1024, 4096)
-PHASES = ("adopt", "prepare", "switch", "migrate", "complete")
 
 
 async def write_rate(backend: SteeringBackend, batch: int, rounds: int) -> float:
