@@ -22,8 +22,6 @@ def scale(procs: Cluster, before: list[int], after: list[int], buckets: int = 64
     time.sleep(0.3)
     for p in procs.values():
         p.run(H + "prepare", ks1, addresses(procs))
-    for p in procs.values():
-        p.run(S + "quiet_remote")
     switches = [(p, p.submit(H + "switch", 1)) for p in procs.values()]
     for p, job in switches:
         p.result(job)
