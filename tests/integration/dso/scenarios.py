@@ -268,3 +268,15 @@ async def dump(agent: DsoAgent, map_id: int, key: bytes) -> dict[str, Any]:
         ),
         "pending": len(agent._pending),
     }
+
+
+async def remove(agent: DsoAgent, key: bytes) -> bool:
+    return await agent.sw(FLOWS).remove(key)
+
+
+async def try_touch_existing(agent: DsoAgent, key: bytes) -> str:
+    try:
+        async with agent.sw(FLOWS).access(key, create=False):
+            return "ok"
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
