@@ -80,3 +80,8 @@ def test_scale_event_under_load(before, after):
     ids = sorted(set(before) | set(after))
     with running(initial(before, 64), ids, Mode.S6) as procs:
         scale(procs, before, after)
+
+
+def test_stop_and_copy_scale_event_under_load():
+    with running(initial([0, 1], 64), [0, 1, 2], Mode.STOP_AND_COPY) as procs:
+        scale(procs, [0, 1], [0, 1, 2])
