@@ -82,6 +82,7 @@ def test_scale_event_under_load(before, after):
         scale(procs, before, after)
 
 
-def test_stop_and_copy_scale_event_under_load():
-    with running(initial([0, 1], 64), [0, 1, 2], Mode.STOP_AND_COPY) as procs:
+@pytest.mark.parametrize("mode", [Mode.STOP_AND_COPY, Mode.REMOTE_ONLY])
+def test_baseline_modes_scale_under_load(mode):
+    with running(initial([0, 1], 64), [0, 1, 2], mode) as procs:
         scale(procs, [0, 1], [0, 1, 2])
