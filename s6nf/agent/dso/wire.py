@@ -52,6 +52,8 @@ class Kind(IntEnum):
 class Flag(IntEnum):
     CREATE = 1
     REMOVE = 2
+    REVOKE = 4
+    """On FETCH: sent by the home whose directory names the receiver as owner (not a pull)."""
 
 
 class Status(IntEnum):
