@@ -10,11 +10,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import marshal
 import statistics
 import time
 
 from s6nf.agent.dso import AgentConfig, DsoAgent, Mode, MwMap, Schema, SwMap, untether
 from s6nf.agent.dso.host import AgentProcess
+from s6nf.agent.dso.wire import Kind, decode_frame, encode_frame, encode_message
 from s6nf.keyspace import KeySpace, initial
 
 
@@ -88,6 +90,18 @@ async def populate(agent: DsoAgent, n: int) -> int:
     return made
 
 
+def codec_ns_per_message(n: int = 200_000, batch: int = 64) -> float:
+    """Encode, frame and decode one CALL message (4-byte key, marshalled args), batched."""
+    body = marshal.dumps((1,))
+    t0 = time.perf_counter_ns()
+    for start in range(0, n, batch):
+        msgs = [encode_message(Kind.CALL, 0, 2, 0, 1, start + i, b"\x00\x00\x00\x01", body)
+                for i in range(batch)]
+        for msg in decode_frame(encode_frame(msgs)):
+            marshal.loads(msg.body)
+    return (time.perf_counter_ns() - t0) / n
+
+
 async def local_access_ns(n: int, mode: Mode = Mode.S6) -> float:
     ks = initial([0], 64)
     async with DsoAgent(AgentConfig(0, mode), SCHEMA, ks) as agent:
@@ -114,6 +128,7 @@ def main() -> None:
 
     results: dict[str, float] = {}
     results["local_access_ns"] = asyncio.run(local_access_ns(200_000, mode))
+    results["codec_ns_per_message"] = codec_ns_per_message()
 
     ks = initial([0, 1], 64)
     schema = "bench.dso_bench:SCHEMA"
