@@ -167,27 +167,29 @@ class SingleWriterMixin(AgentCore):
         return held or status == Status.OK
 
     async def serve_acquire(self, link: Link, msg: Message, ms: MapState) -> None:
-        requester = link.peer
+        """An ACQUIRE: answer as the home, or forward it to the home on the requester's behalf.
+
+        A forwarded ACQUIRE carries the original requester's id in its body, so that the
+        home records the real owner, not the forwarder.
+        """
+        requester = _DEST.unpack(msg.body)[0] if len(msg.body) == _DEST.size else link.peer
         assert requester is not None
         home = self.home_of(msg.key)
         try:
-            if home != self.me:
-                self.counters.forwarded += 1
-                reply = await self.request(
-                    home, Kind.ACQUIRE, msg.status, ms.map_id, 0, msg.key, b""
-                )
-                self.reply(link, msg, reply.status, reply.body)
-                return
-            try:
-                status, data, epoch = await self.home_acquire(ms, msg.key, requester, msg.status)
-            except Moved as moved:
-                self.counters.forwarded += 1
-                reply = await self.request(
-                    moved.dest, Kind.ACQUIRE, msg.status, ms.map_id, 0, msg.key, b""
-                )
-                self.reply(link, msg, reply.status, reply.body, reply.epoch)
-                return
-            self.reply(link, msg, status, data, epoch)
+            if home == self.me:
+                try:
+                    status, data, epoch = await self.home_acquire(
+                        ms, msg.key, requester, msg.status
+                    )
+                    self.reply(link, msg, status, data, epoch)
+                    return
+                except Moved as moved:
+                    home = moved.dest
+            self.counters.forwarded += 1
+            reply = await self.request(
+                home, Kind.ACQUIRE, msg.status, ms.map_id, 0, msg.key, _DEST.pack(requester)
+            )
+            self.reply(link, msg, reply.status, reply.body, reply.epoch)
         except DsoError as exc:
             self.fail(link, msg, Status.UNREACHABLE, f"acquire {msg.key.hex()}: {exc}")
 
@@ -232,7 +234,7 @@ class SingleWriterMixin(AgentCore):
                 return Status.HELD, b""
             data = await self._take_local(ms, key)
         elif owner is not None:
-            data = await self._pull(ms, key, owner)
+            data = await self._pull(ms, key, owner, revoke=True)
             if data is None and ms.storage.get(key) is not None:
                 if requester == self.me:
                     ms.directory[key] = self.me
@@ -280,15 +282,21 @@ class SingleWriterMixin(AgentCore):
         ms.owned_epoch.pop(key, None)
         return ms.storage.take(key)
 
-    async def _pull(self, ms: MapState, key: bytes, holder: int) -> bytes | None:
+    async def _pull(
+        self, ms: MapState, key: bytes, holder: int, revoke: bool = False
+    ) -> bytes | None:
         """FETCH ``key`` from ``holder``: its bytes, or None if it is not there.
+
+        ``revoke``: this home granted the object to ``holder``, which must hand it back even
+        if it has not yet read that grant.
 
         None with the object in local storage means it was pushed here meanwhile; it is left
         in place, because the caller may be the object's own queue (taking would deadlock).
         """
         self.counters.fetches_sent += 1
         reply = self.check(
-            await self.request(holder, Kind.FETCH, 0, ms.map_id, 0, key, b""),
+            await self.request(holder, Kind.FETCH, Flag.REVOKE if revoke else 0, ms.map_id, 0,
+                               key, b""),
             f"fetch {ms.decl.name}[{key.hex()}] from instance {holder}",
         )
         if reply.status == Status.OK:
@@ -307,22 +315,28 @@ class SingleWriterMixin(AgentCore):
         """Give a held object away; the key's turn first, so a grant in progress here ends."""
         await ms.turns.acquire(msg.key)
         try:
-            status, data = await self._give(ms, msg.key, link.peer)
+            revoke = bool(msg.status & Flag.REVOKE)
+            status, data = await self._give(ms, msg.key, link.peer, revoke)
             self.reply(link, msg, status, data)
         except DsoError as exc:
             self.fail(link, msg, Status.UNREACHABLE, f"fetch {msg.key.hex()}: {exc}")
         finally:
             ms.turns.release(msg.key)
 
-    async def _give(self, ms: MapState, key: bytes, requester: int | None) -> tuple[Status, bytes]:
+    async def _give(
+        self, ms: MapState, key: bytes, requester: int | None, revoke: bool
+    ) -> tuple[Status, bytes]:
         """Hand over a held object (lookup-and-delete), or say where it went.
 
-        A grant to us that was read before this request is stored first (one stream per peer
-        keeps them in order). An acquire of ours still unanswered is not waited for: that
-        could deadlock with a new home that pulls the key from us while we ask it for the key.
+        If our own acquire of the key is under way, a revoke waits for it (the home granted
+        it; the grant is on its way), and so does any request once the grant has been read.
+        A pull does not wait for an unanswered acquire: that could deadlock with a new home
+        that pulls the key from us while we ask it for the key.
         """
+        if key in ms.pushing and ms.storage.get(key) is None:
+            return Status.IN_FLIGHT, _DEST.pack(ms.pushing[key])
         entry = ms.fetching.get(key)
-        if entry is not None and key in ms.granted:
+        if entry is not None and (revoke or key in ms.granted):
             await asyncio.wait([entry[0]])
         if ms.storage.get(key) is not None:
             data = await self._take_local(ms, key)

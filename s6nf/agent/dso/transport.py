@@ -50,9 +50,11 @@ class Link:
         max_batch: int,
         max_buffered: int,
         first_frame: bytes | None = None,
+        on_failure: Callable[[Link, str], None] | None = None,
     ) -> None:
         self.peer = peer
         self._first_frame = first_frame
+        self._on_failure = on_failure
         self._write = write
         self._flush_interval_s = flush_interval_s
         self._max_batch = max_batch
@@ -106,6 +108,8 @@ class Link:
             raise
         except Exception as exc:
             self.closed = self.closed or f"write failed: {exc!r}"
+            if self._on_failure is not None:
+                self._on_failure(self, self.closed)
 
     def close(self, reason: str) -> None:
         if self.closed is None:
@@ -164,7 +168,7 @@ class StateChannel:
             channel = self._channels[peer] = grpc.aio.insecure_channel(addr, options=_GRPC_OPTIONS)
         call = channel.stream_stream(METHOD_PATH)()
         hello = encode_frame([encode_message(Kind.HELLO, 0, 0, 0, 0, 0, b"", _U32.pack(self.me))])
-        link = Link(peer, call.write, *self._link_args, first_frame=hello)
+        link = Link(peer, call.write, *self._link_args, first_frame=hello, on_failure=self._lost)
         self.links[peer] = link
         self._spawn(self._read_client(link, call), f"link-r{peer}")
         return link
@@ -192,7 +196,7 @@ class StateChannel:
             call.cancel()
 
     async def _serve(self, requests: AsyncIterator[bytes], context: Any) -> None:
-        link = Link(None, context.write, *self._link_args)
+        link = Link(None, context.write, *self._link_args, on_failure=self._lost)
         error = "stream ended"
         try:
             async for frame in requests:
@@ -228,12 +232,11 @@ class StateChannel:
         return peer
 
     def _lost(self, link: Link, error: str) -> None:
-        already = link.closed is not None and link.closed != error
+        """A stream ended or failed (reader or writer side): fail what waits on it."""
         link.close(error)
         if link.peer is not None and self.links.get(link.peer) is link:
             del self.links[link.peer]
-        if not already or link.peer is not None:
-            self.sink.on_link_lost(link, error)
+        self.sink.on_link_lost(link, error)
 
     async def close(self) -> None:
         for link in list(self.links.values()):

@@ -36,9 +36,11 @@ class Kind(IntEnum):
     HELLO = 1
     """Body: the sender's instance id as u32; sent first on every stream a client opens."""
     ACQUIRE = 2
-    """SingleWriter: ask the home for ownership of (map, key); ``status`` holds ``Flag`` bits."""
+    """SingleWriter: ask the home for ownership of (map, key); ``status`` holds ``Flag`` bits;
+    the body is empty, or the original requester's id (u32) when an agent forwards it."""
     FETCH = 3
-    """Give me (map, key) and delete your copy: home to owner, or new home to old home."""
+    """Give me (map, key) and delete your copy: home to owner (``Flag.REVOKE``), or new home
+    to old home (a pull). IN_FLIGHT answers carry the push destination's id (u32)."""
     PUSH = 4
     """An object's bytes sent to its home during migration; answered with a REPLY (the ack)."""
     CALL = 5
@@ -52,6 +54,8 @@ class Kind(IntEnum):
 class Flag(IntEnum):
     CREATE = 1
     REMOVE = 2
+    REVOKE = 4
+    """On FETCH: sent by the home whose directory names the receiver as owner (not a pull)."""
 
 
 class Status(IntEnum):

@@ -184,13 +184,6 @@ async def fetch_adds(
 
 
 _stop: dict[str, bool] = {}
-_remote_in_flight = [0]
-
-
-async def quiet_remote(agent: DsoAgent) -> None:
-    """Wait until no access started from a non-home (by ``load``) is still in progress."""
-    while _remote_in_flight[0]:
-        await asyncio.sleep(0.002)
 
 
 async def stop_load(agent: DsoAgent) -> None:
@@ -200,8 +193,8 @@ async def stop_load(agent: DsoAgent) -> None:
 async def load(
     agent: DsoAgent, flow_keys: list[bytes], counter_keys: list[bytes], ticket: bytes, seed: int
 ) -> dict[str, Any]:
-    """Traffic until ``stop_load``: flows steered to their home (and, in the first epoch, some
-    accessed from elsewhere), untether adds and strict tickets from everyone."""
+    """Traffic until ``stop_load``: flows steered to their home (and, until this agent
+    switches, some accessed from elsewhere), untether adds and strict tickets from everyone."""
     _stop["load"] = False
     rnd = random.Random(seed)
     first_epoch = agent.epoch
@@ -211,14 +204,10 @@ async def load(
     flows, counters = agent.sw(FLOWS), agent.mw(COUNTERS)
     while not _stop["load"]:
         key = rnd.choice(flow_keys)
-        remote = agent.next is None and agent.epoch == first_epoch and rnd.random() < 0.2
+        remote = agent.epoch == first_epoch and rnd.random() < 0.2
         if agent.home_of(key) == agent.me or remote:
-            _remote_in_flight[0] += remote
-            try:
-                async with flows.access(key) as flow:
-                    flow.packets += 1
-            finally:
-                _remote_in_flight[0] -= remote
+            async with flows.access(key) as flow:
+                flow.packets += 1
             touched[key] = touched.get(key, 0) + 1
         counters.cast(rnd.choice(counter_keys), Counter.add, 1)
         adds += 1
@@ -279,3 +268,15 @@ async def dump(agent: DsoAgent, map_id: int, key: bytes) -> dict[str, Any]:
         ),
         "pending": len(agent._pending),
     }
+
+
+async def remove(agent: DsoAgent, key: bytes) -> bool:
+    return await agent.sw(FLOWS).remove(key)
+
+
+async def try_touch_existing(agent: DsoAgent, key: bytes) -> str:
+    try:
+        async with agent.sw(FLOWS).access(key, create=False):
+            return "ok"
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"

@@ -22,8 +22,6 @@ def scale(procs: Cluster, before: list[int], after: list[int], buckets: int = 64
     time.sleep(0.3)
     for p in procs.values():
         p.run(H + "prepare", ks1, addresses(procs))
-    for p in procs.values():
-        p.run(S + "quiet_remote")
     switches = [(p, p.submit(H + "switch", 1)) for p in procs.values()]
     for p, job in switches:
         p.result(job)
@@ -82,3 +80,9 @@ def test_scale_event_under_load(before, after):
     ids = sorted(set(before) | set(after))
     with running(initial(before, 64), ids, Mode.S6) as procs:
         scale(procs, before, after)
+
+
+@pytest.mark.parametrize("mode", [Mode.STOP_AND_COPY, Mode.REMOTE_ONLY])
+def test_baseline_modes_scale_under_load(mode):
+    with running(initial([0, 1], 64), [0, 1, 2], mode) as procs:
+        scale(procs, [0, 1], [0, 1, 2])

@@ -47,3 +47,14 @@ def test_concurrent_misses_on_one_key_send_one_request():
         sent, coalesced = procs[1].run(S + "concurrent_misses", key, 16)
         assert sent == 1 and coalesced == 15
         assert procs[1].run(S + "read_flow", key)["packets"] == 17
+
+
+def test_remove_works_from_any_agent():
+    ks = initial([0, 1, 2], 64)
+    key = key_homed_at(ks, 0)
+    with running(ks, [0, 1, 2]) as procs:
+        procs[1].run(S + "touch", key)
+        assert procs[2].run(S + "remove", key) is True
+        assert all(key not in p.run(S + "held_keys", 1) for p in procs.values())
+        assert procs[0].run(S + "remove", key) is False
+        assert procs[2].run(S + "try_touch_existing", key).startswith("KeyError")
