@@ -9,15 +9,24 @@ from s6nf.agent.dso import FlowKey
 from tests.unit.dso.cluster import cluster
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "dso.md"
+README = DOC.parents[1] / "README.md"
+
+
+def example_code() -> str:
+    match = re.search(r"<!-- example: source_monitor -->\n```python\n(.*?)```", DOC.read_text(),
+                      re.S)
+    assert match, "docs/dso.md lost its example block"
+    return match.group(1)
 
 
 def load_example() -> types.ModuleType:
-    text = DOC.read_text()
-    match = re.search(r"<!-- example: source_monitor -->\n```python\n(.*?)```", text, re.S)
-    assert match, "docs/dso.md lost its example block"
     module = types.ModuleType("source_monitor")
-    exec(compile(match.group(1), str(DOC), "exec"), module.__dict__)
+    exec(compile(example_code(), str(DOC), "exec"), module.__dict__)
     return module
+
+
+def test_the_readme_shows_the_same_example():
+    assert f"```python\n{example_code()}```" in README.read_text()
 
 
 def test_the_source_monitor_counts_flows_and_sources_across_agents():
