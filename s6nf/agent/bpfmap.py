@@ -213,34 +213,33 @@ class RawMap:
         self.table = table
         self.key_size = ct.sizeof(table.key_type)
         self.value_size = ct.sizeof(table.value_type)
-        self._key = ct.create_string_buffer(self.key_size)
         self._value = ct.create_string_buffer(self.value_size)
 
-    def _set_key(self, key: bytes) -> None:
+    def _check_key(self, key: bytes) -> None:
+        """Keys go to the kernel as the bytes object's own buffer (it only reads them)."""
         if len(key) != self.key_size:
             raise ValueError(f"map {self.table.name}: keys are {self.key_size} bytes, got "
                              f"{len(key)}: {key.hex()}")
-        ct.memmove(self._key, key, self.key_size)
 
     def lookup(self, key: bytes) -> bytes | None:
-        self._set_key(key)
-        ret = libbpf.lib().bpf_map_lookup_elem(self.table.fd, self._key, self._value)
+        self._check_key(key)
+        ret = libbpf.lib().bpf_map_lookup_elem(self.table.fd, key, self._value)
         if ret < 0 and ct.get_errno() == errno.ENOENT:
             return None
         libbpf.check(ret, f"lookup in {self.table.name}")
         return self._value.raw
 
     def update(self, key: bytes, value: bytes, flags: int = libbpf.BPF_ANY) -> None:
-        self._set_key(key)
+        self._check_key(key)
         if len(value) != self.value_size:
             raise ValueError(f"map {self.table.name}: values are {self.value_size} bytes, got "
                              f"{len(value)}")
-        libbpf.check(libbpf.lib().bpf_map_update_elem(self.table.fd, self._key, value, flags),
+        libbpf.check(libbpf.lib().bpf_map_update_elem(self.table.fd, key, value, flags),
                      f"update of key {key.hex()} in {self.table.name}")
 
     def delete(self, key: bytes) -> bool:
-        self._set_key(key)
-        ret = libbpf.lib().bpf_map_delete_elem(self.table.fd, self._key)
+        self._check_key(key)
+        ret = libbpf.lib().bpf_map_delete_elem(self.table.fd, key)
         if ret < 0 and ct.get_errno() == errno.ENOENT:
             return False
         libbpf.check(ret, f"delete of key {key.hex()} in {self.table.name}")
@@ -257,7 +256,7 @@ class RawMap:
         out = []
         for key in keys:
             if len(key) != size:
-                self._set_key(key)
+                self._check_key(key)
             if fn(fd, key, vbuf) < 0:
                 err = ct.get_errno()
                 if err == errno.ENOENT:
