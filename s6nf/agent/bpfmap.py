@@ -288,6 +288,24 @@ class RawMap:
 
     def items(self) -> list[tuple[bytes, bytes]]:
         """Every entry, in one pass of batch lookups (element by element without them)."""
+        ks, vs = self.key_size, self.value_size
+        result: list[tuple[bytes, bytes]] = []
+        for raw_keys, raw_values, count in self._lookup_batches():
+            result.extend((raw_keys[i * ks:(i + 1) * ks], raw_values[i * vs:(i + 1) * vs])
+                          for i in range(count))
+        return result
+
+    def keys(self, length: int | None = None) -> list[bytes]:
+        """Every key (its first ``length`` bytes), in one pass of batch lookups."""
+        ks = self.key_size
+        n = ks if length is None else length
+        result: list[bytes] = []
+        for raw_keys, _, count in self._lookup_batches():
+            result.extend(raw_keys[o:o + n] for o in range(0, count * ks, ks))
+        return result
+
+    def _lookup_batches(self) -> Iterator[tuple[bytes, bytes, int]]:
+        """(keys, values, count) per BPF_MAP_LOOKUP_BATCH call until the map is read."""
         bpf = libbpf.lib()
         chunk = max(1, min(BATCH_CHUNK, self.table.max_entries))
         keys = ct.create_string_buffer(chunk * self.key_size)
@@ -295,8 +313,6 @@ class RawMap:
         out_batch = ct.c_uint64(0)
         in_batch: ct.c_uint64 | None = None
         opts = libbpf.batch_opts()
-        ks, vs = self.key_size, self.value_size
-        result: list[tuple[bytes, bytes]] = []
         while True:
             count = ct.c_uint32(chunk)
             ret = bpf.bpf_map_lookup_batch(self.table.fd,
@@ -304,13 +320,14 @@ class RawMap:
                                            ct.byref(out_batch), keys, values, ct.byref(count),
                                            ct.byref(opts))
             err = ct.get_errno() if ret < 0 else 0
-            raw_keys, raw_values = keys.raw, values.raw
-            result.extend((raw_keys[i * ks:(i + 1) * ks], raw_values[i * vs:(i + 1) * vs])
-                          for i in range(count.value))
-            if ret < 0 and err == errno.ENOENT:
-                return result
             if ret < 0 and err in _NO_BATCH and in_batch is None:
-                return [(bytes(k), bytes(v[0])) for k, v in self.table.items_percpu()]
+                pairs = [(bytes(k), bytes(v[0])) for k, v in self.table.items_percpu()]
+                yield (b"".join(k for k, _ in pairs), b"".join(v for _, v in pairs), len(pairs))
+                return
+            if count.value:
+                yield keys.raw, values.raw, count.value
+            if ret < 0 and err == errno.ENOENT:
+                return
             libbpf.check(ret, f"batch lookup in {self.table.name}")
             in_batch = ct.c_uint64(out_batch.value)
 

@@ -138,8 +138,7 @@ class EbpfStorage(Generic[R]):
         return self.raw.delete(self._map_key(key))
 
     def snapshot(self) -> list[bytes]:
-        n = self.key_len
-        return [k[:n] for k, _ in self.raw.items()]
+        return self.raw.keys(self.key_len)
 
     def items(self) -> list[tuple[bytes, R]]:
         """Every (canonical key, record copy), from one pass of batch lookups."""
@@ -152,8 +151,13 @@ class EbpfStorage(Generic[R]):
         BPF_MAP_LOOKUP_AND_DELETE_BATCH is not used: on hash maps it drains whole buckets in
         map order from a cursor and cannot be given a set of keys.
         """
+        pad = self._pad
+        for key in keys:
+            if len(key) != self.key_len:
+                self._map_key(key)
+        taken = self.raw.pop_each([key + pad for key in keys])
         n = self.key_len
-        return [(k[:n], v) for k, v in self.raw.pop_each(self._map_key(k) for k in keys)]
+        return [(k[:n], v) for k, v in taken]
 
     def import_(self, entries: Iterable[tuple[bytes, bytes]]) -> None:
         """Store entries with BPF_MAP_UPDATE_BATCH, replacing present copies; all or nothing.
@@ -201,7 +205,7 @@ class EbpfStorage(Generic[R]):
             self.raw.delete(key)
 
     def __len__(self) -> int:
-        return len(self.raw.items())
+        return len(self.raw.keys())
 
 
 def _live_class(record: type[R]) -> type[R]:
