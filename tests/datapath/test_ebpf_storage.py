@@ -1,11 +1,13 @@
 """EbpfStorage on the monitor's real ``flows`` map, filled by packets through BPF_PROG_TEST_RUN."""
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from s6nf.agent.dso.ebpf_storage import EbpfStorage
 from s6nf.agent.dso.errors import StorageFull
 from s6nf.agent.structs import FlowKeyC, FlowStatsRecord, NfConfigRecord, SinkFlow
-from tests.datapath.monitor_flows import monitor_storage, send, udp_flow
+from tests.datapath.monitor_flows import monitor_storage, send, udp_flow, udp_key
 
 pytestmark = pytest.mark.root
 
@@ -47,6 +49,7 @@ def test_datapath_entries_are_the_objects_and_views_are_live(prog, store):
     copy = store.read(key)
     assert copy is not None and (copy.packets, copy.tcp_flags) == (5, 0x80)
     assert view.to_bytes() == copy.to_bytes()
+    assert view == copy and copy == view
     assert store.get(udp_flow(2)[1]) is None
 
 
@@ -117,3 +120,20 @@ def test_a_map_whose_values_are_not_the_record_is_refused(prog):
     with prog.map("flows", FlowKeyC, SinkFlow) as flows, \
             pytest.raises(ValueError, match="values are 40 bytes, record NfConfigRecord"):
         EbpfStorage(flows, NfConfigRecord)
+
+
+U64S = st.integers(0, (1 << 64) - 1)
+RECORDS = st.builds(FlowStatsRecord, U64S, U64S, U64S, U64S, U64S)
+
+
+@settings(max_examples=30, deadline=None)
+@given(entries=st.dictionaries(st.integers(0, 10_000), RECORDS, max_size=MAX_FLOWS))
+def test_records_come_out_of_the_map_as_they_went_in(loaded, entries):
+    _, storage = loaded
+    for key in storage.snapshot():
+        storage.delete(key)
+    wire = {udp_key(i): r.to_bytes() for i, r in entries.items()}
+    storage.import_(wire.items())
+    assert {k: v.to_bytes() for k, v in storage.items()} == wire
+    assert dict(storage.export(list(wire))) == wire
+    assert len(storage) == 0

@@ -233,9 +233,15 @@ def _live_class(record: type[R]) -> type[R]:
         data: bytes = storage._entry_bytes(key)
         return data
 
+    def __eq__(self: Any, other: object) -> bool:
+        if not isinstance(other, record):
+            return NotImplemented
+        return bool(self.to_bytes() == other.to_bytes())
+
     live = type(f"Live{record.__name__}", (record,),
                 {"__getattribute__": __getattribute__, "__setattr__": __setattr__,
-                 "to_bytes": to_bytes, "__module__": record.__module__},
+                 "to_bytes": to_bytes, "__eq__": __eq__, "__hash__": None,
+                 "__module__": record.__module__},
                 c_name=record.C_NAME)
     type.__setattr__(record, "_LIVE", live)
     return live
