@@ -18,7 +18,7 @@ import time
 import zlib
 
 from s6nf.agent.dso import AgentConfig, DsoAgent, Schema, SwMap
-from s6nf.agent.dso.ebpf_storage import EbpfStorage
+from s6nf.agent.dso.ebpf_storage import EbpfStorage, RecordCodec
 from s6nf.agent.dso.host import AgentProcess
 from s6nf.agent.loader import Program, load
 from s6nf.agent.structs import FlowKeyC, FlowStats, FlowStatsRecord, NfConfig
@@ -42,6 +42,9 @@ def _storage() -> EbpfStorage[FlowStatsRecord]:
 
 FLOWS = SwMap(MAP_ID, "monitor.flows", FlowStatsRecord, storage=_storage)
 SCHEMA = Schema([FLOWS])
+PY_FLOWS = SwMap(MAP_ID, "monitor.flows", FlowStatsRecord, codec=RecordCodec(FlowStatsRecord))
+PY_SCHEMA = Schema([PY_FLOWS])
+"""The same records kept in Python dicts: the runtime's cost without the BPF map."""
 
 
 def flow_key(i: int) -> bytes:
@@ -73,8 +76,12 @@ async def populate(agent: DsoAgent, n: int) -> int:
 async def digest(agent: DsoAgent) -> tuple[int, int]:
     """(entries, CRC-32 of every key and value in key order): equal before and after."""
     storage = agent.maps[MAP_ID].storage
-    assert isinstance(storage, EbpfStorage)
-    items = sorted((k, v.to_bytes()) for k, v in storage.items())
+    items = []
+    for key in storage.snapshot():
+        value = storage.get(key)
+        if value is not None:
+            items.append((key, value.to_bytes()))
+    items.sort()
     return len(items), zlib.crc32(b"".join(k + v for k, v in items))
 
 
@@ -105,9 +112,9 @@ def storage_only(n: int) -> dict[str, float]:
             p.close()
 
 
-def between_agents(n: int, push_batch: int) -> dict[str, float]:
+def between_agents(n: int, push_batch: int, schema: str) -> dict[str, float]:
     ks = initial([0, 1], 64)
-    procs = [AgentProcess(AgentConfig(i, push_batch=push_batch), "bench.ebpf_migration:SCHEMA",
+    procs = [AgentProcess(AgentConfig(i, push_batch=push_batch), f"bench.ebpf_migration:{schema}",
                           ks, f"{HOST}:0", start_timeout_s=60) for i in (0, 1)]
     try:
         addresses = {p.instance: f"{HOST}:{p.port}" for p in procs}
@@ -142,7 +149,9 @@ def main() -> None:
     os.environ[_ENV] = str(max(1024, 2 * opts.entries))
     results = {
         "storage_only": storage_only(opts.entries),
-        "between_agents": between_agents(opts.entries, opts.push_batch),
+        "between_agents": between_agents(opts.entries, opts.push_batch, "SCHEMA"),
+        "between_agents_python_storage": between_agents(opts.entries, opts.push_batch,
+                                                        "PY_SCHEMA"),
         "target_entries_per_s": 200_000,
     }
     print(json.dumps(results, indent=2))

@@ -208,6 +208,20 @@ class EbpfStorage(Generic[R]):
         return len(self.raw.keys())
 
 
+class RecordCodec(Generic[R]):
+    """Records as their C bytes, for a map kept in Python (``PyStorage``): the same wire
+    form as ``EbpfStorage``, so the two kinds of storage can be compared or swapped."""
+
+    def __init__(self, record: type[R]) -> None:
+        self.record = record
+
+    def to_bytes(self, value: R) -> bytes:
+        return value.to_bytes()
+
+    def from_bytes(self, data: bytes) -> R:
+        return self.record.from_bytes(data)
+
+
 def _live_class(record: type[R]) -> type[R]:
     """A subclass of ``record`` whose fields read and write the map entry."""
     cached: type[R] | None = record.__dict__.get("_LIVE")
