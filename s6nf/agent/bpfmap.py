@@ -21,7 +21,7 @@ BPF_MAP_TYPE_PERCPU_HASH = 5
 BPF_MAP_TYPE_PERCPU_ARRAY = 6
 _PERCPU = {BPF_MAP_TYPE_PERCPU_HASH, BPF_MAP_TYPE_PERCPU_ARRAY}
 BATCH_CHUNK = 4096
-_NO_BATCH = {errno.EINVAL, errno.ENOTSUP, 524}
+NO_BATCH = frozenset({errno.EINVAL, errno.ENOTSUP, 524})
 """What a kernel without batch map operations answers (524 is the kernel's ENOTSUPP)."""
 
 
@@ -143,7 +143,7 @@ class BpfMap(Generic[K, V]):
                                self._split(raw[i * per_elem:(i + 1) * per_elem])))
             if ret < 0 and err == errno.ENOENT:
                 return result
-            if ret < 0 and err in _NO_BATCH and in_batch is None:
+            if ret < 0 and err in NO_BATCH and in_batch is None:
                 return self._one_by_one(delete)
             libbpf.check(ret, f"batch {'lookup-and-delete' if delete else 'lookup'} in {self.name}")
             in_batch = ct.c_uint64(out_batch.value)
@@ -282,7 +282,7 @@ class RawMap:
         ret = libbpf.lib().bpf_map_update_batch(self.table.fd, keys, values, ct.byref(done),
                                                 ct.byref(opts))
         err = -ret if ret < 0 else 0
-        if err in _NO_BATCH:
+        if err in NO_BATCH:
             return 0, err
         return (count if err == 0 else done.value), err
 
@@ -320,7 +320,7 @@ class RawMap:
                                            ct.byref(out_batch), keys, values, ct.byref(count),
                                            ct.byref(opts))
             err = ct.get_errno() if ret < 0 else 0
-            if ret < 0 and err in _NO_BATCH and in_batch is None:
+            if ret < 0 and err in NO_BATCH and in_batch is None:
                 pairs = [(bytes(k), bytes(v[0])) for k, v in self.table.items_percpu()]
                 yield (b"".join(k for k, _ in pairs), b"".join(v for _, v in pairs), len(pairs))
                 return

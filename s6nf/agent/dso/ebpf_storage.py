@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Generic, TypeVar
 
 from s6nf.agent import libbpf
-from s6nf.agent.bpfmap import BpfMap, RawMap
+from s6nf.agent.bpfmap import NO_BATCH, BpfMap, RawMap
 from s6nf.agent.dso.errors import StorageFull
 from s6nf.agent.records import Record
 from s6nf.keys import CANONICAL_KEY_LEN
@@ -29,7 +29,6 @@ from s6nf.keys import CANONICAL_KEY_LEN
 R = TypeVar("R", bound=Record)
 _FULL = {errno.E2BIG, errno.ENOSPC, errno.ENOMEM}
 """What a hash map answers when it has no free element (E2BIG for preallocated maps)."""
-_NO_BATCH = {errno.EINVAL, errno.ENOTSUP, 524}
 
 
 class EbpfStorage(Generic[R]):
@@ -175,7 +174,7 @@ class EbpfStorage(Generic[R]):
         while written < len(pairs):
             done, err = self.raw.update_batch(keys[written * ks:], values[written * vs:],
                                               libbpf.BPF_ANY)
-            if err in _NO_BATCH and written == 0:
+            if err in NO_BATCH and written == 0:
                 self._import_one_by_one(pairs)
                 return
             written += done
