@@ -10,7 +10,7 @@ import ctypes as ct
 import errno
 import os
 from collections.abc import Iterable, Iterator
-from typing import Generic, TypeVar, cast
+from typing import Any, Generic, TypeVar, cast
 
 from s6nf.agent import libbpf
 
@@ -21,7 +21,7 @@ BPF_MAP_TYPE_PERCPU_HASH = 5
 BPF_MAP_TYPE_PERCPU_ARRAY = 6
 _PERCPU = {BPF_MAP_TYPE_PERCPU_HASH, BPF_MAP_TYPE_PERCPU_ARRAY}
 BATCH_CHUNK = 4096
-_NO_BATCH = {errno.EINVAL, errno.ENOTSUP, 524}
+NO_BATCH = frozenset({errno.EINVAL, errno.ENOTSUP, 524})
 """What a kernel without batch map operations answers (524 is the kernel's ENOTSUPP)."""
 
 
@@ -143,7 +143,7 @@ class BpfMap(Generic[K, V]):
                                self._split(raw[i * per_elem:(i + 1) * per_elem])))
             if ret < 0 and err == errno.ENOENT:
                 return result
-            if ret < 0 and err in _NO_BATCH and in_batch is None:
+            if ret < 0 and err in NO_BATCH and in_batch is None:
                 return self._one_by_one(delete)
             libbpf.check(ret, f"batch {'lookup-and-delete' if delete else 'lookup'} in {self.name}")
             in_batch = ct.c_uint64(out_batch.value)
@@ -197,6 +197,139 @@ class BpfMap(Generic[K, V]):
             ret = libbpf.lib().bpf_map_delete_batch(self.fd, arr, ct.byref(count), ct.byref(opts))
             libbpf.check(ret, f"batch delete in {self.name}")
         return len(wanted)
+
+
+class RawMap:
+    """Byte-level access to a plain (not per-CPU) map: keys and values as ``bytes``.
+
+    For callers that move many entries (the DSO's eBPF storage): no ctypes object per entry.
+    Failures raise ``libbpf.BpfError``; an absent key is None or False, not an error.
+    """
+
+    def __init__(self, table: BpfMap[Any, Any]) -> None:
+        if table.percpu:
+            raise ValueError(f"map {table.name}: per-CPU maps have one value per CPU; RawMap "
+                             "needs a plain hash or array map")
+        self.table = table
+        self.key_size = ct.sizeof(table.key_type)
+        self.value_size = ct.sizeof(table.value_type)
+        self._value = ct.create_string_buffer(self.value_size)
+
+    def _check_key(self, key: bytes) -> None:
+        """Keys go to the kernel as the bytes object's own buffer (it only reads them)."""
+        if len(key) != self.key_size:
+            raise ValueError(f"map {self.table.name}: keys are {self.key_size} bytes, got "
+                             f"{len(key)}: {key.hex()}")
+
+    def lookup(self, key: bytes) -> bytes | None:
+        self._check_key(key)
+        ret = libbpf.lib().bpf_map_lookup_elem(self.table.fd, key, self._value)
+        if ret < 0 and ct.get_errno() == errno.ENOENT:
+            return None
+        libbpf.check(ret, f"lookup in {self.table.name}")
+        return self._value.raw
+
+    def update(self, key: bytes, value: bytes, flags: int = libbpf.BPF_ANY) -> None:
+        self._check_key(key)
+        if len(value) != self.value_size:
+            raise ValueError(f"map {self.table.name}: values are {self.value_size} bytes, got "
+                             f"{len(value)}")
+        libbpf.check(libbpf.lib().bpf_map_update_elem(self.table.fd, key, value, flags),
+                     f"update of key {key.hex()} in {self.table.name}")
+
+    def delete(self, key: bytes) -> bool:
+        self._check_key(key)
+        ret = libbpf.lib().bpf_map_delete_elem(self.table.fd, key)
+        if ret < 0 and ct.get_errno() == errno.ENOENT:
+            return False
+        libbpf.check(ret, f"delete of key {key.hex()} in {self.table.name}")
+        return True
+
+    def pop_each(self, keys: Iterable[bytes]) -> list[tuple[bytes, bytes]]:
+        """Lookup-and-delete each key, one kernel step per key; absent keys are skipped.
+
+        Each element is copied out and unlinked under its bucket's lock, so a concurrent
+        lookup sees it either whole in the map or gone, never in two places.
+        """
+        fn = libbpf.lib().bpf_map_lookup_and_delete_elem
+        fd, vbuf, size = self.table.fd, self._value, self.key_size
+        out = []
+        for key in keys:
+            if len(key) != size:
+                self._check_key(key)
+            if fn(fd, key, vbuf) < 0:
+                err = ct.get_errno()
+                if err == errno.ENOENT:
+                    continue
+                raise libbpf.BpfError(err, f"lookup-and-delete of key {key.hex()} in "
+                                           f"{self.table.name}: {os.strerror(err)}")
+            out.append((key, vbuf.raw))
+        return out
+
+    def update_batch(self, keys: bytes, values: bytes, flags: int) -> tuple[int, int]:
+        """One BPF_MAP_UPDATE_BATCH of concatenated keys and values.
+
+        Returns (entries written, errno): the kernel stops at the first entry it refuses
+        and reports how many it wrote before it; errno 0 means all were written. Batch
+        updates take no BPF_NOEXIST/BPF_EXIST (the kernel answers EINVAL: nothing written).
+        """
+        count = len(keys) // self.key_size
+        if len(keys) != count * self.key_size or len(values) != count * self.value_size:
+            raise ValueError(f"map {self.table.name}: {len(keys)} key bytes and {len(values)} "
+                             f"value bytes are not {count} whole entries")
+        done = ct.c_uint32(count)
+        opts = libbpf.batch_opts(flags)
+        ret = libbpf.lib().bpf_map_update_batch(self.table.fd, keys, values, ct.byref(done),
+                                                ct.byref(opts))
+        err = -ret if ret < 0 else 0
+        if err in NO_BATCH:
+            return 0, err
+        return (count if err == 0 else done.value), err
+
+    def items(self) -> list[tuple[bytes, bytes]]:
+        """Every entry, in one pass of batch lookups (element by element without them)."""
+        ks, vs = self.key_size, self.value_size
+        result: list[tuple[bytes, bytes]] = []
+        for raw_keys, raw_values, count in self._lookup_batches():
+            result.extend((raw_keys[i * ks:(i + 1) * ks], raw_values[i * vs:(i + 1) * vs])
+                          for i in range(count))
+        return result
+
+    def keys(self, length: int | None = None) -> list[bytes]:
+        """Every key (its first ``length`` bytes), in one pass of batch lookups."""
+        ks = self.key_size
+        n = ks if length is None else length
+        result: list[bytes] = []
+        for raw_keys, _, count in self._lookup_batches():
+            result.extend(raw_keys[o:o + n] for o in range(0, count * ks, ks))
+        return result
+
+    def _lookup_batches(self) -> Iterator[tuple[bytes, bytes, int]]:
+        """(keys, values, count) per BPF_MAP_LOOKUP_BATCH call until the map is read."""
+        bpf = libbpf.lib()
+        chunk = max(1, min(BATCH_CHUNK, self.table.max_entries))
+        keys = ct.create_string_buffer(chunk * self.key_size)
+        values = ct.create_string_buffer(chunk * self.value_size)
+        out_batch = ct.c_uint64(0)
+        in_batch: ct.c_uint64 | None = None
+        opts = libbpf.batch_opts()
+        while True:
+            count = ct.c_uint32(chunk)
+            ret = bpf.bpf_map_lookup_batch(self.table.fd,
+                                           None if in_batch is None else ct.byref(in_batch),
+                                           ct.byref(out_batch), keys, values, ct.byref(count),
+                                           ct.byref(opts))
+            err = ct.get_errno() if ret < 0 else 0
+            if ret < 0 and err in NO_BATCH and in_batch is None:
+                pairs = [(bytes(k), bytes(v[0])) for k, v in self.table.items_percpu()]
+                yield (b"".join(k for k, _ in pairs), b"".join(v for _, v in pairs), len(pairs))
+                return
+            if count.value:
+                yield keys.raw, values.raw, count.value
+            if ret < 0 and err == errno.ENOENT:
+                return
+            libbpf.check(ret, f"batch lookup in {self.table.name}")
+            in_batch = ct.c_uint64(out_batch.value)
 
 
 def _pack(items: Iterable[ct.Structure | ct.c_uint32 | ct.c_uint64]) -> ct.Array[ct.c_char]:

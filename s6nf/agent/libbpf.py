@@ -16,6 +16,7 @@ XDP_FLAGS_DRV_MODE = 1 << 2
 
 BPF_ANY = 0
 BPF_NOEXIST = 1
+BPF_EXIST = 2
 
 
 class BpfError(OSError):

@@ -10,6 +10,7 @@ import ctypes as ct
 import socket
 from enum import IntEnum
 
+from s6nf.agent.records import U16, U32, U64, Mac, Record
 from s6nf.keys import CANONICAL_KEY_LEN, FlowKey, unpack_canonical
 
 
@@ -69,26 +70,32 @@ class Counter(ct.Structure):
     _fields_ = [("packets", ct.c_uint64), ("bytes", ct.c_uint64)]
 
 
+class FlowStatsRecord(Record, c_name="flow_stats"):
+    """The monitor's per-flow state; tcp_flags is the OR of every flag seen."""
+
+    packets: U64 = 0
+    bytes: U64 = 0
+    first_seen_ns: U64 = 0
+    last_seen_ns: U64 = 0
+    tcp_flags: U64 = 0
+
+
 class FlowStats(ct.Structure):
-    _fields_ = [
-        ("packets", ct.c_uint64),
-        ("bytes", ct.c_uint64),
-        ("first_seen_ns", ct.c_uint64),
-        ("last_seen_ns", ct.c_uint64),
-        ("tcp_flags", ct.c_uint64),
-    ]
+    _fields_ = FlowStatsRecord.ctypes_fields()
+
+
+class SinkFlowRecord(Record, c_name="sink_flow"):
+    """The sink's per-flow record: receive counters and measurement sequence state."""
+
+    packets: U64 = 0
+    bytes: U64 = 0
+    next_seq: U64 = 0
+    measured: U64 = 0
+    reordered: U64 = 0
 
 
 class SinkFlow(ct.Structure):
-    """The sink's per-flow record: receive counters and measurement sequence state."""
-
-    _fields_ = [
-        ("packets", ct.c_uint64),
-        ("bytes", ct.c_uint64),
-        ("next_seq", ct.c_uint64),
-        ("measured", ct.c_uint64),
-        ("reordered", ct.c_uint64),
-    ]
+    _fields_ = SinkFlowRecord.ctypes_fields()
 
 
 class MeasConfig(ct.Structure):
@@ -111,13 +118,17 @@ class SlotCount(ct.Structure):
     _fields_ = [("slot", ct.c_uint64), ("packets", ct.c_uint64), ("bytes", ct.c_uint64)]
 
 
+class NfConfigRecord(Record, c_name="nf_config"):
+    """An NF instance's forwarding: out of out_ifindex with these MACs."""
+
+    out_ifindex: U32 = 0
+    smac: Mac = bytes(6)
+    dmac: Mac = bytes(6)
+    pad: U16 = 0
+
+
 class NfConfig(ct.Structure):
-    _fields_ = [
-        ("out_ifindex", ct.c_uint32),
-        ("smac", ct.c_uint8 * 6),
-        ("dmac", ct.c_uint8 * 6),
-        ("pad", ct.c_uint16),
-    ]
+    _fields_ = NfConfigRecord.ctypes_fields()
 
     @classmethod
     def of(cls, out_ifindex: int, smac: bytes, dmac: bytes) -> NfConfig:

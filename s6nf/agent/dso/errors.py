@@ -37,3 +37,7 @@ class Moved(DsoError):
     def __init__(self, dest: int, text: str) -> None:
         super().__init__(text)
         self.dest = dest
+
+
+class StorageFull(DsoError):
+    """A map's local storage (an eBPF map's ``max_entries``) had no room for an object."""
