@@ -138,6 +138,7 @@ class AgentProcess:
 
     async def _keep_registered(self, member: dict[str, object]) -> None:
         registered = False
+        reachable = True
         while True:
             try:
                 if not registered:
@@ -148,14 +149,19 @@ class AgentProcess:
                              self.settings.controller)
                 else:
                     await self._controller.call("Heartbeat", {"instance": member["instance"]})
+                if not reachable:
+                    log.warning("agent %d: controller reachable again", self.settings.instance)
+                    reachable = True
             except RpcError as exc:
                 if exc.code == grpc.StatusCode.NOT_FOUND:
                     registered = False
                     continue
                 if exc.code == grpc.StatusCode.INVALID_ARGUMENT:
                     raise
-                log.warning("agent %d: controller unreachable (%s); the data plane runs on",
-                            self.settings.instance, exc.code.name)
+                if reachable:
+                    log.warning("agent %d: controller unreachable (%s); the data plane runs "
+                                "on, retrying", self.settings.instance, exc.code.name)
+                    reachable = False
             await asyncio.sleep(self.settings.heartbeat_s)
 
 

@@ -40,6 +40,8 @@ class ControllerSettings:
     heartbeat_timeout_s: float = 3.0
     """A member silent this long is reported as silent by Status."""
     phase_timeout_s: float = 30.0
+    target_wait_s: float = 60.0
+    """How long to keep trying to reach the steering target at start."""
     """Each scale phase must finish within this."""
     buckets: int = DEFAULT_BUCKETS
     metrics: str | None = None
@@ -60,6 +62,8 @@ class Controller:
         self._server: grpc.aio.Server | None = None
         self._agents: dict[str, JsonClient] = {}
         self.port = 0
+        self.target_failures = 0
+        """Failed attempts to reach the steering target."""
         self.phase: str | None = None
         """The scale phase running now, for metrics."""
         self.outcomes = {"ok": 0, "failed": 0}
@@ -88,12 +92,15 @@ class Controller:
         r.add("s6nf_controller_last_scale_phase_seconds", "gauge",
               "How long each phase of the last scale event took.",
               lambda: [Sample(t, {"phase": p}) for p, t in self.last_phases.items()])
+        r.add("s6nf_controller_target_connect_failures_total", "counter",
+              "Failed attempts to reach the steering target.",
+              lambda: [Sample(self.target_failures)])
         r.gauge("s6nf_controller_reconciled_entries",
                 "Steering entries the last reconcile rewrote.", lambda: len(self.reconciled))
         return r
 
     async def __aenter__(self) -> Controller:
-        await self.p4rt.connect()
+        await self._reach_target()
         await self.p4rt.ensure_pipeline()
         await self.reconcile()
         self._server = grpc.aio.server()
@@ -122,6 +129,25 @@ class Controller:
         for client in self._agents.values():
             await client.close()
         await self.p4rt.close()
+
+    async def _reach_target(self) -> None:
+        """Connect to the target, retrying with backoff while it is not there yet (a target
+        started at the same time as the controller); NotPrimary is not retried."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.target_wait_s
+        delay = 0.05
+        while True:
+            try:
+                await self.p4rt.connect()
+                return
+            except ConnectionError as exc:
+                self.target_failures += 1
+                if loop.time() + delay > deadline:
+                    raise ConnectionError(f"{exc} (gave up after {self.settings.target_wait_s} s)"
+                                          ) from exc
+                log.warning("waiting for the P4Runtime target: %s", exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
 
     async def reconcile(self) -> None:
         """Rewrite only the steering entries that differ from the saved key space."""

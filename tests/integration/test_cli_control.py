@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from contextlib import ExitStack
+from pathlib import Path
 
 import pytest
 
@@ -23,8 +24,24 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start(stack: ExitStack, argv: list[str]) -> subprocess.Popen[str]:
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+LOGS: list[Path] = []
+
+
+@pytest.fixture(autouse=True)
+def process_logs():
+    """Each started process logs to a file, printed at teardown: pytest shows captured output
+    only for a test that failed."""
+    LOGS.clear()
+    yield
+    for log in LOGS:
+        print(f"--- {log.name} ---\n{log.read_text()[-4000:]}")
+
+
+def start(stack: ExitStack, log_dir: Path, argv: list[str]) -> subprocess.Popen[str]:
+    log = log_dir / f"{len(LOGS)}-{argv[2] if len(argv) > 2 else 'proc'}.log"
+    LOGS.append(log)
+    out = stack.enter_context(log.open("w"))
+    proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, text=True)
 
     def stop() -> None:
         proc.terminate()
@@ -55,14 +72,14 @@ def test_controller_agents_scale_and_status_from_the_command_line(tmp_path):
     device, api = free_port(), free_port()
     controller = f"127.0.0.1:{api}"
     with ExitStack() as stack:
-        start(stack, [sys.executable, "-m", "s6nf.agent.p4rt", "--address",
+        start(stack, tmp_path, [sys.executable, "-m", "s6nf.agent.p4rt", "--address",
                       f"127.0.0.1:{device}"])
-        ctl = start(stack, [*S6NF, "controller", "run", "--bind", controller, "--device",
+        ctl = start(stack, tmp_path, [*S6NF, "controller", "run", "--bind", controller, "--device",
                             f"127.0.0.1:{device}", "--state-file", str(tmp_path / "c.json")])
         wait_for(lambda: cli("status", "--controller", controller).returncode == 0,
                  "the controller's API")
         for i in range(3):
-            start(stack, [*S6NF, "agent", "run", "--instance", str(i), "--controller",
+            start(stack, tmp_path, [*S6NF, "agent", "run", "--instance", str(i), "--controller",
                           controller, "--advertise", "127.0.0.1", "--port", str(i + 1),
                           "--dmac", f"02:00:00:00:00:{i + 1:02x}"])
 
@@ -100,14 +117,15 @@ def test_metrics_show_a_scale_event_start_and_finish(tmp_path):
     device, api, metrics, agent_metrics = free_port(), free_port(), free_port(), free_port()
     controller = f"127.0.0.1:{api}"
     with ExitStack() as stack:
-        start(stack, [sys.executable, "-m", "s6nf.agent.p4rt", "--address",
+        start(stack, tmp_path, [sys.executable, "-m", "s6nf.agent.p4rt", "--address",
                       f"127.0.0.1:{device}"])
-        start(stack, [*S6NF, "controller", "run", "--bind", controller, "--device",
+        start(stack, tmp_path, [*S6NF, "controller", "run", "--bind", controller, "--device",
                       f"127.0.0.1:{device}", "--state-file", str(tmp_path / "c.json"),
                       "--metrics", f"127.0.0.1:{metrics}"])
-        start(stack, [*S6NF, "agent", "run", "--instance", "0", "--controller", controller,
-                      "--advertise", "127.0.0.1", "--port", "1", "--dmac", "02:00:00:00:00:01",
-                      "--metrics-port", str(agent_metrics)])
+        start(stack, tmp_path, [
+            *S6NF, "agent", "run", "--instance", "0", "--controller", controller,
+            "--advertise", "127.0.0.1", "--port", "1", "--dmac", "02:00:00:00:00:01",
+            "--metrics-port", str(agent_metrics)])
         wait_for(lambda: cli("status", "--controller", controller).returncode == 0
                  and scrape(metrics).get("s6nf_controller_members") == 1, "a registered agent")
         before = scrape(metrics)

@@ -83,3 +83,42 @@ def test_a_write_after_the_target_restarts_reconnects_and_lands():
 
     asyncio.run(body())
     assert backend.read_key_space()[5] == Forward(B.port, B.dmac)
+
+
+def test_the_controller_waits_for_a_target_that_starts_after_it(tmp_path):
+    import socket
+
+    from s6nf.controller.app import Controller, ControllerSettings
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    settings = ControllerSettings("127.0.0.1:0", DeviceConfig(f"127.0.0.1:{port}"),
+                                  tmp_path / "state.json", target_wait_s=20)
+
+    async def body():
+        controller = Controller(settings)
+        entering = asyncio.create_task(controller.__aenter__())
+        while controller.target_failures == 0:
+            assert not entering.done(), entering
+            await asyncio.sleep(0.01)
+        with serve(MemoryBackend(), f"127.0.0.1:{port}", device_id=1):
+            await entering
+            await controller.__aexit__(None, None, None)
+        return controller.target_failures
+
+    assert asyncio.run(body()) >= 1
+
+
+def test_a_target_that_never_comes_is_a_clear_error(tmp_path):
+    from s6nf.controller.app import Controller, ControllerSettings
+
+    settings = ControllerSettings("127.0.0.1:0", DeviceConfig("127.0.0.1:1"),
+                                  tmp_path / "state.json", target_wait_s=0.3)
+
+    async def body():
+        async with Controller(settings):
+            pass
+
+    with pytest.raises(ConnectionError, match=r"gave up after 0\.3 s"):
+        asyncio.run(body())
