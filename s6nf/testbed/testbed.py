@@ -23,12 +23,14 @@ from s6nf.agent import libbpf, tc
 from s6nf.agent.loader import Hook, load
 from s6nf.agent.maps import FlowTable, SteeringMaps
 from s6nf.agent.structs import FwdAction, FwdTarget, mac_bytes
+from s6nf.config import TestbedConfig
 from s6nf.keys import DEFAULT_BUCKETS
 from s6nf.keyspace import KeySpace, initial, rebalance
 from s6nf.testbed.topology import (
     Endpoint,
     Link,
     Topology,
+    default_config,
     embedded,
     gen_link,
     instance_host,
@@ -74,9 +76,12 @@ class Testbed:
 
     __test__ = False
 
-    def __init__(self, name: str = "s6nf", buckets: int = DEFAULT_BUCKETS) -> None:
+    def __init__(self, name: str = "s6nf", buckets: int = DEFAULT_BUCKETS,
+                 config: TestbedConfig | None = None) -> None:
         self.name = name
         self.buckets = buckets
+        self.config = config or default_config()
+        """Hosts, addresses and MACs (``testbed.toml`` unless given)."""
         self.pin_root = BPFFS / "s6nf" / name
 
     @property
@@ -87,7 +92,7 @@ class Testbed:
         state = self.state
         if state is None:
             raise TestbedError(f"testbed {self.name!r} is not up: run 's6nf testbed up'")
-        return embedded(self.name, state.instances)
+        return embedded(self.name, config=self.config, instances=state.instances)
 
     def pin_dir(self, host: str) -> Path:
         return self.pin_root / host
@@ -109,7 +114,7 @@ class Testbed:
             state = TestbedState(self.name, [], [])
             for host in ("gen", "sw", "sink"):
                 self._make_namespace(state, host)
-            self._make_link(state, embedded(self.name, []).links[0])
+            self._make_link(state, gen_link(self.config))
             self._load("steer", "sw", ["gen"])
         for i in sorted(set(wanted) - set(state.instances)):
             self.add_instance(i, state)
@@ -117,7 +122,7 @@ class Testbed:
             self.remove_instance(i, state, steer)
         if steer:
             self.steer(state.instances)
-        return embedded(self.name, state.instances)
+        return embedded(self.name, config=self.config, instances=state.instances)
 
     def add_instance(self, instance: int, state: TestbedState | None = None) -> None:
         """Add nf<instance> with its links and program; steering is not changed."""
@@ -126,7 +131,7 @@ class Testbed:
             raise TestbedError(f"testbed {self.name!r} is not up")
         if instance in state.instances:
             return
-        topo = embedded(self.name, [*state.instances, instance])
+        topo = embedded(self.name, config=self.config, instances=[*state.instances, instance])
         host = instance_host(instance)
         self._make_namespace(state, host)
         to_nf, to_sink = (link for link in topo.links if host in (link.a.host, link.b.host))
@@ -180,7 +185,7 @@ class Testbed:
         ids = sorted(instances)
         current = self.current_key_space()
         nxt = initial(ids, self.buckets) if current is None else rebalance(current, ids)
-        topo = embedded(self.name, ids)
+        topo = embedded(self.name, config=self.config, instances=ids)
         macs = {i: mac_bytes(topo.endpoint(instance_host(i), "in").mac) for i in ids}
         changed = {b: FwdTarget.of(port_of(o), macs[o]) for b, o in enumerate(nxt.owners)
                    if current is None or current.owners[b] != o}
@@ -201,17 +206,18 @@ class Testbed:
             finally:
                 prog.close()
         with _pinned_fd(prog_pin) as fd, netns.entered(f"{self.name}-gen"):
-            ifindex = socket.if_nametoindex(gen_link().a.ifname)
+            ifindex = socket.if_nametoindex(gen_link(self.config).a.ifname)
             if "stamp" not in tc.egress_filters(ifindex):
                 tc.attach_egress(ifindex, fd, "stamp")
 
     def detach_stamper(self) -> None:
         with netns.entered(f"{self.name}-gen"):
-            tc.detach_egress(socket.if_nametoindex(gen_link().a.ifname))
+            tc.detach_egress(socket.if_nametoindex(gen_link(self.config).a.ifname))
 
     def stamping(self) -> bool:
         with netns.entered(f"{self.name}-gen"):
-            return "stamp" in tc.egress_filters(socket.if_nametoindex(gen_link().a.ifname))
+            ifindex = socket.if_nametoindex(gen_link(self.config).a.ifname)
+            return "stamp" in tc.egress_filters(ifindex)
 
     # -- down -------------------------------------------------------------------------------
 
@@ -267,7 +273,8 @@ class Testbed:
         pin_dir = self.pin_dir(host)
         prog_pin = pin_dir / f"prog_{program}"
         if not prog_pin.exists():
-            prog = load(program, pin_dir, {"BUCKETS": self.buckets})
+            prog = load(program, pin_dir, {"BUCKETS": self.buckets,
+                                          "MAX_FLOWS": self.config.maps.flows})
             try:
                 libbpf.obj_pin(prog.fd, str(prog_pin))
             finally:
