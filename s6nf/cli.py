@@ -34,6 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="steering buckets (default: maps.buckets of the configuration)")
     up.add_argument("--no-steer", dest="steer", action="store_false",
                     help="leave steering to the controller (no key space from the testbed)")
+    up.add_argument("--management", action="store_true",
+                    help="also make the management network (a bridge namespace) and the "
+                         "controller's namespace, with the configured addresses")
     for action, text in (("down", "remove everything the testbed made"),
                          ("status", "hosts, links, programs, pinned maps and counters")):
         _testbed_args(tsub.add_parser(action, help=text))
@@ -119,7 +122,7 @@ def _testbed(args: argparse.Namespace) -> int:
 
     config = cli_config.embedded(args.config)
     if args.action == "up":
-        tb = Testbed(args.name, args.buckets or config.maps.buckets, config)
+        tb = Testbed(args.name, args.buckets or config.maps.buckets, config, args.management)
         topo = tb.up(args.instances, args.steer)
         print(f"testbed {topo.name} up: hosts {', '.join(topo.hosts)}")
         return 0

@@ -26,6 +26,7 @@ from s6nf.agent.structs import FwdAction, FwdTarget, mac_bytes
 from s6nf.config import TestbedConfig
 from s6nf.keys import DEFAULT_BUCKETS
 from s6nf.keyspace import KeySpace, initial, rebalance
+from s6nf.testbed import management
 from s6nf.testbed.topology import (
     Endpoint,
     Link,
@@ -53,6 +54,8 @@ class TestbedState:
     name: str
     instances: list[int]
     namespaces: list[str]
+    management: bool = False
+    """Whether the hosts are connected by the management network (``management.py``)."""
 
     @property
     def path(self) -> Path:
@@ -68,7 +71,8 @@ class TestbedState:
         if not path.exists():
             return None
         data = json.loads(path.read_text())
-        return cls(data["name"], list(data["instances"]), list(data["namespaces"]))
+        return cls(data["name"], list(data["instances"]), list(data["namespaces"]),
+                   bool(data.get("management", False)))
 
 
 class Testbed:
@@ -77,11 +81,13 @@ class Testbed:
     __test__ = False
 
     def __init__(self, name: str = "s6nf", buckets: int = DEFAULT_BUCKETS,
-                 config: TestbedConfig | None = None) -> None:
+                 config: TestbedConfig | None = None, management: bool = False) -> None:
         self.name = name
         self.buckets = buckets
         self.config = config or default_config()
         """Hosts, addresses and MACs (``testbed.toml`` unless given)."""
+        self.management = management
+        """Whether a new testbed gets the management network and the controller's host."""
         self.pin_root = BPFFS / "s6nf" / name
 
     @property
@@ -93,6 +99,9 @@ class Testbed:
         if state is None:
             raise TestbedError(f"testbed {self.name!r} is not up: run 's6nf testbed up'")
         return embedded(self.name, config=self.config, instances=state.instances)
+
+    def namespace(self, host: str) -> str:
+        return f"{self.name}-{host}"
 
     def pin_dir(self, host: str) -> Path:
         return self.pin_root / host
@@ -111,9 +120,11 @@ class Testbed:
         wanted = list(range(instances))
         state = self.state
         if state is None:
-            state = TestbedState(self.name, [], [])
+            state = TestbedState(self.name, [], [], self.management)
             for host in ("gen", "sw", "sink"):
                 self._make_namespace(state, host)
+            if state.management:
+                self._make_management(state)
             self._make_link(state, gen_link(self.config))
             self._load("steer", "sw", ["gen"])
         for i in sorted(set(wanted) - set(state.instances)):
@@ -134,6 +145,9 @@ class Testbed:
         topo = embedded(self.name, config=self.config, instances=[*state.instances, instance])
         host = instance_host(instance)
         self._make_namespace(state, host)
+        if state.management:
+            management.attach(self.config, host, self.namespace(management.BRIDGE_HOST),
+                              self.namespace(host))
         to_nf, to_sink = (link for link in topo.links if host in (link.a.host, link.b.host))
         self._make_link(state, to_nf)
         self._make_link(state, to_sink)
@@ -254,6 +268,16 @@ class Testbed:
         netns.write_sysctl(ns, "net.ipv6.conf.default.disable_ipv6", "1")
         with IPRoute(netns=ns) as ipr:
             ipr.link("set", index=ipr.link_lookup(ifname="lo")[0], state="up")
+
+    def _make_management(self, state: TestbedState) -> None:
+        """The bridge's namespace, the controller's, and gen, sw and sink on the bridge."""
+        controller = self.config.controller.host
+        self._make_namespace(state, management.BRIDGE_HOST)
+        self._make_namespace(state, controller)
+        management.make_bridge(self.namespace(management.BRIDGE_HOST))
+        for host in (controller, "gen", "sw", "sink"):
+            management.attach(self.config, host, self.namespace(management.BRIDGE_HOST),
+                              self.namespace(host))
 
     def _make_link(self, state: TestbedState, link: Link) -> None:
         ns_a, ns_b = f"{self.name}-{link.a.host}", f"{self.name}-{link.b.host}"
