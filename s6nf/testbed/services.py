@@ -1,0 +1,82 @@
+"""The control plane of an embedded testbed with a management network, each component in
+its host's namespace: the P4Runtime server on ``sw``, the controller on the controller host,
+one agent per instance on ``nf<i>``. Every address and port comes from the configuration, so
+they talk exactly as on separate hosts (docs/real-servers.md), never over loopback.
+"""
+
+from __future__ import annotations
+
+import select
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from s6nf import netns
+from s6nf.testbed.testbed import Testbed, TestbedError
+from s6nf.testbed.topology import port_of
+
+READY_TIMEOUT_S = 60.0
+
+
+@contextmanager
+def management_services(testbed: Testbed, state_file: Path) -> Iterator[str]:
+    """Start them (each server once it says it listens); yields the controller's address."""
+    state = testbed.state
+    if state is None or not state.management:
+        raise TestbedError(f"testbed {testbed.name!r} has no management network: "
+                           "bring it up with --management")
+    config = testbed.config
+    target = config.target
+    config_args = [] if config.source is None else ["--config", str(config.source)]
+    procs: list[subprocess.Popen[str]] = []
+    try:
+        procs.append(_start(testbed.namespace("sw"), [
+            "p4", "server", "--name", testbed.name, "--address", target.address,
+            "--device-id", str(target.device_id), *config_args], "P4Runtime server"))
+        procs.append(_start(testbed.namespace(config.controller.host), [
+            "controller", "run", "--bind", config.controller_address, "--device",
+            target.address, "--device-id", str(target.device_id), "--state-file",
+            str(state_file)], "controller on port"))
+        topo = testbed.topology()
+        for i in topo.instances:
+            host = topo.config.host(f"nf{i}")
+            procs.append(_start(testbed.namespace(host.name), [
+                "agent", "run", "--instance", str(i), "--controller", config.controller_address,
+                "--advertise", host.management_ip, "--port", str(port_of(i)),
+                "--dmac", topo.endpoint(host.name, "in").mac,
+                "--control-port", str(config.nf.control_port),
+                "--state-port", str(config.nf.state_port)], None))
+        yield config.controller_address
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def _start(namespace: str, args: list[str], ready: str | None) -> subprocess.Popen[str]:
+    """``s6nf ARGS`` in ``namespace``; with ``ready``, wait until it prints that line."""
+    argv = netns.command_in(namespace, [sys.executable, "-m", "s6nf.cli", *args])
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE if ready else None, text=True)
+    if ready is None:
+        return proc
+    assert proc.stdout is not None
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while True:
+        remaining = deadline - time.monotonic()
+        readable, _, _ = select.select([proc.stdout], [], [], max(remaining, 0))
+        line = proc.stdout.readline() if readable else ""
+        if ready in line:
+            return proc
+        if not readable or (not line and proc.poll() is not None):
+            proc.kill()
+            proc.wait()
+            raise TestbedError(f"'s6nf {' '.join(args)}' in {namespace} did not get ready "
+                               f"(exit code {proc.returncode}); run it by hand to see why")
