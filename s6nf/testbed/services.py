@@ -1,7 +1,8 @@
 """The control plane of an embedded testbed with a management network, each component in
 its host's namespace: the P4Runtime server on ``sw``, the controller on the controller host,
-one agent per instance on ``nf<i>``. Every address and port comes from the configuration, so
-they talk exactly as on separate hosts (docs/real-servers.md), never over loopback.
+one agent per instance on ``nf<i>``. Every address and port comes from the configuration
+(``controller run --config``, ``agent run --config --host``, as on servers), so they talk
+exactly as on separate hosts (docs/real-servers.md), never over loopback.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from s6nf import netns
 from s6nf.testbed.testbed import Testbed, TestbedError
-from s6nf.testbed.topology import port_of
+from s6nf.testbed.topology import instance_host
 
 READY_TIMEOUT_S = 60.0
 
@@ -30,25 +31,21 @@ def management_services(testbed: Testbed, state_file: Path) -> Iterator[str]:
                            "bring it up with --management")
     config = testbed.config
     target = config.target
-    config_args = [] if config.source is None else ["--config", str(config.source)]
+    if config.source is None:
+        raise TestbedError("the services read the testbed's configuration file; this "
+                           "configuration was not read from one")
+    config_args = ["--config", str(config.source)]
     procs: list[subprocess.Popen[str]] = []
     try:
         procs.append(_start(testbed.namespace("sw"), [
             "p4", "server", "--name", testbed.name, "--address", target.address,
             "--device-id", str(target.device_id), *config_args], "P4Runtime server"))
         procs.append(_start(testbed.namespace(config.controller.host), [
-            "controller", "run", "--bind", config.controller_address, "--device",
-            target.address, "--device-id", str(target.device_id), "--state-file",
-            str(state_file)], "controller on port"))
-        topo = testbed.topology()
-        for i in topo.instances:
-            host = topo.config.host(f"nf{i}")
-            procs.append(_start(testbed.namespace(host.name), [
-                "agent", "run", "--instance", str(i), "--controller", config.controller_address,
-                "--advertise", host.management_ip, "--port", str(port_of(i)),
-                "--dmac", topo.endpoint(host.name, "in").mac,
-                "--control-port", str(config.nf.control_port),
-                "--state-port", str(config.nf.state_port)], None))
+            "controller", "run", *config_args, "--state-file", str(state_file)],
+            "controller on port"))
+        for i in testbed.topology().instances:
+            procs.append(_start(testbed.namespace(instance_host(i)), [
+                "agent", "run", *config_args, "--host", instance_host(i)], None))
         yield config.controller_address
     finally:
         for proc in procs:
