@@ -119,6 +119,9 @@ class Testbed:
             raise TestbedError("bpffs is not mounted at /sys/fs/bpf: run 'make setup' as root")
         wanted = list(range(instances))
         state = self.state
+        if state is not None and self.management and not state.management:
+            raise TestbedError(f"testbed {self.name!r} is up without a management network; "
+                               "take it down first to add one")
         if state is None:
             state = TestbedState(self.name, [], [], self.management)
             for host in ("gen", "sw", "sink"):

@@ -8,7 +8,7 @@ import pytest
 from pyroute2 import netns as pyroute2_netns
 
 from s6nf import netns
-from s6nf.testbed.testbed import Testbed
+from s6nf.testbed.testbed import Testbed, TestbedError
 
 pytestmark = pytest.mark.root
 
@@ -58,3 +58,13 @@ def test_down_removes_the_bridge_and_controller_namespaces():
     made = {ns for ns in pyroute2_netns.listnetns() if ns.startswith(tb.name + "-")}
     assert {tb.namespace("mgmt"), tb.namespace("ctl")} < made
     assert sorted(tb.down()) == sorted(made)
+
+
+def test_a_testbed_up_without_management_is_not_silently_kept_so():
+    plain = Testbed(f"mp{os.getpid() % 100000}")
+    try:
+        plain.up(1)
+        with pytest.raises(TestbedError, match="up without a management network"):
+            Testbed(plain.name, management=True).up(1)
+    finally:
+        plain.down()
