@@ -7,6 +7,7 @@ exactly as on separate hosts (docs/real-servers.md), never over loopback.
 
 from __future__ import annotations
 
+import json
 import select
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from s6nf import netns
 from s6nf.testbed.testbed import Testbed, TestbedError
@@ -77,3 +79,27 @@ def _start(namespace: str, args: list[str], ready: str | None) -> subprocess.Pop
             proc.wait()
             raise TestbedError(f"'s6nf {' '.join(args)}' in {namespace} did not get ready "
                                f"(exit code {proc.returncode}); run it by hand to see why")
+
+
+def run_s6nf(testbed: Testbed, host: str, args: list[str],
+             timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
+    """``s6nf ARGS`` in ``host``'s namespace (e.g. ``scale`` from the controller's host)."""
+    argv = netns.command_in(testbed.namespace(host), [sys.executable, "-m", "s6nf.cli", *args])
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def wait_registered(testbed: Testbed, controller: str, count: int,
+                    timeout: float = 30.0) -> list[dict[str, Any]]:
+    """Ask the controller (from its host) until ``count`` agents are members; returns them."""
+    deadline = time.monotonic() + timeout
+    while True:
+        done = run_s6nf(testbed, testbed.config.controller.host,
+                        ["status", "--json", "--controller", controller])
+        members: list[dict[str, Any]] = (json.loads(done.stdout)["members"]
+                                         if done.returncode == 0 else [])
+        if len(members) >= count:
+            return members
+        if time.monotonic() > deadline:
+            raise TestbedError(f"only {len(members)} of {count} agents registered with "
+                               f"{controller} in {timeout:.0f} s: {done.stderr.strip()}")
+        time.sleep(0.1)

@@ -3,17 +3,13 @@ over the management network with the configured addresses; a scale event steers 
 no component has a socket on loopback (root only)."""
 
 import ipaddress
-import json
 import os
-import subprocess
-import sys
-import time
 
 import pytest
 
 from s6nf import netns
 from s6nf.testbed.run import run_trace
-from s6nf.testbed.services import management_services
+from s6nf.testbed.services import management_services, run_s6nf, wait_registered
 from s6nf.testbed.testbed import Testbed
 from s6nf.testbed.topology import gen_link
 from s6nf.testbed.traffic import write_flows
@@ -37,26 +33,14 @@ def _address(hex_pair):
     return ipaddress.IPv4Address(bytes.fromhex(ip)[::-1]), int(port, 16)
 
 
-def _ctl(tb, *args):
-    argv = netns.command_in(tb.namespace("ctl"), [sys.executable, "-m", "s6nf.cli", *args])
-    return subprocess.run(argv, capture_output=True, text=True, timeout=120)
-
-
 def test_control_plane_runs_over_the_management_network_only(tmp_path):
     tb = Testbed(f"ms{os.getpid() % 100000}", management=True)
     try:
         tb.up(2, steer=False)
         trace = write_flows(tmp_path / "t.pcap", 400, 2, seed=5, dst_mac=gen_link().b.mac)
         with management_services(tb, tmp_path / "ctl.json") as controller:
-            deadline = time.monotonic() + 30
-            while True:
-                status = _ctl(tb, "status", "--json", "--controller", controller)
-                members = json.loads(status.stdout)["members"] if status.returncode == 0 else []
-                if len(members) == 2:
-                    break
-                assert time.monotonic() < deadline, status.stdout + status.stderr
-                time.sleep(0.1)
-            scaled = _ctl(tb, "scale", "to", "2", "--controller", controller)
+            members = wait_registered(tb, controller, 2)
+            scaled = run_s6nf(tb, "ctl", ["scale", "to", "2", "--controller", controller])
             assert scaled.returncode == 0, scaled.stdout + scaled.stderr
             assert run_trace(tb, trace.path).problems() == []
             network = ipaddress.IPv4Network(tb.config.management_network)
