@@ -5,8 +5,11 @@ takes from `scale to N` until steering follows it, phase by phase.
    eBPF target (BPF maps, each batch atomic by copy swap) and the in-memory backend, side by
    side, for several batch sizes.
 2. On the embedded testbed with four agents: scale 1 → 2 → 4 → 1 → 2, with each phase's time.
+   With ``--management`` the P4Runtime server, the controller and the agents run each in its
+   own namespace and talk over the management network (s6nf.testbed.services), and the steps
+   are driven with ``s6nf scale`` from the controller's namespace.
 
-    .venv/bin/python bench/controller_scale.py [--rounds N]
+    .venv/bin/python bench/controller_scale.py [--rounds N] [--management]
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from s6nf.controller.p4rt_client import DeviceConfig, P4RuntimeClient
 from s6nf.controller.scaler import PHASES
 from s6nf.keys import DEFAULT_BUCKETS
 from s6nf.testbed.agents import agent_processes
+from s6nf.testbed.services import management_services, run_s6nf, wait_registered
 from s6nf.testbed.testbed import Testbed
 
 BATCHES = (1, 64, 1024, 4096)
@@ -105,13 +109,34 @@ async def scale_steps(tb: Testbed, tmp: Path) -> None:
                         print(f"  FAILED: {outcome.to_json()}")
 
 
+def scale_figures_management(tmp: Path) -> None:
+    tb = Testbed(f"bm{os.getpid() % 100000}", management=True)
+    try:
+        tb.up(4, steer=False)
+        with management_services(tb, tmp / "state.json") as controller:
+            wait_registered(tb, controller, 4)
+            print(f"\nscale events over the management network (controller {controller}, "
+                  "4 agents, eBPF target), each component in its own namespace")
+            for count in (1, 2, 4, 1, 2):
+                done = run_s6nf(tb, tb.config.controller.host,
+                                ["scale", "to", str(count), "--controller", controller])
+                print(f"to {count}:\n{done.stdout.rstrip()}{done.stderr.rstrip()}")
+    finally:
+        tb.down()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--management", action="store_true",
+                        help="run the scale steps with every component in its own namespace")
     args = parser.parse_args()
     asyncio.run(p4runtime_figures(args.rounds))
     with tempfile.TemporaryDirectory() as tmp:
-        scale_figures(Path(tmp))
+        if args.management:
+            scale_figures_management(Path(tmp))
+        else:
+            scale_figures(Path(tmp))
     return 0
 
 

@@ -11,13 +11,14 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from s6nf import cli_control
-from s6nf.keys import DEFAULT_BUCKETS
+from s6nf import cli_config, cli_control
 from s6nf.rpc import RpcError
 
 
 def _testbed_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--name", default="s6nf", help="testbed name, the prefix of its namespaces")
+    p.add_argument("--config", type=Path, default=None,
+                   help="testbed configuration (default: the repository's testbed.toml)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,9 +30,13 @@ def build_parser() -> argparse.ArgumentParser:
     up = tsub.add_parser("up", help="create or resize the testbed; idempotent")
     _testbed_args(up)
     up.add_argument("--instances", type=int, default=2, help="NF instances (default 2)")
-    up.add_argument("--buckets", type=int, default=DEFAULT_BUCKETS)
+    up.add_argument("--buckets", type=int, default=None,
+                    help="steering buckets (default: maps.buckets of the configuration)")
     up.add_argument("--no-steer", dest="steer", action="store_false",
                     help="leave steering to the controller (no key space from the testbed)")
+    up.add_argument("--management", action="store_true",
+                    help="also make the management network (a bridge namespace) and the "
+                         "controller's namespace, with the configured addresses")
     for action, text in (("down", "remove everything the testbed made"),
                          ("status", "hosts, links, programs, pinned maps and counters")):
         _testbed_args(tsub.add_parser(action, help=text))
@@ -80,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     shell.add_argument("--election-id", default="0,1", help="high,low (default 0,1)")
 
     cli_control.add_parsers(sub)
+    cli_config.add_parsers(sub)
 
     bench = sub.add_parser("bench", help="an NF under a scale schedule at a set load, measured "
                                          "in the kernel; results as JSON, Markdown and PNG")
@@ -115,6 +121,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cli_control.run(args)
         if args.command == "bench":
             return _bench(args)
+        if args.command == "config":
+            return cli_config.run(args)
         return _demo(args)
     except (RuntimeError, ValueError, LookupError, OSError, RpcError) as exc:
         print(f"s6nf: error: {exc}", file=sys.stderr)
@@ -125,12 +133,13 @@ def _testbed(args: argparse.Namespace) -> int:
     from s6nf.testbed.accounting import describe, snapshot
     from s6nf.testbed.testbed import Testbed
 
+    config = cli_config.embedded(args.config)
     if args.action == "up":
-        tb = Testbed(args.name, args.buckets)
+        tb = Testbed(args.name, args.buckets or config.maps.buckets, config, args.management)
         topo = tb.up(args.instances, args.steer)
         print(f"testbed {topo.name} up: hosts {', '.join(topo.hosts)}")
         return 0
-    tb = Testbed(args.name)
+    tb = Testbed(args.name, config=config)
     if args.action == "down":
         removed = tb.down()
         print(f"testbed {args.name} down: removed {', '.join(removed) or 'nothing'}")
@@ -204,7 +213,7 @@ def _p4(args: argparse.Namespace) -> int:
     from s6nf.agent.p4rt.ebpf_backend import EbpfBackend
     from s6nf.testbed.testbed import Testbed
 
-    testbed = Testbed(args.name)
+    testbed = Testbed(args.name, config=cli_config.embedded(args.config))
     testbed.topology()
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

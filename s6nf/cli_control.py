@@ -18,13 +18,16 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     ctl = sub.add_parser("controller", help="the controller")
     csub = ctl.add_subparsers(dest="action", required=True)
     run = csub.add_parser("run", help="run the controller until interrupted")
-    run.add_argument("--bind", default=DEFAULT_CONTROLLER, help="host:port of its API")
-    run.add_argument("--device", default="127.0.0.1:9559", help="P4Runtime target host:port")
-    run.add_argument("--device-id", type=int, default=1)
+    run.add_argument("--config", type=Path, default=None,
+                     help="take every option not given here from this testbed configuration")
+    run.add_argument("--bind", help=f"host:port of its API (default {DEFAULT_CONTROLLER})")
+    run.add_argument("--device", help="P4Runtime target host:port (default 127.0.0.1:9559)")
+    run.add_argument("--device-id", type=int)
     run.add_argument("--election-id", default="0,1", help="high,low")
-    run.add_argument("--device-config", type=Path, default=None,
+    run.add_argument("--device-config", type=Path,
                      help="pipeline binary for targets that need one (bmv2 JSON)")
-    run.add_argument("--state-file", type=Path, default=Path("/var/lib/s6nf/controller.json"))
+    run.add_argument("--state-file", type=Path,
+                     help="default /var/lib/s6nf/controller.json")
     run.add_argument("--phase-timeout", type=float, default=30.0)
     run.add_argument("--metrics", default=None,
                      help="host:port for the Prometheus endpoint /metrics (default: none)")
@@ -33,16 +36,21 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     agent = sub.add_parser("agent", help="an NF instance's agent")
     asub = agent.add_subparsers(dest="action", required=True)
     arun = asub.add_parser("run", help="run an agent until interrupted")
-    arun.add_argument("--instance", type=int, required=True)
-    arun.add_argument("--controller", default=DEFAULT_CONTROLLER)
-    arun.add_argument("--advertise", required=True,
-                      help="address the controller and peers reach this agent at")
-    arun.add_argument("--port", type=int, required=True, help="steering port to this instance")
-    arun.add_argument("--dmac", required=True, help="this instance's data-path MAC")
-    arun.add_argument("--control-port", type=int, default=0)
-    arun.add_argument("--state-port", type=int, default=0)
+    arun.add_argument("--config", type=Path, default=None,
+                      help="take every option not given here from this testbed configuration")
+    arun.add_argument("--host", help="with --config: this agent's nf host (e.g. nf0)")
+    arun.add_argument("--instance", type=int, help="required without --config")
+    arun.add_argument("--controller", help=f"default {DEFAULT_CONTROLLER}")
+    arun.add_argument("--advertise",
+                      help="address the controller and peers reach this agent at (required "
+                           "without --config)")
+    arun.add_argument("--port", type=int, help="steering port to this instance (required "
+                                               "without --config)")
+    arun.add_argument("--dmac", help="this instance's data-path MAC (required without --config)")
+    arun.add_argument("--control-port", type=int, help="default 0: any free port")
+    arun.add_argument("--state-port", type=int, help="default 0: any free port")
     arun.add_argument("--schema", default="", help="package.module:NAME of the NF's Schema")
-    arun.add_argument("--buckets", type=int, default=DEFAULT_BUCKETS)
+    arun.add_argument("--buckets", type=int, help=f"default {DEFAULT_BUCKETS}")
     arun.add_argument("--metrics-port", type=int, default=None,
                       help="serve Prometheus metrics at http://ADVERTISE:PORT/metrics")
     arun.add_argument("--pin-dir", type=Path, default=None,
@@ -73,8 +81,41 @@ async def _until_signalled() -> None:
     await stop.wait()
 
 
+_CONTROLLER_DEFAULTS = {"bind": DEFAULT_CONTROLLER, "device": "127.0.0.1:9559", "device_id": 1,
+                        "device_config": None,
+                        "state_file": Path("/var/lib/s6nf/controller.json")}
+_AGENT_DEFAULTS = {"controller": DEFAULT_CONTROLLER, "control_port": 0, "state_port": 0,
+                   "buckets": DEFAULT_BUCKETS}
+_AGENT_REQUIRED = ("instance", "advertise", "port", "dmac")
+
+
+def fill_from_config(args: argparse.Namespace) -> None:
+    """Fill the options of ``controller run`` / ``agent run`` not given on the command line:
+    from ``--config`` if given, else from the defaults; refuse a missing required one."""
+    from s6nf.config import load
+    from s6nf.config.roles import agent_options, controller_options
+
+    config = None if args.config is None else load(args.config)
+    if args.command == "controller":
+        options = controller_options(config) if config else _CONTROLLER_DEFAULTS
+    else:
+        if config is not None and args.host is None:
+            raise ValueError("agent run --config needs --host, the agent's nf host")
+        options = agent_options(config, args.host) if config else _AGENT_DEFAULTS
+    for key, value in options.items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    if args.command == "agent":
+        missing = [f"--{key}" for key in _AGENT_REQUIRED if getattr(args, key) is None]
+        if missing:
+            raise ValueError(f"agent run needs {', '.join(missing)} (or --config and --host)")
+
+
 async def _dispatch(args: argparse.Namespace) -> int:
     from s6nf.rpc import JsonClient
+
+    if args.command in ("controller", "agent"):
+        fill_from_config(args)
 
     if args.command == "controller":
         from s6nf.controller.app import Controller, ControllerSettings

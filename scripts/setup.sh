@@ -6,7 +6,9 @@ cd "$(dirname "$0")/.."
 
 VENV=${VENV:-.venv}
 SYSTEM_PYTHON=/usr/bin/python3
-APT_PACKAGES=(python3-bpfcc python3-venv clang llvm bpftool iproute2 tcpreplay protobuf-compiler)
+# vagrant: only to check the Vagrantfile (`vagrant validate`, no box or provider needed).
+APT_PACKAGES=(python3-bpfcc python3-venv clang llvm bpftool iproute2 tcpreplay protobuf-compiler
+              vagrant)
 
 say() { printf 'setup: %s\n' "$*"; }
 fail() { printf 'setup: FAILED: %s\n       fix: %s\n' "$1" "$2" >&2; exit 1; }

@@ -23,12 +23,15 @@ from s6nf.agent import libbpf, tc
 from s6nf.agent.loader import Hook, load
 from s6nf.agent.maps import FlowTable, SteeringMaps
 from s6nf.agent.structs import FwdAction, FwdTarget, mac_bytes
+from s6nf.config import TestbedConfig
 from s6nf.keys import DEFAULT_BUCKETS
 from s6nf.keyspace import KeySpace, initial, rebalance
+from s6nf.testbed import management
 from s6nf.testbed.topology import (
     Endpoint,
     Link,
     Topology,
+    default_config,
     embedded,
     gen_link,
     instance_host,
@@ -51,6 +54,8 @@ class TestbedState:
     name: str
     instances: list[int]
     namespaces: list[str]
+    management: bool = False
+    """Whether the hosts are connected by the management network (``management.py``)."""
 
     @property
     def path(self) -> Path:
@@ -66,7 +71,8 @@ class TestbedState:
         if not path.exists():
             return None
         data = json.loads(path.read_text())
-        return cls(data["name"], list(data["instances"]), list(data["namespaces"]))
+        return cls(data["name"], list(data["instances"]), list(data["namespaces"]),
+                   bool(data.get("management", False)))
 
 
 class Testbed:
@@ -74,9 +80,14 @@ class Testbed:
 
     __test__ = False
 
-    def __init__(self, name: str = "s6nf", buckets: int = DEFAULT_BUCKETS) -> None:
+    def __init__(self, name: str = "s6nf", buckets: int = DEFAULT_BUCKETS,
+                 config: TestbedConfig | None = None, management: bool = False) -> None:
         self.name = name
         self.buckets = buckets
+        self.config = config or default_config()
+        """Hosts, addresses and MACs (``testbed.toml`` unless given)."""
+        self.management = management
+        """Whether a new testbed gets the management network and the controller's host."""
         self.pin_root = BPFFS / "s6nf" / name
 
     @property
@@ -87,7 +98,10 @@ class Testbed:
         state = self.state
         if state is None:
             raise TestbedError(f"testbed {self.name!r} is not up: run 's6nf testbed up'")
-        return embedded(self.name, state.instances)
+        return embedded(self.name, config=self.config, instances=state.instances)
+
+    def namespace(self, host: str) -> str:
+        return f"{self.name}-{host}"
 
     def pin_dir(self, host: str) -> Path:
         return self.pin_root / host
@@ -105,11 +119,16 @@ class Testbed:
             raise TestbedError("bpffs is not mounted at /sys/fs/bpf: run 'make setup' as root")
         wanted = list(range(instances))
         state = self.state
+        if state is not None and self.management and not state.management:
+            raise TestbedError(f"testbed {self.name!r} is up without a management network; "
+                               "take it down first to add one")
         if state is None:
-            state = TestbedState(self.name, [], [])
+            state = TestbedState(self.name, [], [], self.management)
             for host in ("gen", "sw", "sink"):
                 self._make_namespace(state, host)
-            self._make_link(state, embedded(self.name, []).links[0])
+            if state.management:
+                self._make_management(state)
+            self._make_link(state, gen_link(self.config))
             self._load("steer", "sw", ["gen"])
         for i in sorted(set(wanted) - set(state.instances)):
             self.add_instance(i, state)
@@ -117,7 +136,7 @@ class Testbed:
             self.remove_instance(i, state, steer)
         if steer:
             self.steer(state.instances)
-        return embedded(self.name, state.instances)
+        return embedded(self.name, config=self.config, instances=state.instances)
 
     def add_instance(self, instance: int, state: TestbedState | None = None) -> None:
         """Add nf<instance> with its links and program; steering is not changed."""
@@ -126,9 +145,12 @@ class Testbed:
             raise TestbedError(f"testbed {self.name!r} is not up")
         if instance in state.instances:
             return
-        topo = embedded(self.name, [*state.instances, instance])
+        topo = embedded(self.name, config=self.config, instances=[*state.instances, instance])
         host = instance_host(instance)
         self._make_namespace(state, host)
+        if state.management:
+            management.attach(self.config, host, self.namespace(management.BRIDGE_HOST),
+                              self.namespace(host))
         to_nf, to_sink = (link for link in topo.links if host in (link.a.host, link.b.host))
         self._make_link(state, to_nf)
         self._make_link(state, to_sink)
@@ -180,7 +202,7 @@ class Testbed:
         ids = sorted(instances)
         current = self.current_key_space()
         nxt = initial(ids, self.buckets) if current is None else rebalance(current, ids)
-        topo = embedded(self.name, ids)
+        topo = embedded(self.name, config=self.config, instances=ids)
         macs = {i: mac_bytes(topo.endpoint(instance_host(i), "in").mac) for i in ids}
         changed = {b: FwdTarget.of(port_of(o), macs[o]) for b, o in enumerate(nxt.owners)
                    if current is None or current.owners[b] != o}
@@ -201,17 +223,18 @@ class Testbed:
             finally:
                 prog.close()
         with _pinned_fd(prog_pin) as fd, netns.entered(f"{self.name}-gen"):
-            ifindex = socket.if_nametoindex(gen_link().a.ifname)
+            ifindex = socket.if_nametoindex(gen_link(self.config).a.ifname)
             if "stamp" not in tc.egress_filters(ifindex):
                 tc.attach_egress(ifindex, fd, "stamp")
 
     def detach_stamper(self) -> None:
         with netns.entered(f"{self.name}-gen"):
-            tc.detach_egress(socket.if_nametoindex(gen_link().a.ifname))
+            tc.detach_egress(socket.if_nametoindex(gen_link(self.config).a.ifname))
 
     def stamping(self) -> bool:
         with netns.entered(f"{self.name}-gen"):
-            return "stamp" in tc.egress_filters(socket.if_nametoindex(gen_link().a.ifname))
+            ifindex = socket.if_nametoindex(gen_link(self.config).a.ifname)
+            return "stamp" in tc.egress_filters(ifindex)
 
     # -- down -------------------------------------------------------------------------------
 
@@ -249,6 +272,16 @@ class Testbed:
         with IPRoute(netns=ns) as ipr:
             ipr.link("set", index=ipr.link_lookup(ifname="lo")[0], state="up")
 
+    def _make_management(self, state: TestbedState) -> None:
+        """The bridge's namespace, the controller's, and gen, sw and sink on the bridge."""
+        controller = self.config.controller.host
+        self._make_namespace(state, management.BRIDGE_HOST)
+        self._make_namespace(state, controller)
+        management.make_bridge(self.namespace(management.BRIDGE_HOST))
+        for host in (controller, "gen", "sw", "sink"):
+            management.attach(self.config, host, self.namespace(management.BRIDGE_HOST),
+                              self.namespace(host))
+
     def _make_link(self, state: TestbedState, link: Link) -> None:
         ns_a, ns_b = f"{self.name}-{link.a.host}", f"{self.name}-{link.b.host}"
         with IPRoute(netns=ns_a) as ipr:
@@ -267,7 +300,8 @@ class Testbed:
         pin_dir = self.pin_dir(host)
         prog_pin = pin_dir / f"prog_{program}"
         if not prog_pin.exists():
-            prog = load(program, pin_dir, {"BUCKETS": self.buckets})
+            prog = load(program, pin_dir, {"BUCKETS": self.buckets,
+                                          "MAX_FLOWS": self.config.maps.flows})
             try:
                 libbpf.obj_pin(prog.fd, str(prog_pin))
             finally:
