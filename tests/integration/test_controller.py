@@ -30,7 +30,8 @@ def bed(tmp_path_factory):
     tb = Testbed(f"ic{os.getpid() % 100000}")
     tb.up(INSTANCES, steer=False)
     maps = SteeringMaps.pinned(tb.pin_dir("sw"))
-    with serve(EbpfBackend(maps), "127.0.0.1:0", device_id=1, preloaded=True) as target:
+    # Not preloaded: the controller itself pushes the pipeline (its read-backs need it).
+    with serve(EbpfBackend(maps), "127.0.0.1:0", device_id=1) as target:
         yield tb, target, tmp_path_factory.mktemp("ctl")
     maps.close()
     tb.down()
