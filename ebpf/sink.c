@@ -4,6 +4,7 @@
  * sample (now - send time) to the current phase's histogram and to their time slot's, and
  * advance their flow's sequence state (loss, reordering); every consumed packet counts in its
  * throughput slot. */
+#define PARSE_OFFSETS
 #include "include/consts.h"
 #include "include/histogram.h"
 #include "include/maps_sink.h"

@@ -9,6 +9,7 @@
  * NOTE_MEASURED. */
 #include <uapi/linux/pkt_cls.h>
 
+#define PARSE_OFFSETS
 #include "include/consts.h"
 #include "include/maps_stats.h"
 #include "include/meas.h"

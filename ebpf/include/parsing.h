@@ -73,7 +73,9 @@ static __always_inline int parse_ipv4(void *l3, void *data_end, struct parsed *p
     return REASON_FORWARD;
 }
 
-/* Parses Ethernet, VLAN tags, IPv4 and TCP/UDP into p (which must start zeroed).
+/* Parses Ethernet, VLAN tags, IPv4 and TCP/UDP into p (which must start zeroed). The L4 and
+ * payload offsets are filled only in programs that define PARSE_OFFSETS before including this
+ * header (the sink and the stamper): the others do not pay for them on every packet.
  * Returns REASON_FORWARD when the packet has a flow key, else the reason to drop it. */
 static __always_inline int parse_packet(void *data, void *data_end, struct parsed *p)
 {
@@ -94,20 +96,26 @@ static __always_inline int parse_packet(void *data, void *data_end, struct parse
         sport = th->source;
         dport = th->dest;
         p->tcp_flags = ((__u8 *)th)[13];
+#ifdef PARSE_OFFSETS
         p->payload_off = (l4 - data) + th->doff * 4;
+#endif
     } else if (proto == IPPROTO_UDP_) {
         struct udphdr *uh = l4;
         if ((void *)(uh + 1) > data_end)
             return REASON_DROP_TRUNC_L4;
         sport = uh->source;
         dport = uh->dest;
+#ifdef PARSE_OFFSETS
         p->payload_off = (l4 - data) + sizeof(*uh);
+#endif
     } else {
         return REASON_DROP_UNSUPPORTED_L4;
     }
     canonical_key(ip->saddr, ip->daddr, sport, dport, proto, &p->key);
     p->pkt_len = data_end - data;
+#ifdef PARSE_OFFSETS
     p->l4_off = l4 - data;
+#endif
     return REASON_FORWARD;
 }
 

@@ -61,7 +61,8 @@ struct nf_config {
     __u16 pad;
 };
 
-/* What the parser hands to a program; l4_off and payload_off count from the frame's start. */
+/* What the parser hands to a program; l4_off and payload_off count from the frame's start and
+ * are filled only under PARSE_OFFSETS (see parsing.h). */
 struct parsed {
     struct flow_key key;
     __u32 pkt_len;
