@@ -7,6 +7,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from s6nf.testbed.processes import stop_all
 from s6nf.testbed.testbed import Testbed
 from s6nf.testbed.topology import port_of
 
@@ -28,11 +29,4 @@ def agent_processes(testbed: Testbed, controller: str, advertise: str,
             procs.append(subprocess.Popen(argv))
         yield procs
     finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_all(procs)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from s6nf import netns
+from s6nf.testbed.processes import stop_all
 from s6nf.testbed.testbed import Testbed, TestbedError
 from s6nf.testbed.topology import instance_host
 
@@ -50,14 +51,7 @@ def management_services(testbed: Testbed, state_file: Path) -> Iterator[str]:
                 "agent", "run", *config_args, "--host", instance_host(i)], None))
         yield config.controller_address
     finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_all(procs)
 
 
 def _start(namespace: str, args: list[str], ready: str | None) -> subprocess.Popen[str]:
