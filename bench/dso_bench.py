@@ -15,7 +15,7 @@ import statistics
 import time
 
 from s6nf.agent.dso import AgentConfig, DsoAgent, Mode, MwMap, Schema, SwMap, untether
-from s6nf.agent.dso.host import AgentProcess
+from s6nf.agent.dso.host import AgentProcess, timed_move_all
 from s6nf.agent.dso.wire import Kind, decode_frame, encode_frame, encode_message
 from s6nf.keyspace import KeySpace, initial
 
@@ -136,14 +136,7 @@ def migration_figure(
 ) -> float:
     """Objects/s moved when every bucket goes from agent 0 to agent 1."""
     made: int = procs[0].run("bench.dso_bench:populate", objects, timeout_s=120)
-    moved = KeySpace(1, tuple(1 for _ in ks.owners))
-    for p in procs:
-        p.run("s6nf.agent.dso.host:prepare", moved, addresses)
-    t0 = time.perf_counter()
-    for p in procs:
-        p.run("s6nf.agent.dso.host:switch", 1)
-    procs[0].run("s6nf.agent.dso.host:wait_drained", 0, 120.0, timeout_s=130)
-    rate = made / (time.perf_counter() - t0)
+    rate = made / timed_move_all(procs, ks, addresses, to=1)
     held = len(procs[1].run("s6nf.agent.dso.host:held", FLOWS.map_id, timeout_s=60))
     if held != made:
         raise SystemExit(f"migration lost objects: moved {made}, new home holds {held}")

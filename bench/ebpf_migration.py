@@ -19,10 +19,10 @@ import zlib
 
 from s6nf.agent.dso import AgentConfig, DsoAgent, Schema, SwMap
 from s6nf.agent.dso.ebpf_storage import EbpfStorage, RecordCodec
-from s6nf.agent.dso.host import AgentProcess
+from s6nf.agent.dso.host import AgentProcess, timed_move_all
 from s6nf.agent.loader import Program, load
 from s6nf.agent.structs import FlowKeyC, FlowStats, FlowStatsRecord, NfConfig
-from s6nf.keyspace import KeySpace, initial
+from s6nf.keyspace import initial
 
 HOST = "127.0.0.1"
 MAP_ID = 1
@@ -122,14 +122,7 @@ def between_agents(n: int, push_batch: int, schema: str) -> dict[str, float]:
             p.run("s6nf.agent.dso.host:set_addresses", addresses)
         made = procs[0].run("bench.ebpf_migration:populate", n, timeout_s=120)
         before = procs[0].run("bench.ebpf_migration:digest", timeout_s=60)
-        moved = KeySpace(1, tuple(1 for _ in ks.owners))
-        for p in procs:
-            p.run("s6nf.agent.dso.host:prepare", moved, addresses)
-        t0 = time.perf_counter()
-        for p in procs:
-            p.run("s6nf.agent.dso.host:switch", 1)
-        procs[0].run("s6nf.agent.dso.host:wait_drained", 0, 120.0, timeout_s=130)
-        elapsed = time.perf_counter() - t0
+        elapsed = timed_move_all(procs, ks, addresses, to=1)
         after = procs[1].run("bench.ebpf_migration:digest", timeout_s=60)
         left = procs[0].run("bench.ebpf_migration:digest", timeout_s=60)
         if after != before or left[0] != 0:

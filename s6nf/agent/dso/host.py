@@ -171,3 +171,17 @@ async def counters(agent: DsoAgent) -> dict[str, int]:
 
 async def held(agent: DsoAgent, map_id: int) -> list[bytes]:
     return agent.maps[map_id].storage.snapshot()
+
+
+def timed_move_all(procs: list[AgentProcess], key_space: KeySpace, addresses: dict[int, str],
+                   to: int) -> float:
+    """Seconds from switching every bucket to instance ``to`` until the first agent (the old
+    owner) holds nothing of the previous epoch: one whole migration, timed from outside."""
+    moved = KeySpace(key_space.epoch + 1, (to,) * key_space.buckets)
+    for p in procs:
+        p.run("s6nf.agent.dso.host:prepare", moved, addresses)
+    start = time.perf_counter()
+    for p in procs:
+        p.run("s6nf.agent.dso.host:switch", moved.epoch)
+    procs[0].run("s6nf.agent.dso.host:wait_drained", key_space.epoch, 120.0, timeout_s=130)
+    return time.perf_counter() - start
