@@ -43,6 +43,41 @@
 #define S6_MAP(type, key, value, name, size) BPF_TABLE(type, key, value, name, size)
 #endif
 
+/* The punt path (docs/punt-design.md): frames up to PUNT_MAX bytes (a power of two) go to the
+ * agent through a ring of PUNT_RING_PAGES pages; MAX_PEND flows may wait there at once. */
+#ifndef PUNT_MAX
+#define PUNT_MAX 2048
+#endif
+
+#ifndef PUNT_RING_PAGES
+#define PUNT_RING_PAGES 1024
+#endif
+
+#ifndef MAX_PEND
+#define MAX_PEND 16384
+#endif
+
+/* A BPF ring buffer, pinned like S6_MAP; bcc's BPF_RINGBUF_OUTPUT cannot be pinned, so the
+ * table type (bcc's ringbuf methods) is spelled out here with a pinning section name. */
+#define S6_RINGBUF_TYPE(name) \
+    struct name##_table_t { \
+        int key; \
+        u32 leaf; \
+        int (*ringbuf_output)(void *, u64, u64); \
+        void *(*ringbuf_reserve)(u64); \
+        void (*ringbuf_discard)(void *, u64); \
+        void (*ringbuf_submit)(void *, u64); \
+        u32 max_entries; \
+    }
+#ifdef PIN_DIR
+#define S6_RINGBUF(name, pages) \
+    S6_RINGBUF_TYPE(name); \
+    __attribute__((section("maps/ringbuf:" PIN_DIR "/" #name))) \
+    struct name##_table_t name = {.max_entries = (pages) * PAGE_SIZE}
+#else
+#define S6_RINGBUF(name, pages) BPF_RINGBUF_OUTPUT(name, pages)
+#endif
+
 #define MAX_VLAN_DEPTH 2
 #define ETH_P_IPV4 0x0800
 #define ETH_P_8021Q 0x8100

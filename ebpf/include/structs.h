@@ -53,6 +53,47 @@ struct flow_stats {
     __u64 tcp_flags;
 };
 
+/* How an NF entry ends its packets on the fast path. */
+enum nf_action {
+    NF_PASS = 0,
+    NF_DROP = 1,
+};
+
+/* The NAT's per-flow entry, keyed by the canonical key of the packets it applies to. A packet
+ * from (orig_saddr, orig_sport) leaves as (new_saddr, new_sport) → (new_daddr, new_dport); the
+ * forward entry rewrites the source, the reverse entry the destination. ready is flipped to 1
+ * by the kernel only (docs/punt-design.md); closing ORs the FIN/RST flags seen. */
+struct nat_entry {
+    __u32 orig_saddr;
+    __u32 new_saddr;
+    __u32 new_daddr;
+    __u16 orig_sport;
+    __u16 new_sport;
+    __u16 new_dport;
+    __u8 action;
+    __u8 ready;
+    __u8 closing;
+    __u8 reverse;
+    __u16 pad;
+    __u64 packets;
+    __u64 bytes;
+    __u64 last_seen_ns;
+};
+
+/* Kernel-owned per-flow punt state: packets of this flow punted in the current episode. */
+struct punt_pend {
+    __u64 punted;
+};
+
+/* What precedes a punted frame in the ring: seq is the packet's number in its flow's episode
+ * (1, 2, …), what the agent writes to the released map once the packet has left. */
+struct punt_meta {
+    struct flow_key key;
+    __u64 seq;
+    __u32 len;
+    __u32 dir;
+};
+
 /* An NF instance's forwarding: out of out_ifindex with these MACs. */
 struct nf_config {
     __u32 out_ifindex;

@@ -37,7 +37,7 @@ class Hook(Enum):
 
 
 _DEFINE_NAMES = frozenset({"BUCKETS", "MAX_FLOWS", "MAX_PINS", "MAX_PORTS", "MAX_PHASES",
-                           "THROUGHPUT_SLOTS"})
+                           "THROUGHPUT_SLOTS", "MAX_PEND", "PUNT_RING_PAGES"})
 
 
 def crc32_table() -> list[int]:
@@ -74,6 +74,16 @@ class Program:
     def map(self, name: str, key_type: type[K], value_type: type[V]) -> BpfMap[K, V]:
         """A BpfMap on its own dup of the map's fd."""
         return BpfMap(os.dup(self.bpf[name.encode()].map_fd), key_type, value_type, name)
+
+    def map_fd(self, name: str) -> int:
+        """Its own dup of the fd of map ``name`` (any type, ring buffers included)."""
+        return os.dup(self.bpf[name.encode()].map_fd)
+
+    def entry(self, function: str) -> int:
+        """The fd of another entry function of the same object (sharing its maps), loaded
+        with this program's hook; ``nat.entry("xdp_nat_reply")``."""
+        kind = BPF.XDP if self.hook is Hook.XDP else BPF.SCHED_CLS
+        return int(self.bpf.load_func(function.encode(), kind).fd)
 
     def attach(self, ifname: str, namespace: str | None = None) -> int:
         """Attach to ``ifname`` in ``namespace`` (XDP in native mode, TC at clsact egress);

@@ -81,6 +81,10 @@ class _Family:
                 for k, vals in stats.items_percpu() if k.value in known}
 
 
+class ProgramStats(_Family):
+    """Any s6nf program's per-reason counters (every program has ``stats``)."""
+
+
 class SteeringMaps(_Family):
     """ports, key_space, flow_pin and bucket_stats of ``steer.c``."""
 

@@ -10,7 +10,7 @@ import ctypes as ct
 import socket
 from enum import IntEnum
 
-from s6nf.agent.records import U16, U32, U64, Mac, Record
+from s6nf.agent.records import U8, U16, U32, U64, Mac, Record
 from s6nf.keys import CANONICAL_KEY_LEN, FlowKey, unpack_canonical
 
 
@@ -116,6 +116,47 @@ class SlotHist(ct.Structure):
 
 class SlotCount(ct.Structure):
     _fields_ = [("slot", ct.c_uint64), ("packets", ct.c_uint64), ("bytes", ct.c_uint64)]
+
+
+class NfAction(IntEnum):
+    """``enum nf_action``: how an NF entry ends its packets on the fast path."""
+
+    PASS = 0
+    DROP = 1
+
+
+class NatEntryRecord(Record, c_name="nat_entry"):
+    """The NAT's per-flow entry (see ``struct nat_entry``); addresses and ports in network
+    order. ``ready`` is written by the kernel only, once the flow's punted packets have left."""
+
+    orig_saddr: U32 = 0
+    new_saddr: U32 = 0
+    new_daddr: U32 = 0
+    orig_sport: U16 = 0
+    new_sport: U16 = 0
+    new_dport: U16 = 0
+    action: U8 = 0
+    ready: U8 = 0
+    closing: U8 = 0
+    reverse: U8 = 0
+    pad: U16 = 0
+    packets: U64 = 0
+    bytes: U64 = 0
+    last_seen_ns: U64 = 0
+
+
+class NatEntry(ct.Structure):
+    _fields_ = NatEntryRecord.ctypes_fields()
+
+
+class PuntPendRecord(Record, c_name="punt_pend"):
+    """Kernel-owned: packets of a flow punted in its current episode."""
+
+    punted: U64 = 0
+
+
+class PuntPend(ct.Structure):
+    _fields_ = PuntPendRecord.ctypes_fields()
 
 
 class NfConfigRecord(Record, c_name="nf_config"):

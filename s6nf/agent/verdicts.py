@@ -23,22 +23,29 @@ class Reason(IntEnum):
     DROP_VLAN_DEPTH = 10
     DROP_NOT_CONFIGURED = 11
     DROP_BY_ENTRY = 12
-    NOTE_VLAN = 16
-    NOTE_IP_OPTIONS = 17
-    NOTE_FLOW_TABLE_FULL = 18
-    NOTE_PINNED = 19
-    NOTE_MEASURED = 20
-    NOTE_REORDERED = 21
-    NOTE_UNSTAMPED = 22
-    NOTE_CLOCK_SKEW = 23
+    PUNTED = 13
+    DROP_PUNT_FULL = 14
+    DROP_PEND_FULL = 15
+    DROP_PUNT_TOO_BIG = 16
+    DROP_BY_NF = 17
+    DROP_WRONG_WAY = 18
+    NOTE_VLAN = 32
+    NOTE_IP_OPTIONS = 33
+    NOTE_FLOW_TABLE_FULL = 34
+    NOTE_PINNED = 35
+    NOTE_MEASURED = 36
+    NOTE_REORDERED = 37
+    NOTE_UNSTAMPED = 38
+    NOTE_CLOCK_SKEW = 39
+    NOTE_READY = 40
 
     @property
     def is_note(self) -> bool:
         return self >= NOTE_FIRST
 
 
-NOTE_FIRST = 16
-REASON_MAX = 24
+NOTE_FIRST = 32
+REASON_MAX = 48
 
 
 def verdict_total(counts: dict[Reason, int]) -> int:

@@ -38,10 +38,13 @@ class EbpfStorage(Generic[R]):
         table: the map (its value size must be the record's); the caller keeps it open.
         record: the record type of the values.
         key_len: canonical key length; the map's key is this many bytes plus zero padding.
+        ready_field: a one-byte field the kernel sets when the entry may be used on the fast
+            path (docs/punt-design.md); entries arriving here (``put``, ``import_``) have it
+            cleared, so the kernel re-checks its punt state before using them.
     """
 
     def __init__(self, table: BpfMap[Any, Any], record: type[R],
-                 key_len: int = CANONICAL_KEY_LEN) -> None:
+                 key_len: int = CANONICAL_KEY_LEN, ready_field: str | None = None) -> None:
         self.raw = RawMap(table)
         if self.raw.value_size != record.size():
             raise ValueError(f"map {table.name}: values are {self.raw.value_size} bytes, record "
@@ -55,6 +58,12 @@ class EbpfStorage(Generic[R]):
         self._pad = bytes(self.raw.key_size - key_len)
         self._live = _live_class(record)
         self._default = record().to_bytes()
+        self._ready_at = -1
+        if ready_field is not None:
+            offset, codec = record.field_offset(ready_field)
+            if codec.size != 1:
+                raise ValueError(f"{record.__name__}.{ready_field}: a ready field is one byte")
+            self._ready_at = offset
 
     def _map_key(self, key: bytes) -> bytes:
         if len(key) != self.key_len:
@@ -66,6 +75,9 @@ class EbpfStorage(Generic[R]):
         if len(data) != self.raw.value_size:
             raise ValueError(f"{self.name}[{key.hex()}]: a {self.record.C_NAME} is "
                              f"{self.raw.value_size} bytes, got {len(data)}")
+        at = self._ready_at
+        if at >= 0 and data[at]:
+            data = data[:at] + b"\0" + data[at + 1:]
         return data
 
     def _full(self, exc: libbpf.BpfError, what: str) -> StorageFull:

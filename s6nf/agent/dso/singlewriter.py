@@ -409,3 +409,9 @@ class SwHandle(Generic[V]):
     def held(self) -> list[bytes]:
         """Keys of the objects this agent holds now."""
         return self._ms.storage.snapshot()
+
+    @property
+    def storage(self) -> Any:
+        """This agent's storage of the map: for reading and writing objects held here, inside
+        an ``access`` block for that key."""
+        return self._ms.storage

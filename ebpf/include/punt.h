@@ -1,0 +1,87 @@
+/* The punt path (docs/punt-design.md): packets the fast path cannot finish go to the agent
+ * through a ring buffer, and a flow returns to the fast path only when every packet punted
+ * before has left the agent, so no packet overtakes another of its flow. */
+#ifndef S6NF_PUNT_H
+#define S6NF_PUNT_H
+
+#include "consts.h"
+#include "maps_stats.h"
+#include "structs.h"
+#include "verdicts.h"
+
+struct punt_record {
+    struct punt_meta meta;
+    __u8 data[PUNT_MAX];
+};
+
+S6_RINGBUF(punt_ring, PUNT_RING_PAGES);
+
+/* flow → punted so far in this episode; written by the kernel only. */
+S6_MAP("hash", struct flow_key, struct punt_pend, pend, MAX_PEND);
+
+/* flow → seq of the last punted packet the agent let go; written by the agent only. */
+S6_MAP("hash", struct flow_key, __u64, released, MAX_PEND);
+
+enum gate {
+    GATE_FAST = 0,   /* the entry is ready: finish the packet on the fast path */
+    GATE_HANDLED = 1 /* punted or dropped, and counted: return XDP_DROP */
+};
+
+static __always_inline int punt(struct xdp_md *ctx, const struct parsed *p,
+                                struct punt_pend *pd, __u32 dir)
+{
+    __u32 len = p->pkt_len;
+    if (len > PUNT_MAX) {
+        count_reason(REASON_DROP_PUNT_TOO_BIG);
+        return GATE_HANDLED;
+    }
+    struct punt_record *rec = punt_ring.ringbuf_reserve(sizeof(struct punt_record));
+    if (!rec) {
+        count_reason(REASON_DROP_PUNT_FULL);
+        return GATE_HANDLED;
+    }
+    __u32 n = ((len - 1) & (PUNT_MAX - 1)) + 1;
+    if (bpf_xdp_load_bytes(ctx, 0, rec->data, n) != 0) {
+        punt_ring.ringbuf_discard(rec, 0);
+        count_reason(REASON_DROP_TRUNC_ETH);
+        return GATE_HANDLED;
+    }
+    __builtin_memcpy(&rec->meta.key, &p->key, sizeof(struct flow_key));
+    rec->meta.seq = __sync_fetch_and_add(&pd->punted, 1) + 1;
+    rec->meta.len = n;
+    rec->meta.dir = dir;
+    punt_ring.ringbuf_submit(rec, 0);
+    count_reason(REASON_PUNTED);
+    return GATE_HANDLED;
+}
+
+/* For a packet whose entry is absent (ready == NULL) or not ready: flips the entry to ready
+ * when the agent has released every packet punted so far (GATE_FAST), else punts. */
+static __always_inline int gate(struct xdp_md *ctx, const struct parsed *p, __u8 *ready, __u32 dir)
+{
+    struct flow_key *key = (struct flow_key *)&p->key;
+    struct punt_pend *pd = pend.lookup(key);
+    if (!pd) {
+        struct punt_pend fresh = {};
+        pend.insert(key, &fresh);
+        pd = pend.lookup(key);
+        if (!pd) {
+            count_reason(REASON_DROP_PEND_FULL);
+            return GATE_HANDLED;
+        }
+    }
+    if (ready) {
+        __u64 *rel = released.lookup(key);
+        __u64 let_go = rel ? *rel : 0;
+        if (let_go == pd->punted) {
+            *ready = 1;
+            released.delete(key);
+            pend.delete(key);
+            count_reason(NOTE_READY);
+            return GATE_FAST;
+        }
+    }
+    return punt(ctx, p, pd, dir);
+}
+
+#endif

@@ -1,0 +1,94 @@
+"""The agent's end of the punt path (docs/punt-design.md): punted frames from the ring, and
+the ``released`` map through which the agent tells the kernel a packet has left.
+
+The kernel numbers each flow's punted packets 1, 2, … in an *episode* (which ends when it
+flips the flow's entry to ready); ``release(key, seq)`` records that packets up to ``seq``
+have been re-injected or dropped. The agent never writes ``pend`` or an entry's ready field.
+"""
+
+from __future__ import annotations
+
+import ctypes as ct
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+from s6nf.agent.bpfmap import BpfMap, RawMap
+from s6nf.agent.loader import Program
+from s6nf.agent.ring import RingReader
+from s6nf.agent.structs import FlowKeyC, PuntPend
+from s6nf.keys import CANONICAL_KEY_LEN
+
+META = struct.Struct("<16sQII")
+"""``struct punt_meta``: flow key (16 bytes), seq, frame length, direction."""
+DIRECTIONS = 2
+"""0: the forward direction (arrived on "in"), 1: replies (arrived on "out")."""
+
+
+class MalformedPunt(ValueError):
+    """A ring record that is not a punt record (wrong size or length field)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Punted:
+    key: bytes
+    """The canonical flow key (13 bytes)."""
+    seq: int
+    """The packet's number in its flow's episode."""
+    direction: int
+    """Where it arrived: 0 forward, 1 reply."""
+    frame: bytes
+    """The whole Ethernet frame as it arrived."""
+
+    @classmethod
+    def decode(cls, raw: bytes) -> Punted:
+        if len(raw) < META.size:
+            raise MalformedPunt(f"a punt record is at least {META.size} bytes, got {len(raw)}")
+        key, seq, length, direction = META.unpack_from(raw)
+        if not 0 < length <= len(raw) - META.size:
+            raise MalformedPunt(f"punt record announces {length} frame bytes, carries "
+                                f"{len(raw) - META.size}")
+        if direction >= DIRECTIONS or seq == 0:
+            raise MalformedPunt(f"punt record with direction {direction}, seq {seq}")
+        return cls(key[:CANONICAL_KEY_LEN], seq, direction,
+                   raw[META.size:META.size + length])
+
+
+class PuntPath:
+    """An instance's punt ring and its ``released`` and ``pend`` maps."""
+
+    def __init__(self, ring: RingReader, released: BpfMap[FlowKeyC, ct.c_uint64],
+                 pend: BpfMap[FlowKeyC, PuntPend]) -> None:
+        self.ring = ring
+        self._released = RawMap(released)
+        self._pend = RawMap(pend)
+        self._maps = (released, pend)
+        self._pad = bytes(self._released.key_size - CANONICAL_KEY_LEN)
+
+    @classmethod
+    def of(cls, program: Program) -> PuntPath:
+        return cls(RingReader(program.map_fd("punt_ring"), "punt_ring"),
+                   program.map("released", FlowKeyC, ct.c_uint64),
+                   program.map("pend", FlowKeyC, PuntPend))
+
+    @classmethod
+    def pinned(cls, pin_dir: Path) -> PuntPath:
+        return cls(RingReader.pinned(str(pin_dir / "punt_ring")),
+                   BpfMap.pinned(str(pin_dir / "released"), FlowKeyC, ct.c_uint64),
+                   BpfMap.pinned(str(pin_dir / "pend"), FlowKeyC, PuntPend))
+
+    def take(self) -> list[bytes]:
+        """Every punt record waiting in the ring, oldest first."""
+        return self.ring.consume()
+
+    def release(self, key: bytes, seq: int) -> None:
+        self._released.update(key + self._pad, struct.pack("<Q", seq))
+
+    def pending(self) -> int:
+        """Flows with packets in an unfinished episode (the kernel's ``pend`` entries)."""
+        return len(self._pend.keys())
+
+    def close(self) -> None:
+        self.ring.close()
+        for m in self._maps:
+            m.close()

@@ -1,0 +1,216 @@
+"""Source NAT on the hybrid path: ``ebpf/nat.c`` rewrites established flows in the kernel;
+this module is the slow path (new flows, replies without a local entry, migrated entries)
+and the expiry of idle and closed flows.
+
+A flow has two SingleWriter objects in the ``nat_flows`` map: the forward entry, keyed by the
+inside flow (inside → server) and the reverse entry, keyed by the translated flow (server →
+public address). Each is homed where its packets' canonical key is steered and moves to the
+instance that uses it. Public ports come from ``portpool``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from s6nf.agent.dso import MwMap, Schema, SwMap
+from s6nf.agent.dso.agent import DsoAgent
+from s6nf.agent.dso.ebpf_storage import EbpfStorage
+from s6nf.agent.punt import Punted
+from s6nf.agent.structs import NatEntryRecord, NfAction
+from s6nf.keys import FlowKey
+from s6nf.nfs.frames import TCP_FIN, TCP_RST, BadFrame, Headers, parse, rewrite
+from s6nf.nfs.portpool import PortAllocator, PortRange, PortShard
+
+log = logging.getLogger(__name__)
+
+NAT_FLOWS_ID = 100
+PORT_POOL_ID = 101
+FORWARD, REPLY = 0, 1
+_CLOCK_MONOTONIC_COARSE = 6
+"""Linux's clock id; the kernel's bpf_ktime_get_coarse_ns reads the same clock."""
+
+
+def coarse_ns() -> int:
+    return time.clock_gettime_ns(_CLOCK_MONOTONIC_COARSE)
+
+
+def _be32(value: int) -> int:
+    """A host integer as the u32 a little-endian host reads from its network-order bytes."""
+    return int.from_bytes(value.to_bytes(4, "big"), "little")
+
+
+def _be16(value: int) -> int:
+    return int.from_bytes(value.to_bytes(2, "big"), "little")
+
+
+def _host32(value: int) -> int:
+    return int.from_bytes(value.to_bytes(4, "little"), "big")
+
+
+def _host16(value: int) -> int:
+    return int.from_bytes(value.to_bytes(2, "little"), "big")
+
+
+@dataclass(frozen=True)
+class NatConfig:
+    public: str
+    """The public IPv4 address inside flows are translated to."""
+    ports: PortRange = field(default_factory=PortRange)
+    idle_timeout_s: float = 60.0
+    """A flow with no packet for this long is expired and its port returned."""
+    close_linger_s: float = 2.0
+    """A flow that has seen FIN or RST is expired after this long without packets."""
+
+    def __post_init__(self) -> None:
+        try:
+            ipaddress.IPv4Address(self.public)
+        except ValueError as exc:
+            raise ValueError(f"NAT public address: {exc}") from None
+        if self.idle_timeout_s <= 0 or self.close_linger_s < 0:
+            raise ValueError("NAT timeouts must be positive")
+
+    @property
+    def public_int(self) -> int:
+        return int(ipaddress.IPv4Address(self.public))
+
+
+def nat_schema(storage: Callable[[], EbpfStorage[NatEntryRecord]]) -> Schema:
+    """The NAT's maps; ``storage`` builds an instance's view of its ``nat_flows`` map."""
+    flows: SwMap[NatEntryRecord] = SwMap(NAT_FLOWS_ID, "nat_flows", NatEntryRecord,
+                                         storage=storage)
+    return Schema([flows, MwMap(PORT_POOL_ID, "nat_ports", PortShard)])
+
+
+@dataclass
+class NatCounters:
+    new_flows: int = 0
+    translated: int = 0
+    unsolicited: int = 0
+    no_port: int = 0
+    expired: int = 0
+    bad_frames: int = 0
+
+
+Egress = Callable[[int], tuple[bytes, bytes]]
+"""direction → (source MAC, destination MAC) of frames leaving that way."""
+
+
+class Nat:
+    def __init__(self, agent: DsoAgent, config: NatConfig, egress: Egress) -> None:
+        self.agent = agent
+        self.config = config
+        self.egress = egress
+        flows = agent.schema.get(NAT_FLOWS_ID)
+        pool = agent.schema.get(PORT_POOL_ID)
+        assert isinstance(flows, SwMap) and isinstance(pool, MwMap)
+        self.flows = agent.sw(flows)
+        self.ports = PortAllocator(agent, pool, config.ports)
+        self.counters = NatCounters()
+
+    async def handle(self, pkt: Punted) -> tuple[int, bytes] | None:
+        """The slow path of one punted packet: the frame to send on, or None (dropped)."""
+        try:
+            h = parse(pkt.frame)
+        except BadFrame as exc:
+            self.counters.bad_frames += 1
+            log.warning("NAT: unreadable punted frame: %s", exc)
+            return None
+        if pkt.direction == FORWARD:
+            return await self._outbound(pkt, h)
+        return await self._inbound(pkt, h)
+
+    async def _outbound(self, pkt: Punted, h: Headers) -> tuple[int, bytes] | None:
+        async with self.flows.access(pkt.key, create=True) as view:
+            entry = NatEntryRecord.from_bytes(view.to_bytes())
+            if entry.orig_saddr == 0 and entry.action == NfAction.PASS:
+                port = await self.ports.allocate()
+                if port is None:
+                    self.counters.no_port += 1
+                    entry.action = NfAction.DROP
+                    entry.last_seen_ns = coarse_ns()
+                    self._store(pkt.key, entry)
+                    return None
+                entry = self._new_flow(h, port)
+                reverse = FlowKey(h.dst, self.config.public_int, h.dport, port, h.proto)
+                async with self.flows.access(reverse.canonical(), create=True):
+                    self._store(reverse.canonical(), self._reverse_of(h, port))
+                self.counters.new_flows += 1
+            return self._forward(pkt, h, entry)
+
+    async def _inbound(self, pkt: Punted, h: Headers) -> tuple[int, bytes] | None:
+        try:
+            async with self.flows.access(pkt.key, create=False) as view:
+                entry = NatEntryRecord.from_bytes(view.to_bytes())
+                return self._forward(pkt, h, entry)
+        except KeyError:
+            self.counters.unsolicited += 1
+            return None
+
+    def _forward(self, pkt: Punted, h: Headers, entry: NatEntryRecord
+                 ) -> tuple[int, bytes] | None:
+        """Send ``pkt`` the way its entry says, counting it in the entry as the kernel does."""
+        if entry.action != NfAction.PASS:
+            return None
+        if _be32(h.src) != entry.orig_saddr or _be16(h.sport) != entry.orig_sport:
+            return None
+        entry.packets += 1
+        entry.bytes += len(pkt.frame)
+        entry.last_seen_ns = coarse_ns()
+        entry.closing |= h.tcp_flags & (TCP_FIN | TCP_RST)
+        self._store(pkt.key, entry)
+        smac, dmac = self.egress(pkt.direction)
+        frame = rewrite(pkt.frame, h, _host32(entry.new_saddr), _host32(entry.new_daddr),
+                        _host16(entry.new_sport), _host16(entry.new_dport), smac, dmac)
+        self.counters.translated += 1
+        return pkt.direction, frame
+
+    def _new_flow(self, h: Headers, port: int) -> NatEntryRecord:
+        now = coarse_ns()
+        return NatEntryRecord(orig_saddr=_be32(h.src), orig_sport=_be16(h.sport),
+                              new_saddr=_be32(self.config.public_int), new_sport=_be16(port),
+                              new_daddr=_be32(h.dst), new_dport=_be16(h.dport),
+                              last_seen_ns=now)
+
+    def _reverse_of(self, h: Headers, port: int) -> NatEntryRecord:
+        now = coarse_ns()
+        return NatEntryRecord(orig_saddr=_be32(h.dst), orig_sport=_be16(h.dport),
+                              new_saddr=_be32(h.dst), new_sport=_be16(h.dport),
+                              new_daddr=_be32(h.src), new_dport=_be16(h.sport), reverse=1,
+                              last_seen_ns=now)
+
+    def _store(self, key: bytes, entry: NatEntryRecord) -> None:
+        storage = self.flows.storage
+        storage.put(key, entry.to_bytes())
+
+    async def expire(self, now_ns: int | None = None) -> int:
+        """Remove idle and closed flows held here (both entries) and return their ports."""
+        now = now_ns if now_ns is not None else coarse_ns()
+        idle_ns = int(self.config.idle_timeout_s * 1e9)
+        linger_ns = int(self.config.close_linger_s * 1e9)
+        done = 0
+        for key, entry in self.flows.storage.items():
+            if entry.reverse:
+                continue
+            quiet = now - entry.last_seen_ns
+            if quiet < idle_ns and not (entry.closing and quiet >= linger_ns):
+                continue
+            await self.flows.remove(key)
+            if entry.action == NfAction.PASS:
+                port = _host16(entry.new_sport)
+                reverse = FlowKey(_host32(entry.new_daddr), self.config.public_int,
+                                  _host16(entry.new_dport), port, key[12])
+                await self.flows.remove(reverse.canonical())
+                self.ports.free(port)
+            self.counters.expired += 1
+            done += 1
+        return done
+
+    async def expire_forever(self, interval_s: float = 1.0) -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            await self.expire()
