@@ -55,6 +55,12 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
                       help="serve Prometheus metrics at http://ADVERTISE:PORT/metrics")
     arun.add_argument("--pin-dir", type=Path, default=None,
                       help="the instance's pinned eBPF maps, for datapath metrics")
+    arun.add_argument("--nf", default="",
+                      help="run this NF's slow path (nat); needs --pin-dir")
+    arun.add_argument("--nf-option", action="append", default=[], metavar="KEY=VALUE",
+                      help="an NF setting, e.g. public=198.51.100.1 (repeatable)")
+    arun.add_argument("--netns", default=None,
+                      help="network namespace of the instance's data interfaces")
     arun.add_argument("-v", "--verbose", action="store_true")
 
     scale = sub.add_parser("scale", help="scale the NF: to N, out by one, in by one")
@@ -111,6 +117,16 @@ def fill_from_config(args: argparse.Namespace) -> None:
             raise ValueError(f"agent run needs {', '.join(missing)} (or --config and --host)")
 
 
+def _options(pairs: list[str]) -> tuple[tuple[str, str], ...]:
+    out = []
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--nf-option takes KEY=VALUE, got {pair!r}")
+        out.append((key, value))
+    return tuple(out)
+
+
 async def _dispatch(args: argparse.Namespace) -> int:
     from s6nf.rpc import JsonClient
 
@@ -137,7 +153,9 @@ async def _dispatch(args: argparse.Namespace) -> int:
         settings_ = AgentSettings(args.instance, args.controller, args.advertise, args.port,
                                   args.dmac, args.control_port, args.state_port,
                                   buckets=args.buckets, schema=args.schema,
-                                  metrics_port=args.metrics_port, pin_dir=args.pin_dir)
+                                  metrics_port=args.metrics_port, pin_dir=args.pin_dir,
+                                  nf=args.nf, nf_options=_options(args.nf_option),
+                                  netns=args.netns)
         process = AgentProcess(settings_)
         task = asyncio.create_task(process.run(), name=f"agent-{args.instance}")
         await asyncio.wait([task, asyncio.create_task(_until_signalled(), name="signals")],

@@ -15,19 +15,24 @@ from pathlib import Path
 
 import grpc
 
+from s6nf.agent.bpfmap import BpfMap, RawMap
 from s6nf.agent.control import AgentControl
 from s6nf.agent.dso.agent import DsoAgent
 from s6nf.agent.dso.config import AgentConfig, Mode
 from s6nf.agent.dso.host import resolve
 from s6nf.agent.dso.maps import Schema
-from s6nf.agent.maps import FlowTable
+from s6nf.agent.maps import ProgramStats
+from s6nf.agent.structs import FlowKeyC, FlowStats, NatEntry
 from s6nf.keys import DEFAULT_BUCKETS
 from s6nf.keyspace import KeySpace
 from s6nf.metrics import MetricsServer, Registry, Sample
+from s6nf.nfs.runtime import NfRuntime, kind_of
 from s6nf.rpc import JsonClient, RpcError
 
 log = logging.getLogger(__name__)
 CONTROLLER_SERVICE = "s6nf.Controller"
+FLOW_MAPS = {"flows": FlowStats, "nat_flows": NatEntry}
+"""Per-flow maps whose occupancy the metrics report, the first one an NF has."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,13 @@ class AgentSettings:
     """Port of the Prometheus endpoint on ``advertise`` (None: no endpoint, 0: any)."""
     pin_dir: Path | None = None
     """The instance's pinned eBPF maps, for datapath metrics (None: DSO metrics only)."""
+    nf: str = ""
+    """The NF whose slow path this agent runs (``s6nf.nfs.runtime.kind_of``); needs pin_dir.
+    Empty: the schema given by ``schema``, and no slow path."""
+    nf_options: tuple[tuple[str, str], ...] = ()
+    """The NF's settings (``public=198.51.100.1`` …)."""
+    netns: str | None = None
+    """The network namespace of the instance's data interfaces (re-injection sockets)."""
 
 
 def agent_metrics(dso: DsoAgent, pin_dir: Path | None) -> Registry:
@@ -82,12 +94,17 @@ def agent_metrics(dso: DsoAgent, pin_dir: Path | None) -> Registry:
 
 
 def _datapath(pin_dir: Path, reasons: bool) -> list[Sample]:
-    with FlowTable.pinned(pin_dir) as table:
-        if reasons:
+    if reasons:
+        with ProgramStats.pinned(pin_dir) as stats:
             return [Sample(n, {"reason": r.name.lower()})
-                    for r, n in sorted(table.reason_counts().items())]
-        return [Sample(table.size(), {"what": "entries"}),
-                Sample(table.capacity(), {"what": "capacity"})]
+                    for r, n in sorted(stats.reason_counts().items())]
+    name = next((n for n in FLOW_MAPS if (pin_dir / n).exists()), None)
+    if name is None:
+        return []
+    with BpfMap.pinned(str(pin_dir / name), FlowKeyC, FLOW_MAPS[name]) as flows:
+        raw = RawMap(flows)
+        return [Sample(len(raw.keys()), {"what": "entries", "map": name}),
+                Sample(flows.max_entries, {"what": "capacity", "map": name})]
 
 
 def load_schema(ref: str) -> Schema:
@@ -105,7 +122,17 @@ class AgentProcess:
     def __init__(self, settings: AgentSettings) -> None:
         self.settings = settings
         s = settings
-        self.dso = DsoAgent(AgentConfig(s.instance, mode=s.mode), load_schema(s.schema),
+        self.runtime: NfRuntime | None = None
+        schema = load_schema(s.schema)
+        if s.nf:
+            if s.pin_dir is None:
+                raise ValueError(f"an agent running the {s.nf} NF needs the instance's pin "
+                                 "directory (--pin-dir)")
+            if s.schema:
+                raise ValueError("give --nf or --schema, not both: the NF brings its schema")
+            self.runtime = NfRuntime(kind_of(s.nf, dict(s.nf_options)), s.pin_dir, s.netns)
+            schema = self.runtime.schema
+        self.dso = DsoAgent(AgentConfig(s.instance, mode=s.mode), schema,
                             KeySpace(0, (s.instance,) * s.buckets))
         self.control = AgentControl(self.dso)
         self.ready = asyncio.Event()
@@ -117,6 +144,8 @@ class AgentProcess:
     async def run(self) -> None:
         s = self.settings
         state_port = await self.dso.start(f"{s.advertise}:{s.state_port}")
+        if self.runtime is not None:
+            self.runtime.start(self.dso)
         self._server = grpc.aio.server()
         self._server.add_generic_rpc_handlers((self.control.handler(),))
         control_port = self._server.add_insecure_port(f"{s.advertise}:{s.control_port}")
@@ -134,6 +163,8 @@ class AgentProcess:
                 await metrics.__aexit__()
             await self._server.stop(grace=0.5)
             await self._controller.close()
+            if self.runtime is not None:
+                await self.runtime.close()
             await self.dso.close()
 
     async def _keep_registered(self, member: dict[str, object]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from s6nf.agent.dso import DsoAgent, Schema
@@ -18,8 +19,16 @@ SIM_MACS = {0: (bytes.fromhex("02530000aa00"), bytes.fromhex("02530000bb00")),
 """Egress MACs of the two directions when no interfaces exist (simulated instances)."""
 
 
-def _nat_schema(program: Program) -> Schema:
-    tables = NatTables.of(program)
+MapSource = Program | Path
+"""A loaded program (tests, simulations) or an instance's pin directory (agents)."""
+
+
+def nat_tables(source: MapSource) -> NatTables:
+    return NatTables.of(source) if isinstance(source, Program) else NatTables.pinned(source)
+
+
+def _nat_schema(source: MapSource) -> Schema:
+    tables = nat_tables(source)
     return nat_schema(lambda: EbpfStorage(tables.flows(), NatEntryRecord, ready_field="ready"))
 
 
@@ -30,8 +39,8 @@ def _sim_configure(program: Program) -> None:
 
 
 def nat_kind(config: NatConfig) -> NfKind:
-    def handler(agent: DsoAgent, program: Program) -> tuple[Handler, Any]:
-        tables = NatTables.of(program)
+    def handler(agent: DsoAgent, source: MapSource) -> tuple[Handler, Any]:
+        tables = nat_tables(source)
         macs = {d: tables.egress(d)[1:] for d in (0, 1)}
         nat = Nat(agent, config, macs.__getitem__)
         return nat.handle, nat

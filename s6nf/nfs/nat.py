@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from s6nf.agent.dso import MwMap, Schema, SwMap
+from s6nf.agent.dso import DsoError, MwMap, Schema, SwMap
 from s6nf.agent.dso.agent import DsoAgent
 from s6nf.agent.dso.ebpf_storage import EbpfStorage
 from s6nf.agent.punt import Punted
@@ -194,7 +194,7 @@ class Nat:
         linger_ns = int(self.config.close_linger_s * 1e9)
         done = 0
         for key, entry in self.flows.storage.items():
-            if entry.reverse:
+            if entry.reverse or (entry.orig_saddr == 0 and entry.action == NfAction.PASS):
                 continue
             quiet = now - entry.last_seen_ns
             if quiet < idle_ns and not (entry.closing and quiet >= linger_ns):
@@ -210,7 +210,11 @@ class Nat:
             done += 1
         return done
 
-    async def expire_forever(self, interval_s: float = 1.0) -> None:
+    async def maintain(self, interval_s: float = 1.0) -> None:
+        """Expire flows every ``interval_s`` until cancelled (run by the agent's runtime)."""
         while True:
             await asyncio.sleep(interval_s)
-            await self.expire()
+            try:
+                await self.expire()
+            except DsoError as exc:
+                log.warning("NAT expiry pass failed, retrying next pass: %s", exc)

@@ -10,6 +10,7 @@ at a time, and returns only when that flow's entries are gone.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from s6nf.agent.dso import BytesKey, MwMap, untether
@@ -81,12 +82,17 @@ class PortAllocator:
         self.ports = ports
         self.local: list[int] = []
         self._next_shard = agent.me % ports.shards
+        self._leasing: asyncio.Lock = asyncio.Lock()
         self.exhausted = 0
 
     async def allocate(self) -> int | None:
-        """A port no live flow uses, or None when every shard is empty."""
+        """A port no live flow uses, or None when every shard is empty. One lease is in
+        flight at a time: flows that run out meanwhile wait for it instead of draining
+        every shard at once."""
         if not self.local:
-            await self._lease()
+            async with self._leasing:
+                if not self.local:
+                    await self._lease()
         if not self.local:
             self.exhausted += 1
             return None

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from s6nf.agent.dso import AgentConfig, DsoAgent, Schema
@@ -31,8 +32,9 @@ class NfKind:
     program: str
     entries: tuple[str, str]
     """The XDP entry functions of the forward and the reply direction."""
-    schema: Callable[[Program], Schema]
-    handler: Callable[[DsoAgent, Program], tuple[Handler, Any]]
+    schema: Callable[[Program | Path], Schema]
+    """The NF's schema over a loaded program's maps or an instance's pinned ones."""
+    handler: Callable[[DsoAgent, Program | Path], tuple[Handler, Any]]
     """Builds (the slow-path handler, the NF object) for an agent."""
     configure: Callable[[Program], None]
 

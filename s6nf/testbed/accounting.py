@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import socket
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from s6nf.agent import libbpf
 from s6nf.agent.maps import FlowTable, SinkCounters, SteeringMaps
 from s6nf.agent.verdicts import Reason, verdict_total
-from s6nf.keys import FlowKey
+from s6nf.keys import FlowKey, unpack_canonical
 from s6nf.netns import entered
+from s6nf.nfs.nat_maps import NatTables
 from s6nf.testbed.testbed import Testbed
 from s6nf.testbed.topology import instance_host
 
@@ -46,9 +48,7 @@ def snapshot(testbed: Testbed) -> Snapshot:
     flows: dict[int, dict[FlowKey, int]] = {}
     reasons: dict[int, dict[Reason, int]] = {}
     for i in topo.instances:
-        with FlowTable.pinned(testbed.pin_dir(instance_host(i))) as table:
-            flows[i] = {k: v.packets for k, v in table.entries().items()}
-            reasons[i] = table.reason_counts()
+        flows[i], reasons[i] = _instance_counts(testbed.nf, testbed.pin_dir(instance_host(i)))
     with SinkCounters.pinned(testbed.pin_dir("sink")) as sink:
         sink_flows = {k: p for k, (p, _) in sink.flows().items()}
         sink_reasons = sink.reason_counts()
@@ -59,6 +59,16 @@ def snapshot(testbed: Testbed) -> Snapshot:
                 ifindex = socket.if_nametoindex(end.ifname)
                 programs.setdefault(end.host, {})[end.ifname] = libbpf.xdp_prog_id(ifindex)
     return Snapshot(buckets, steer_reasons, flows, reasons, sink_flows, sink_reasons, programs)
+
+
+def _instance_counts(nf: str, pin_dir: Path) -> tuple[dict[FlowKey, int], dict[Reason, int]]:
+    """Packets per canonical flow as the NF's entries count them, and its reasons."""
+    if nf == "nat":
+        with NatTables.pinned(pin_dir) as nat:
+            return ({unpack_canonical(k): e.packets for k, e in nat.entries().items()},
+                    nat.reason_counts())
+    with FlowTable.pinned(pin_dir) as table:
+        return {k: v.packets for k, v in table.entries().items()}, table.reason_counts()
 
 
 def describe(snap: Snapshot) -> list[str]:

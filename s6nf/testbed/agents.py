@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 from s6nf.testbed.processes import stop_all
@@ -13,9 +13,11 @@ from s6nf.testbed.topology import port_of
 
 
 @contextmanager
-def agent_processes(testbed: Testbed, controller: str, advertise: str,
-                    schema: str = "") -> Iterator[list[subprocess.Popen[bytes]]]:
-    """``s6nf agent run`` for every instance of ``testbed``; terminated on exit."""
+def agent_processes(testbed: Testbed, controller: str, advertise: str, schema: str = "",
+                    nf_options: Mapping[str, str] | None = None
+                    ) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """``s6nf agent run`` for every instance of ``testbed``; terminated on exit. With
+    ``nf_options`` the agents run the testbed's NF slow path (``--nf``) with those settings."""
     topo = testbed.topology()
     procs: list[subprocess.Popen[bytes]] = []
     try:
@@ -26,6 +28,10 @@ def agent_processes(testbed: Testbed, controller: str, advertise: str,
                     "--pin-dir", str(testbed.pin_dir(f"nf{i}"))]
             if schema:
                 argv += ["--schema", schema]
+            if nf_options is not None:
+                argv += ["--nf", testbed.nf, "--netns", testbed.namespace(f"nf{i}")]
+                for key, value in nf_options.items():
+                    argv += ["--nf-option", f"{key}={value}"]
             procs.append(subprocess.Popen(argv))
         yield procs
     finally:

@@ -26,6 +26,7 @@ from s6nf.agent.structs import FwdAction, FwdTarget, mac_bytes
 from s6nf.config import TestbedConfig
 from s6nf.keys import DEFAULT_BUCKETS
 from s6nf.keyspace import KeySpace, initial, rebalance
+from s6nf.nfs.nat_maps import NatTables
 from s6nf.testbed import management
 from s6nf.testbed.topology import (
     Endpoint,
@@ -41,6 +42,8 @@ from s6nf.testbed.topology import (
 BPFFS = Path("/sys/fs/bpf")
 STATE_DIR = Path("/run/s6nf")
 NF_PROGRAM = "monitor"
+REPLY_ENTRIES = {"nat": "xdp_nat_reply"}
+"""NF programs with a second XDP entry for replies, attached on the instance's "out" link."""
 
 
 class TestbedError(RuntimeError):
@@ -89,6 +92,8 @@ class Testbed:
         self.management = management
         """Whether a new testbed gets the management network and the controller's host."""
         self.pin_root = BPFFS / "s6nf" / name
+        self.nf = self.config.nf.name
+        """The NF program every instance runs (``[nf] name`` of the configuration)."""
 
     @property
     def state(self) -> TestbedState | None:
@@ -154,11 +159,21 @@ class Testbed:
         to_nf, to_sink = (link for link in topo.links if host in (link.a.host, link.b.host))
         self._make_link(state, to_nf)
         self._make_link(state, to_sink)
-        self._load(NF_PROGRAM, host, ["in"])
+        self._load(self.nf, host, ["in"])
+        reply = REPLY_ENTRIES.get(self.nf)
+        if reply is not None:
+            self._load(self.nf, host, ["out"], entry=reply)
         self._load("sink", "sink", [host])
-        with FlowTable.pinned(self.pin_dir(host)) as table:
-            table.configure(self._ifindex(topo, to_sink.a), mac_bytes(to_sink.a.mac),
-                            mac_bytes(to_sink.b.mac))
+        out_ifindex = self._ifindex(topo, to_sink.a)
+        out_macs = mac_bytes(to_sink.a.mac), mac_bytes(to_sink.b.mac)
+        if self.nf == "nat":
+            with NatTables.pinned(self.pin_dir(host)) as nat:
+                nat.configure(0, out_ifindex, *out_macs)
+                nat.configure(1, self._ifindex(topo, to_nf.b), mac_bytes(to_nf.b.mac),
+                              mac_bytes(to_nf.a.mac))
+        else:
+            with FlowTable.pinned(self.pin_dir(host)) as table:
+                table.configure(out_ifindex, *out_macs)
         with SteeringMaps.pinned(self.pin_dir("sw")) as steering:
             steering.set_port(port_of(instance), self._ifindex(topo, to_nf.a))
         state.instances.append(instance)
@@ -295,15 +310,16 @@ class Testbed:
         with netns.entered(topo.namespace(end.host)):
             return socket.if_nametoindex(end.ifname)
 
-    def _load(self, program: str, host: str, ifnames: list[str]) -> None:
-        """Attach ``program`` (loaded once per host and pinned) to ``ifnames`` on ``host``."""
+    def _load(self, program: str, host: str, ifnames: list[str], entry: str = "") -> None:
+        """Attach ``program`` (loaded once per host and pinned) to ``ifnames`` on ``host``;
+        ``entry`` names another entry function of the same program (its maps shared)."""
         pin_dir = self.pin_dir(host)
-        prog_pin = pin_dir / f"prog_{program}"
+        prog_pin = pin_dir / f"prog_{entry or program}"
         if not prog_pin.exists():
             prog = load(program, pin_dir, {"BUCKETS": self.buckets,
                                           "MAX_FLOWS": self.config.maps.flows})
             try:
-                libbpf.obj_pin(prog.fd, str(prog_pin))
+                libbpf.obj_pin(prog.entry(entry) if entry else prog.fd, str(prog_pin))
             finally:
                 prog.close()
         with _pinned_fd(prog_pin) as fd:

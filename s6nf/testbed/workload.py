@@ -92,6 +92,9 @@ class WorkloadSpec:
     the header only."""
     seed: int = 1
     dst_mac: str = "ff:ff:ff:ff:ff:ff"
+    one_way: bool = False
+    """Client-to-server packets only (SYN, data, FIN for TCP): for NFs whose replies the
+    testbed makes itself (a NAT's replies go to an address only the NAT chooses)."""
 
     def __post_init__(self) -> None:
         if self.flows < 1 or self.concurrency < 1:
@@ -132,6 +135,7 @@ class _Flow:
     sent: int = 0
     seq: list[int] = field(default_factory=lambda: [0, 0])
     """Next TCP sequence number of the client and of the server."""
+    one_way: bool = False
 
     def frame(self, payload_len: int) -> bytes:
         header = MeasHeader(self.sent).pack()
@@ -139,6 +143,8 @@ class _Flow:
         self.sent += 1
         if not self.forward.tcp:
             return self.forward.frame(header, payload_len - HEADER_LEN, n)
+        if self.one_way:
+            return self._client_only(header, payload_len, n)
         data = self.size - TCP_CONTROL_PACKETS
         step: tuple[int, int, int]
         if n < 3:
@@ -153,6 +159,14 @@ class _Flow:
         template = self.backward if side else self.forward
         out = template.frame(header, pad, n, seq, ack if flags & ACK else 0, flags)
         self.seq[side] += HEADER_LEN + pad + (1 if flags & (SYN | FIN) else 0)
+        return out
+
+
+    def _client_only(self, header: bytes, payload_len: int, n: int) -> bytes:
+        flags = SYN if n == 0 else (FIN | ACK if n == self.size - 1 else PSH | ACK)
+        pad = payload_len - HEADER_LEN if flags & PSH else 0
+        out = self.forward.frame(header, pad, n, self.seq[0], self.seq[1] if n else 0, flags)
+        self.seq[0] += HEADER_LEN + pad + (1 if flags & (SYN | FIN) else 0)
         return out
 
 
@@ -176,7 +190,7 @@ def generate(path: Path, spec: WorkloadSpec) -> Workload:
         flows[key] = size
         return _Flow(key, size, FrameTemplate(key, spec.dst_mac),
                      FrameTemplate(key.reversed(), spec.dst_mac),
-                     seq=[rng.getrandbits(32), rng.getrandbits(32)])
+                     seq=[rng.getrandbits(32), rng.getrandbits(32)], one_way=spec.one_way)
 
     with path.open("wb") as out:
         pcap = PcapFile(out)

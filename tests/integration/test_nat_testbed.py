@@ -1,0 +1,100 @@
+"""The NAT on the embedded testbed: two instances with their agents (slow path, port pool,
+re-injection by AF_PACKET) under the controller; every packet sent is translated, received in
+order, and no public port serves two flows (root only)."""
+
+import asyncio
+import dataclasses
+import os
+
+import pytest
+
+from s6nf.agent.maps import SinkCounters, SteeringMaps
+from s6nf.agent.p4rt import serve
+from s6nf.agent.p4rt.ebpf_backend import EbpfBackend
+from s6nf.agent.verdicts import Reason
+from s6nf.controller.app import Controller, ControllerSettings
+from s6nf.controller.p4rt_client import DeviceConfig
+from s6nf.keys import FlowKey
+from s6nf.nfs.nat_maps import NatTables
+from s6nf.testbed.agents import agent_processes
+from s6nf.testbed.run import run_trace
+from s6nf.testbed.testbed import Testbed
+from s6nf.testbed.topology import default_config, gen_link, instance_host
+from s6nf.testbed.workload import WorkloadSpec, generate
+from tests.integration.test_controller import wait_registered
+
+pytestmark = [pytest.mark.root, pytest.mark.timeout(240)]
+PUBLIC = "198.51.100.1"
+PUBLIC_INT = 0xC6336401
+
+
+@pytest.fixture(scope="module")
+def bed(tmp_path_factory):
+    base = default_config()
+    config = dataclasses.replace(base, nf=dataclasses.replace(base.nf, name="nat"))
+    tb = Testbed(f"nt{os.getpid() % 100000}", config=config)
+    tb.up(2, steer=False)
+    maps = SteeringMaps.pinned(tb.pin_dir("sw"))
+    with serve(EbpfBackend(maps), "127.0.0.1:0", device_id=1) as target:
+        yield tb, target, tmp_path_factory.mktemp("nat")
+    maps.close()
+    tb.down()
+
+
+def nat_entries(tb):
+    out = {}
+    for i in tb.topology().instances:
+        with NatTables.pinned(tb.pin_dir(instance_host(i))) as nat:
+            for key, entry in nat.entries().items():
+                assert key not in out, "an entry is live at two instances"
+                out[key] = (i, entry)
+    return out
+
+
+def test_every_packet_is_translated_in_order_with_unique_public_ports(bed):
+    tb, target, tmp = bed
+    spec = WorkloadSpec(flows=1500, concurrency=300, rate_pps=20_000, one_way=True,
+                        dst_mac=gen_link().b.mac, seed=11)
+    workload = generate(tmp / "nat.pcap", spec)
+    settings = ControllerSettings("127.0.0.1:0", DeviceConfig(target.address),
+                                  tmp / "state.json", phase_timeout_s=20)
+
+    async def scenario():
+        async with Controller(settings) as controller:
+            with agent_processes(tb, f"127.0.0.1:{controller.port}", "127.0.0.1",
+                                 nf_options={"public": PUBLIC, "ports": "10000-59999"}):
+                await wait_registered(controller, 2)
+                outcome = await controller.scale_to(2)
+                assert outcome.ok, outcome.to_json()
+                report = await asyncio.to_thread(run_trace, tb, workload.path, 20_000)
+                return report, nat_entries(tb)
+
+    report, entries = asyncio.run(scenario())
+    assert report.problems() == []
+    assert report.sent.sent == workload.packets
+
+    forward = {k: e for k, (_, e) in entries.items() if not e.reverse}
+    reverse = {k: e for k, (_, e) in entries.items() if e.reverse}
+    assert len(forward) == len(reverse) == len(workload.flows)
+    ports = [int.from_bytes(e.new_sport.to_bytes(2, "little"), "big") for e in forward.values()]
+    assert len(set(ports)) == len(ports) and all(10000 <= p <= 59999 for p in ports)
+
+    with SinkCounters.pinned(tb.pin_dir("sink")) as sink:
+        received = sink.records()
+        reasons = sink.reason_counts()
+    assert reasons.get(Reason.NOTE_REORDERED, 0) == 0
+    for flow, size in workload.flows.items():
+        entry = forward[flow.canonical()]
+        port = int.from_bytes(entry.new_sport.to_bytes(2, "little"), "big")
+        translated = FlowKey(PUBLIC_INT, flow.dst, port, flow.dport, flow.proto)
+        got = received[FlowKey(*_lower_first(translated))]
+        assert got.packets == size and got.reordered == 0
+        assert entry.packets == size
+    with NatTables.pinned(tb.pin_dir(instance_host(0))) as nat:
+        assert nat.reason_counts().get(Reason.PUNTED, 0) > 0
+
+
+def _lower_first(key):
+    a, b = (key.src, key.sport), (key.dst, key.dport)
+    lo, hi = (a, b) if a <= b else (b, a)
+    return lo[0], hi[0], lo[1], hi[1], key.proto
