@@ -97,6 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--concurrency", type=int, default=2000, help="flows active at once")
     bench.add_argument("--out", type=Path, default=None, help="results directory")
     bench.add_argument("--name", default="s6bench", help="testbed name")
+    bench.add_argument("--nf", default="monitor", choices=["monitor", "nat"],
+                       help="the NF under test (default monitor)")
+    bench.add_argument("--mode", default="s6", help="agents' DSO mode (default s6)")
 
     demo = sub.add_parser("demo", help="bring up a testbed, push traffic, show the counters")
     demo.add_argument("--name", default="s6demo")
@@ -236,7 +239,8 @@ def _bench(args: argparse.Namespace) -> int:
     packets = args.rate * (schedule[-1].at_s + TAIL_S)
     flows = args.flows or flows_for(packets)
     out = args.out or Path("results") / time.strftime("bench-%Y%m%d-%H%M%S")
-    spec = BenchSpec(schedule, args.rate, flows, min(args.concurrency, flows), out, args.name)
+    spec = BenchSpec(schedule, args.rate, flows, min(args.concurrency, flows), out, args.name,
+                     nf=args.nf, mode=args.mode)
     results = run(spec)
     m = results["measured"]
     print(f"sent {results['sent']}, received {m['received']}, lost {m['lost']}, "

@@ -9,6 +9,7 @@ import logging
 import signal
 from pathlib import Path
 
+from s6nf.agent.dso.config import Mode
 from s6nf.keys import DEFAULT_BUCKETS
 
 DEFAULT_CONTROLLER = "127.0.0.1:9600"
@@ -59,6 +60,8 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
                       help="run this NF's slow path (nat); needs --pin-dir")
     arun.add_argument("--nf-option", action="append", default=[], metavar="KEY=VALUE",
                       help="an NF setting, e.g. public=198.51.100.1 (repeatable)")
+    arun.add_argument("--mode", default="s6", choices=[m.value for m in Mode],
+                      help="DSO mode (DESIGN.md §6; default s6)")
     arun.add_argument("--netns", default=None,
                       help="network namespace of the instance's data interfaces")
     arun.add_argument("-v", "--verbose", action="store_true")
@@ -155,6 +158,7 @@ async def _dispatch(args: argparse.Namespace) -> int:
                                   buckets=args.buckets, schema=args.schema,
                                   metrics_port=args.metrics_port, pin_dir=args.pin_dir,
                                   nf=args.nf, nf_options=_options(args.nf_option),
+                                  mode=Mode(args.mode),
                                   netns=args.netns)
         process = AgentProcess(settings_)
         task = asyncio.create_task(process.run(), name=f"agent-{args.instance}")

@@ -16,6 +16,9 @@ struct punt_record {
 
 S6_RINGBUF(punt_ring, PUNT_RING_PAGES);
 
+/* One record being assembled, per CPU. */
+S6_MAP("percpu_array", __u32, struct punt_record, punt_scratch, 1);
+
 /* flow → punted so far in this episode; written by the kernel only. */
 S6_MAP("hash", struct flow_key, struct punt_pend, pend, MAX_PEND);
 
@@ -27,6 +30,9 @@ enum gate {
     GATE_HANDLED = 1 /* punted or dropped, and counted: return XDP_DROP */
 };
 
+/* The record is assembled in a per-CPU scratch buffer and copied into the ring at its own
+ * length (metadata + frame), so small frames take little room: a ring reservation must have a
+ * constant size, a ring output need not. */
 static __always_inline int punt(struct xdp_md *ctx, const struct parsed *p,
                                 struct punt_pend *pd, __u32 dir)
 {
@@ -35,22 +41,26 @@ static __always_inline int punt(struct xdp_md *ctx, const struct parsed *p,
         count_reason(REASON_DROP_PUNT_TOO_BIG);
         return GATE_HANDLED;
     }
-    struct punt_record *rec = punt_ring.ringbuf_reserve(sizeof(struct punt_record));
-    if (!rec) {
-        count_reason(REASON_DROP_PUNT_FULL);
+    __u32 zero = 0;
+    struct punt_record *rec = punt_scratch.lookup(&zero);
+    if (!rec)
         return GATE_HANDLED;
-    }
     __u32 n = ((len - 1) & (PUNT_MAX - 1)) + 1;
     if (bpf_xdp_load_bytes(ctx, 0, rec->data, n) != 0) {
-        punt_ring.ringbuf_discard(rec, 0);
         count_reason(REASON_DROP_TRUNC_ETH);
         return GATE_HANDLED;
     }
     __builtin_memcpy(&rec->meta.key, &p->key, sizeof(struct flow_key));
+    /* A flow's packets arrive on one CPU (one queue), so taking the number back after a
+     * failed output cannot interleave with another packet of the same flow. */
     rec->meta.seq = __sync_fetch_and_add(&pd->punted, 1) + 1;
     rec->meta.len = n;
     rec->meta.dir = dir;
-    punt_ring.ringbuf_submit(rec, 0);
+    if (punt_ring.ringbuf_output(rec, sizeof(struct punt_meta) + n, 0) != 0) {
+        __sync_fetch_and_add(&pd->punted, -1);
+        count_reason(REASON_DROP_PUNT_FULL);
+        return GATE_HANDLED;
+    }
     count_reason(REASON_PUNTED);
     return GATE_HANDLED;
 }

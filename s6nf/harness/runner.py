@@ -12,6 +12,7 @@ sink's "scaling" phase, the rest to "normal".
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import platform
@@ -23,18 +24,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from s6nf.agent.maps import SinkCounters, SteeringMaps
+from s6nf.agent.maps import ProgramStats, SinkCounters, SteeringMaps
 from s6nf.agent.p4rt import serve
 from s6nf.agent.p4rt.ebpf_backend import EbpfBackend
 from s6nf.controller.app import Controller, ControllerSettings
 from s6nf.controller.p4rt_client import DeviceConfig
 from s6nf.harness import report
 from s6nf.harness.schedule import Step
+from s6nf.keys import FlowKey
 from s6nf.measure.summary import summarize
+from s6nf.nfs.nat_maps import NatTables
 from s6nf.testbed.agents import agent_processes
 from s6nf.testbed.replay import ReplayResult, replay, wait_until_stable
 from s6nf.testbed.testbed import Testbed
-from s6nf.testbed.topology import gen_link
+from s6nf.testbed.topology import default_config, gen_link, instance_host
 from s6nf.testbed.workload import WorkloadSpec, generate
 
 NORMAL, SCALING = 0, 1
@@ -64,32 +67,47 @@ class BenchSpec:
     name: str = "s6bench"
     """Testbed name."""
     seed: int = 1
+    nf: str = "monitor"
+    """The NF every instance runs: monitor (fast path only) or nat (with its agents' slow
+    path)."""
+    mode: str = "s6"
+    """The agents' DSO mode (DESIGN.md §6)."""
 
+
+NAT_OPTIONS = {"public": "198.51.100.1", "ports": "1024-65535", "idle_timeout_s": "3600",
+               "close_linger_s": "3600"}
+"""The bench's NAT: expiry held off for the run, so every flow's translation can still be read
+afterwards to match what the sink received with what was sent."""
 
 def run(spec: BenchSpec, progress: Callable[[str], None] = print) -> dict[str, Any]:
     duration = spec.schedule[-1].at_s + TAIL_S
     peak = max(s.instances for s in spec.schedule)
     spec.out.mkdir(parents=True, exist_ok=True)
-    tb = Testbed(spec.name)
-    progress(f"testbed {spec.name}: {peak} instances, stamper at gen")
+    base = default_config()
+    tb = Testbed(spec.name, config=dataclasses.replace(
+        base, nf=dataclasses.replace(base.nf, name=spec.nf)))
+    progress(f"testbed {spec.name}: {peak} instances of {spec.nf} ({spec.mode}), stamper at gen")
     tb.up(peak, steer=False)
     try:
         tb.attach_stamper()
         with tempfile.TemporaryDirectory() as tmp:
             workload = generate(Path(tmp) / "workload.pcap", WorkloadSpec(
                 flows=spec.flows, concurrency=spec.concurrency, rate_pps=spec.rate_pps,
-                seed=spec.seed, dst_mac=gen_link().b.mac))
+                seed=spec.seed, dst_mac=gen_link().b.mac, one_way=spec.nf == "nat"))
             progress(f"workload: {workload.packets} packets of {len(workload.flows)} flows "
                      f"(replayed at {spec.rate_pps:,} pps, ~{workload.packets / spec.rate_pps:.1f}"
                      f" s; schedule spans {duration:.1f} s)")
             results = asyncio.run(_run(tb, spec, workload.path, progress))
+            sent = workload.flows if spec.nf != "nat" else translated(tb, workload.flows)
+            verdicts = instance_verdicts(tb)
             with SinkCounters.pinned(tb.pin_dir("sink")) as sink:
                 hists = dict(enumerate(sink.histograms()))
-                measured = summarize(sink, workload.flows)
-        results.update(nf="monitor", mode="s6", schedule=",".join(
+                measured = summarize(sink, sent)
+        results.update(nf=spec.nf, mode=spec.mode, schedule=",".join(
             f"{s.instances}@{s.at_s:g}s" for s in spec.schedule), rate_pps=spec.rate_pps,
             workload={"packets": workload.packets, "flows": len(workload.flows),
-                      "seed": spec.seed}, measured=measured, environment=_environment())
+                      "seed": spec.seed}, measured=measured, instances=verdicts,
+            environment=_environment())
     finally:
         tb.down()
     (spec.out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
@@ -97,7 +115,8 @@ def run(spec: BenchSpec, progress: Callable[[str], None] = print) -> dict[str, A
     report.plot_throughput(results, spec.out / "throughput.png")
     report.plot_latency_cdf({p: h for p, h in hists.items() if p in report.PHASE_NAMES},
                             spec.out / "latency_cdf.png",
-                            "monitor: latency, normal operation vs scale events")
+                            f"{spec.nf} ({spec.mode}): latency, normal operation vs scale "
+                            "events")
     progress(f"results in {spec.out}: results.json, summary.md, throughput.png, latency_cdf.png")
     return results
 
@@ -110,7 +129,9 @@ async def _run(tb: Testbed, spec: BenchSpec, pcap: Path,
         settings = ControllerSettings("127.0.0.1:0", DeviceConfig(target.address),
                                       Path(tmp) / "controller.json")
         async with Controller(settings) as controller:
-            with agent_processes(tb, f"127.0.0.1:{controller.port}", "127.0.0.1"):
+            with agent_processes(tb, f"127.0.0.1:{controller.port}", "127.0.0.1",
+                                 nf_options=NAT_OPTIONS if spec.nf == "nat" else None,
+                                 mode=spec.mode):
                 await _registered(controller, len(tb.topology().instances))
                 first = await controller.scale_to(spec.schedule[0].instances)
                 if not first.ok:
@@ -156,6 +177,35 @@ async def _under_load(tb: Testbed, spec: BenchSpec, pcap: Path, controller: Cont
         await asyncio.to_thread(wait_until_stable, lambda: _received(sink), sent[0].sent)
     progress(f"  replay done: {sent[0].sent} packets in {sent[0].seconds:.1f} s")
     return {"sent": sent[0].sent, "replay_seconds": sent[0].seconds, "events": events}
+
+
+def instance_verdicts(tb: Testbed) -> dict[str, dict[str, int]]:
+    """Each instance's packets by reason (where its datapath sent, punted or dropped them)."""
+    out = {}
+    for i in tb.topology().instances:
+        with ProgramStats.pinned(tb.pin_dir(instance_host(i))) as stats:
+            out[str(i)] = {r.name.lower(): n for r, n in sorted(stats.reason_counts().items())
+                           if n}
+    return out
+
+
+def translated(tb: Testbed, flows: dict[FlowKey, int]) -> dict[FlowKey, int]:
+    """The NAT's outputs: each sent flow's packet count under the key the sink saw (public
+    address and port), from the forward entries at the instances. A flow whose entry is at no
+    instance (its state lost) keeps its inside key, so all its packets count as lost."""
+    public = FlowKey.of(NAT_OPTIONS["public"], "0.0.0.0", 0, 0, 0).src
+    ports: dict[bytes, int] = {}
+    for i in tb.topology().instances:
+        with NatTables.pinned(tb.pin_dir(instance_host(i))) as nat:
+            for key, entry in nat.entries().items():
+                if not entry.reverse and entry.orig_saddr:
+                    ports[key] = int.from_bytes(entry.new_sport.to_bytes(2, "little"), "big")
+    out: dict[FlowKey, int] = {}
+    for flow, count in flows.items():
+        port = ports.get(flow.canonical())
+        sink_key = flow if port is None else FlowKey(public, flow.dst, port, flow.dport, flow.proto)
+        out[sink_key] = count
+    return out
 
 
 def _received(sink: SinkCounters) -> int:

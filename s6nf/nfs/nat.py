@@ -110,6 +110,7 @@ class Nat:
         assert isinstance(flows, SwMap) and isinstance(pool, MwMap)
         self.flows = agent.sw(flows)
         self.ports = PortAllocator(agent, pool, config.ports)
+        self.public = config.public_int
         self.counters = NatCounters()
 
     async def handle(self, pkt: Punted) -> tuple[int, bytes] | None:
@@ -136,7 +137,7 @@ class Nat:
                     self._store(pkt.key, entry)
                     return None
                 entry = self._new_flow(h, port)
-                reverse = FlowKey(h.dst, self.config.public_int, h.dport, port, h.proto)
+                reverse = FlowKey(h.dst, self.public, h.dport, port, h.proto)
                 async with self.flows.access(reverse.canonical(), create=True):
                     self._store(reverse.canonical(), self._reverse_of(h, port))
                 self.counters.new_flows += 1
@@ -172,7 +173,7 @@ class Nat:
     def _new_flow(self, h: Headers, port: int) -> NatEntryRecord:
         now = coarse_ns()
         return NatEntryRecord(orig_saddr=_be32(h.src), orig_sport=_be16(h.sport),
-                              new_saddr=_be32(self.config.public_int), new_sport=_be16(port),
+                              new_saddr=_be32(self.public), new_sport=_be16(port),
                               new_daddr=_be32(h.dst), new_dport=_be16(h.dport),
                               last_seen_ns=now)
 
@@ -202,7 +203,7 @@ class Nat:
             await self.flows.remove(key)
             if entry.action == NfAction.PASS:
                 port = _host16(entry.new_sport)
-                reverse = FlowKey(_host32(entry.new_daddr), self.config.public_int,
+                reverse = FlowKey(_host32(entry.new_daddr), self.public,
                                   _host16(entry.new_dport), port, key[12])
                 await self.flows.remove(reverse.canonical())
                 self.ports.free(port)

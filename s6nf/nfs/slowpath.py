@@ -2,9 +2,11 @@
 handler → re-injection → release (docs/punt-design.md).
 
 Each punted packet runs in its flow's micro-thread, so a flow's packets leave in the order they
-were punted; the release of a packet is written only after it has left, and releases of one
-flow are written in order. A packet refused because its flow's queue is full is dropped, and
-its release is folded into the flow's last queued packet, so the flow never waits for it.
+were punted. Only the flow's last queued packet writes its release, after it has left: the
+kernel compares the release with the packets it punted, so a release written while later
+packets still wait could not flip the flow anyway, and skipping it saves a map update.
+A packet refused because its flow's queue is full is dropped, and its release is folded
+into the flow's last queued packet, so the flow never waits for it.
 """
 
 from __future__ import annotations
@@ -106,6 +108,6 @@ class SlowPath:
         if out is not None:
             self.emitter.emit(*out)
             self.counters.reinjected += 1
-        self.punt.release(pkt.key, release.seq)
         if self._tail.get(pkt.key) is release:
             del self._tail[pkt.key]
+            self.punt.release(pkt.key, release.seq)

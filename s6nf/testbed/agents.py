@@ -14,7 +14,7 @@ from s6nf.testbed.topology import port_of
 
 @contextmanager
 def agent_processes(testbed: Testbed, controller: str, advertise: str, schema: str = "",
-                    nf_options: Mapping[str, str] | None = None
+                    nf_options: Mapping[str, str] | None = None, mode: str = "s6"
                     ) -> Iterator[list[subprocess.Popen[bytes]]]:
     """``s6nf agent run`` for every instance of ``testbed``; terminated on exit. With
     ``nf_options`` the agents run the testbed's NF slow path (``--nf``) with those settings."""
@@ -26,6 +26,7 @@ def agent_processes(testbed: Testbed, controller: str, advertise: str, schema: s
                     "--controller", controller, "--advertise", advertise,
                     "--port", str(port_of(i)), "--dmac", topo.endpoint(f"nf{i}", "in").mac,
                     "--pin-dir", str(testbed.pin_dir(f"nf{i}"))]
+            argv += ["--mode", mode]
             if schema:
                 argv += ["--schema", schema]
             if nf_options is not None:

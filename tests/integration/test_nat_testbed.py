@@ -26,6 +26,9 @@ from tests.integration.test_controller import wait_registered
 pytestmark = [pytest.mark.root, pytest.mark.timeout(240)]
 PUBLIC = "198.51.100.1"
 PUBLIC_INT = 0xC6336401
+NAT_OPTIONS = {"public": PUBLIC, "ports": "10000-59999", "idle_timeout_s": "600",
+               "close_linger_s": "600"}
+"""Expiry held off: the test reads every flow's entry after the run."""
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +65,7 @@ def test_every_packet_is_translated_in_order_with_unique_public_ports(bed):
     async def scenario():
         async with Controller(settings) as controller:
             with agent_processes(tb, f"127.0.0.1:{controller.port}", "127.0.0.1",
-                                 nf_options={"public": PUBLIC, "ports": "10000-59999"}):
+                                 nf_options=NAT_OPTIONS):
                 await wait_registered(controller, 2)
                 outcome = await controller.scale_to(2)
                 assert outcome.ok, outcome.to_json()

@@ -91,6 +91,6 @@ def test_agent_metrics_read_the_instances_pinned_maps(pin_dir):
         prog.close()
     assert 's6nf_datapath_packets_total{reason="forward"} 3' in text
     assert 's6nf_datapath_packets_total{reason="drop_fragment"} 1' in text
-    assert 's6nf_datapath_flows{what="entries"} 2' in text
-    assert 's6nf_datapath_flows{what="capacity"} 128' in text
+    assert 's6nf_datapath_flows{map="flows",what="entries"} 2' in text
+    assert 's6nf_datapath_flows{map="flows",what="capacity"} 128' in text
     assert "s6nf_agent_epoch 0" in text
