@@ -25,6 +25,7 @@ from s6nf.agent.structs import NatEntryRecord, NfAction
 from s6nf.keys import FlowKey
 from s6nf.nfs.frames import TCP_FIN, TCP_RST, BadFrame, Headers, parse, rewrite
 from s6nf.nfs.portpool import PortAllocator, PortRange, PortShard
+from s6nf.nfs.slowpath import Output
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +95,7 @@ class NatCounters:
     no_port: int = 0
     expired: int = 0
     bad_frames: int = 0
+    wrong_way: int = 0
 
 
 Egress = Callable[[int], tuple[bytes, bytes]]
@@ -113,57 +115,72 @@ class Nat:
         self.public = config.public_int
         self.counters = NatCounters()
 
-    async def handle(self, pkt: Punted) -> tuple[int, bytes] | None:
+    async def handle(self, pkt: Punted) -> Output:
         """The slow path of one punted packet: the frame to send on, or None (dropped)."""
-        try:
-            h = parse(pkt.frame)
-        except BadFrame as exc:
-            self.counters.bad_frames += 1
-            log.warning("NAT: unreadable punted frame: %s", exc)
-            return None
-        if pkt.direction == FORWARD:
-            return await self._outbound(pkt, h)
-        return await self._inbound(pkt, h)
+        return (await self.handle_batch([pkt], list))[0]
 
-    async def _outbound(self, pkt: Punted, h: Headers) -> tuple[int, bytes] | None:
-        async with self.flows.access(pkt.key, create=True) as view:
-            entry = NatEntryRecord.from_bytes(view.to_bytes())
-            if entry.orig_saddr == 0 and entry.action == NfAction.PASS:
-                port = await self.ports.allocate()
-                if port is None:
-                    self.counters.no_port += 1
-                    entry.action = NfAction.DROP
-                    entry.last_seen_ns = coarse_ns()
-                    self._store(pkt.key, entry)
-                    return None
-                entry = self._new_flow(h, port)
-                reverse = FlowKey(h.dst, self.public, h.dport, port, h.proto)
-                async with self.flows.access(reverse.canonical(), create=True):
-                    self._store(reverse.canonical(), self._reverse_of(h, port))
-                self.counters.new_flows += 1
-            return self._forward(pkt, h, entry)
-
-    async def _inbound(self, pkt: Punted, h: Headers) -> tuple[int, bytes] | None:
+    async def handle_batch(self, pkts: list[Punted], more: Callable[[], list[Punted]]
+                           ) -> list[Output]:
+        """A flow's queued packets (one canonical key), in one access to its entry: the
+        entry is installed once, counted for every packet, and written back once."""
+        key = pkts[0].key
+        outputs: list[Output] = []
+        inbound = pkts[0].direction != FORWARD
         try:
-            async with self.flows.access(pkt.key, create=False) as view:
-                entry = NatEntryRecord.from_bytes(view.to_bytes())
-                return self._forward(pkt, h, entry)
+            access = self.flows.access(key, create=not inbound)
+            view = await access.__aenter__()
         except KeyError:
-            self.counters.unsolicited += 1
-            return None
+            self.counters.unsolicited += len(pkts)
+            batch = more()
+            self.counters.unsolicited += len(batch)
+            return [None] * (len(pkts) + len(batch))
+        try:
+            entry = NatEntryRecord.from_bytes(view.to_bytes())
+            fresh = entry.orig_saddr == 0 and entry.action == NfAction.PASS
+            batch = pkts
+            while batch:
+                for pkt in batch:
+                    try:
+                        h = parse(pkt.frame)
+                    except BadFrame as exc:
+                        self.counters.bad_frames += 1
+                        log.warning("NAT: unreadable punted frame: %s", exc)
+                        outputs.append(None)
+                        continue
+                    if fresh:
+                        entry = await self._install(key, h)
+                        fresh = False
+                    outputs.append(self._forward(pkt, h, entry))
+                batch = more()
+            if not fresh:
+                self._store(key, entry)
+        finally:
+            await access.__aexit__(None, None, None)
+        return outputs
 
-    def _forward(self, pkt: Punted, h: Headers, entry: NatEntryRecord
-                 ) -> tuple[int, bytes] | None:
+    async def _install(self, key: bytes, h: Headers) -> NatEntryRecord:
+        """A new inside flow: a public port, and its reverse entry (or a drop entry)."""
+        port = await self.ports.allocate()
+        if port is None:
+            self.counters.no_port += 1
+            return NatEntryRecord(action=NfAction.DROP, last_seen_ns=coarse_ns())
+        reverse = FlowKey(h.dst, self.public, h.dport, port, h.proto)
+        async with self.flows.access(reverse.canonical(), create=True):
+            self._store(reverse.canonical(), self._reverse_of(h, port))
+        self.counters.new_flows += 1
+        return self._new_flow(h, port)
+
+    def _forward(self, pkt: Punted, h: Headers, entry: NatEntryRecord) -> Output:
         """Send ``pkt`` the way its entry says, counting it in the entry as the kernel does."""
         if entry.action != NfAction.PASS:
             return None
         if _be32(h.src) != entry.orig_saddr or _be16(h.sport) != entry.orig_sport:
+            self.counters.wrong_way += 1
             return None
         entry.packets += 1
         entry.bytes += len(pkt.frame)
         entry.last_seen_ns = coarse_ns()
         entry.closing |= h.tcp_flags & (TCP_FIN | TCP_RST)
-        self._store(pkt.key, entry)
         smac, dmac = self.egress(pkt.direction)
         frame = rewrite(pkt.frame, h, _host32(entry.new_saddr), _host32(entry.new_daddr),
                         _host16(entry.new_sport), _host16(entry.new_dport), smac, dmac)

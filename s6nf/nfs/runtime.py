@@ -73,7 +73,8 @@ class NfRuntime:
         names = interface_names(egress_ifindexes(self.pin_dir), self.namespace)
         self._emitter = PacketEmitter(names, self.namespace)
         self._punt = PuntPath.pinned(self.pin_dir)
-        self.slow = SlowPath(self._punt, agent.micro, handler, self._emitter)
+        self.slow = SlowPath(self._punt, agent.micro, handler, self._emitter,
+                             batch=getattr(self.nf, "handle_batch", None))
         loop = asyncio.get_running_loop()
         self.slow.start(loop)
         self.slow.drain()

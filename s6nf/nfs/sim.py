@@ -63,7 +63,8 @@ class SimInstance:
         self.dropped: list[tuple[int, bytes, int]] = []
         self.punt = PuntPath.of(self.program)
         micro: KeyedExecutor = self.agent.micro
-        self.slow = SlowPath(self.punt, micro, self.handler, ListEmitter(self.outputs))
+        self.slow = SlowPath(self.punt, micro, self.handler, ListEmitter(self.outputs),
+                             batch=getattr(self.nf, "handle_batch", None))
 
     async def start(self, bind: str = "127.0.0.1:0") -> str:
         port = await self.agent.start(bind)

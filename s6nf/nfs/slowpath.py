@@ -1,30 +1,38 @@
-"""The slow path of an NF instance: punted packets → per-flow micro-threads → the NF's
-handler → re-injection → release (docs/punt-design.md).
+"""The slow path of an NF instance: punted packets → per-flow queues drained by micro-threads
+→ the NF's handler → re-injection → release (docs/punt-design.md).
 
-Each punted packet runs in its flow's micro-thread, so a flow's packets leave in the order they
-were punted. Only the flow's last queued packet writes its release, after it has left: the
-kernel compares the release with the packets it punted, so a release written while later
-packets still wait could not flip the flow anyway, and skipping it saves a map update.
-A packet refused because its flow's queue is full is dropped, and its release is folded
-into the flow's last queued packet, so the flow never waits for it.
+A flow's punted packets wait in its queue and are handled in the order they were punted, by
+one micro-thread at a time. An NF with a batch handler gets everything queued for the flow at
+once, and may take what arrives while it works (``more``) before it lets go of the flow's
+object, so a flow's backlog is never split between two owners by a migration.
+
+Frames leave before the release is written; the release is written once, when the flow's queue
+is empty: the kernel compares it with the packets it punted, so an earlier release could not
+flip the flow anyway. A packet refused because its flow's queue is full is dropped, counted,
+and released with the rest, so the flow never waits for it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from s6nf.agent.dso.errors import Overflow
 from s6nf.agent.dso.microthreads import KeyedExecutor
 from s6nf.agent.punt import MalformedPunt, Punted, PuntPath
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[Punted], Awaitable[tuple[int, bytes] | None]]
-"""An NF's slow path for one packet: (direction to leave by, frame), or None to drop it."""
+Output = tuple[int, bytes] | None
+"""(direction to leave by, frame), or None: the packet is dropped."""
+Handler = Callable[[Punted], Awaitable[Output]]
+"""An NF's slow path for one packet."""
+BatchHandler = Callable[[list[Punted], Callable[[], list[Punted]]], Awaitable[list[Output]]]
+"""An NF's slow path for a flow's queued packets; ``more()`` takes those queued since. It
+returns one output per packet handled, in order."""
 
 
 class Emitter(Protocol):
@@ -43,24 +51,25 @@ class SlowPathCounters:
     malformed: int = 0
 
 
-class _Release:
-    """The seq a queued packet releases when it is done (raised by later overflow drops)."""
-
-    __slots__ = ("seq",)
-
-    def __init__(self, seq: int) -> None:
-        self.seq = seq
-
-
 class SlowPath:
     def __init__(self, punt: PuntPath, micro: KeyedExecutor, handler: Handler,
-                 emitter: Emitter) -> None:
+                 emitter: Emitter, batch: BatchHandler | None = None,
+                 max_queued: int | None = None) -> None:
         self.punt = punt
         self.micro = micro
         self.handler = handler
+        self.batch = batch
         self.emitter = emitter
+        self.max_queued = max_queued or micro.max_per_key
         self.counters = SlowPathCounters()
-        self._tail: dict[bytes, _Release] = {}
+        self._queues: dict[bytes, deque[Punted]] = {}
+        self._refused: dict[bytes, int] = {}
+        """Highest seq refused per flow while its queue was full: released with the rest."""
+
+    @property
+    def queued(self) -> int:
+        """Punted packets waiting in flow queues (the slow path's queue depth)."""
+        return sum(len(q) for q in self._queues.values())
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         """Drain the ring whenever it has records (the ring's epoll fd in ``loop``)."""
@@ -70,7 +79,7 @@ class SlowPath:
         loop.remove_reader(self.punt.ring.fileno())
 
     def drain(self) -> int:
-        """Queue every waiting punt record on its flow's micro-thread; returns how many."""
+        """Queue every waiting punt record on its flow; returns how many."""
         records = self.punt.take()
         for raw in records:
             try:
@@ -84,30 +93,58 @@ class SlowPath:
 
     def _submit(self, pkt: Punted) -> None:
         self.counters.punted += 1
-        release = _Release(pkt.seq)
-        try:
-            self.micro.submit(pkt.key, lambda: self._run(pkt, release))
-        except Overflow:
+        queue = self._queues.get(pkt.key)
+        if queue is None:
+            queue = self._queues[pkt.key] = deque((pkt,))
+            self.micro.submit(pkt.key, lambda: self._run(pkt.key, queue))
+        elif len(queue) >= self.max_queued:
             self.counters.overflowed += 1
-            self._tail[pkt.key].seq = pkt.seq
-            return
-        self._tail[pkt.key] = release
+            self._refused[pkt.key] = pkt.seq
+        else:
+            queue.append(pkt)
 
-    async def _run(self, pkt: Punted, release: _Release) -> None:
+    async def _run(self, key: bytes, queue: deque[Punted]) -> None:
         try:
-            out = await self.handler(pkt)
+            last = 0
+            while queue:
+                handled, outputs = await self._handle(queue)
+                for out in outputs:
+                    if out is None:
+                        self.counters.dropped_by_nf += 1
+                    else:
+                        self.emitter.emit(*out)
+                        self.counters.reinjected += 1
+                if handled:
+                    last = handled[-1].seq
+            refused = self._refused.pop(key, 0)
+            self.punt.release(key, max(last, refused))
+        finally:
+            if self._queues.get(key) is queue:
+                del self._queues[key]
+
+    async def _handle(self, queue: deque[Punted]) -> tuple[list[Punted], list[Output]]:
+        """Handle what is queued (and, with a batch handler, what arrives meanwhile)."""
+        handled: list[Punted] = []
+
+        def more() -> list[Punted]:
+            taken = list(queue)
+            queue.clear()
+            handled.extend(taken)
+            return taken
+
+        first = more()
+        try:
+            if self.batch is not None:
+                outputs = await self.batch(first, more)
+                if len(outputs) != len(handled):
+                    raise RuntimeError(f"batch handler gave {len(outputs)} outputs for "
+                                       f"{len(handled)} packets")
+                return handled, outputs
+            return handled, [await self.handler(pkt) for pkt in first]
         except asyncio.CancelledError:
             raise
         except Exception:
-            self.counters.failed += 1
-            log.exception("slow path failed on a packet of flow %s; dropped", pkt.key.hex())
-            out = None
-        else:
-            if out is None:
-                self.counters.dropped_by_nf += 1
-        if out is not None:
-            self.emitter.emit(*out)
-            self.counters.reinjected += 1
-        if self._tail.get(pkt.key) is release:
-            del self._tail[pkt.key]
-            self.punt.release(pkt.key, release.seq)
+            self.counters.failed += len(handled)
+            log.exception("slow path failed on %d packets of flow %s; dropped", len(handled),
+                          first[0].key.hex())
+            return handled, [None] * len(handled)
