@@ -15,6 +15,7 @@ from pathlib import Path
 
 import grpc
 
+from s6nf.agent.control import SERVICE as AGENT_SERVICE
 from s6nf.agent.control import AgentControl
 from s6nf.agent.dso.agent import DsoAgent
 from s6nf.agent.dso.config import AgentConfig, Mode
@@ -25,6 +26,8 @@ from s6nf.keys import DEFAULT_BUCKETS
 from s6nf.keyspace import KeySpace
 from s6nf.metrics import MetricsServer, Registry, Sample
 from s6nf.rpc import JsonClient, RpcError
+from s6nf.tls import Material, add_port, aio_server
+from s6nf.tls.peers import AGENT_CONTROL
 
 log = logging.getLogger(__name__)
 CONTROLLER_SERVICE = "s6nf.Controller"
@@ -55,6 +58,9 @@ class AgentSettings:
     """Port of the Prometheus endpoint on ``advertise`` (None: no endpoint, 0: any)."""
     pin_dir: Path | None = None
     """The instance's pinned eBPF maps, for datapath metrics (None: DSO metrics only)."""
+    tls: Material | None = None
+    """The agent's TLS material: its control service, state channel and calls to the
+    controller use mutual TLS; None for none (insecure, for local tests)."""
 
 
 def agent_metrics(dso: DsoAgent, pin_dir: Path | None) -> Registry:
@@ -105,21 +111,21 @@ class AgentProcess:
     def __init__(self, settings: AgentSettings) -> None:
         self.settings = settings
         s = settings
-        self.dso = DsoAgent(AgentConfig(s.instance, mode=s.mode), load_schema(s.schema),
+        self.dso = DsoAgent(AgentConfig(s.instance, mode=s.mode, tls=s.tls), load_schema(s.schema),
                             KeySpace(0, (s.instance,) * s.buckets))
         self.control = AgentControl(self.dso)
         self.ready = asyncio.Event()
         self._server: grpc.aio.Server | None = None
-        self._controller = JsonClient(s.controller, CONTROLLER_SERVICE, timeout_s=2.0)
+        self._controller = JsonClient(s.controller, CONTROLLER_SERVICE, timeout_s=2.0, tls=s.tls)
         self.registry = agent_metrics(self.dso, s.pin_dir)
         self.metrics_port = 0
 
     async def run(self) -> None:
         s = self.settings
         state_port = await self.dso.start(f"{s.advertise}:{s.state_port}")
-        self._server = grpc.aio.server()
+        self._server = aio_server(s.tls, AGENT_SERVICE, AGENT_CONTROL)
         self._server.add_generic_rpc_handlers((self.control.handler(),))
-        control_port = self._server.add_insecure_port(f"{s.advertise}:{s.control_port}")
+        control_port = add_port(self._server, f"{s.advertise}:{s.control_port}", s.tls)
         await self._server.start()
         metrics = None
         if s.metrics_port is not None:
