@@ -11,7 +11,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from s6nf import cli_config, cli_control
+from s6nf import cli_config, cli_control, cli_pki
 from s6nf.rpc import RpcError
 
 
@@ -79,13 +79,19 @@ def build_parser() -> argparse.ArgumentParser:
     _testbed_args(server)
     server.add_argument("--address", default="127.0.0.1:9559", help="host:port to listen on")
     server.add_argument("--device-id", type=int, default=1)
+    server.add_argument("--tls-dir", type=Path, default=None,
+                        help="mutual TLS with DIR/ca.crt and DIR/switch.{crt,key} (default: "
+                             "[tls] dir of --config, else none)")
     shell = psub.add_parser("shell", help="p4runtime-shell on a running target (tables kept)")
     shell.add_argument("--address", default="127.0.0.1:9559")
     shell.add_argument("--device-id", type=int, default=1)
     shell.add_argument("--election-id", default="0,1", help="high,low (default 0,1)")
+    shell.add_argument("--tls-dir", type=Path, default=None,
+                       help="mutual TLS with DIR/ca.crt and DIR/client.{crt,key}")
 
     cli_control.add_parsers(sub)
     cli_config.add_parsers(sub)
+    cli_pki.add_parsers(sub)
 
     bench = sub.add_parser("bench", help="an NF under a scale schedule at a set load, measured "
                                          "in the kernel; results as JSON, Markdown and PNG")
@@ -126,6 +132,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _bench(args)
         if args.command == "config":
             return cli_config.run(args)
+        if args.command == "pki":
+            return cli_pki.run(args)
         return _demo(args)
     except (RuntimeError, ValueError, LookupError, OSError, RpcError) as exc:
         print(f"s6nf: error: {exc}", file=sys.stderr)
@@ -205,26 +213,38 @@ def _print_run(tb: object, pcap: Path, pps: int | None) -> int:
 
 
 def _p4(args: argparse.Namespace) -> int:
+    from s6nf.tls import TlsConfig, load_dir
+
     if args.action == "shell":
+        tls: list[str] = []
+        if args.tls_dir is not None:
+            files = TlsConfig.in_dir(args.tls_dir, "client")
+            files.load()
+            tls = ["--ssl", f"--cacert={files.ca}", f"--cert={files.cert}",
+                   f"--private-key={files.key}"]
         # Without --config p4runtime-shell reads the pipeline from the device instead of
         # pushing it (which would empty the tables of a running target).
         os.execv(sys.executable, [sys.executable, "-m", "p4runtime_sh",
                                   f"--grpc-addr={args.address}", f"--device-id={args.device_id}",
-                                  f"--election-id={args.election_id}"])
+                                  f"--election-id={args.election_id}", *tls])
     from s6nf.agent.maps import SteeringMaps
     from s6nf.agent.p4rt import serve
     from s6nf.agent.p4rt.ebpf_backend import EbpfBackend
     from s6nf.testbed.testbed import Testbed
 
-    testbed = Testbed(args.name, config=cli_config.embedded(args.config))
+    config = cli_config.embedded(args.config)
+    material = load_dir(args.tls_dir or config.tls_dir, "switch")
+    testbed = Testbed(args.name, config=config)
     testbed.topology()
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     with SteeringMaps.pinned(testbed.pin_dir("sw")) as maps, \
-            serve(EbpfBackend(maps), args.address, args.device_id, preloaded=True) as server:
+            serve(EbpfBackend(maps), args.address, args.device_id, preloaded=True,
+                  tls=material) as server:
         print(f"P4Runtime server for testbed {args.name} (device {args.device_id}) on "
-              f"{server.address}; Ctrl-C stops it", flush=True)
+              f"{server.address} ({'mutual TLS' if material else 'no TLS'}); Ctrl-C stops it",
+              flush=True)
         stop.wait()
     return 0
 

@@ -13,6 +13,7 @@ from s6nf.agent.dso.config import Mode
 from s6nf.keys import DEFAULT_BUCKETS
 
 DEFAULT_CONTROLLER = "127.0.0.1:9600"
+_CLIENT_TLS = "mutual TLS with DIR/ca.crt and DIR/client.{crt,key} (default: none)"
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -32,6 +33,9 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     run.add_argument("--phase-timeout", type=float, default=30.0)
     run.add_argument("--metrics", default=None,
                      help="host:port for the Prometheus endpoint /metrics (default: none)")
+    run.add_argument("--tls-dir", type=Path, default=None,
+                     help="mutual TLS with DIR/ca.crt and DIR/controller.{crt,key} "
+                          "(default: [tls] dir of --config, else none)")
     run.add_argument("-v", "--verbose", action="store_true")
 
     agent = sub.add_parser("agent", help="an NF instance's agent")
@@ -64,16 +68,21 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
                       help="DSO mode (DESIGN.md §6; default s6)")
     arun.add_argument("--netns", default=None,
                       help="network namespace of the instance's data interfaces")
+    arun.add_argument("--tls-dir", type=Path, default=None,
+                      help="mutual TLS with DIR/ca.crt and DIR/nf<instance>.{crt,key} "
+                           "(default: [tls] dir of --config, else none)")
     arun.add_argument("-v", "--verbose", action="store_true")
 
     scale = sub.add_parser("scale", help="scale the NF: to N, out by one, in by one")
     scale.add_argument("how", choices=["to", "out", "in"])
     scale.add_argument("count", type=int, nargs="?")
     scale.add_argument("--controller", default=DEFAULT_CONTROLLER)
+    scale.add_argument("--tls-dir", type=Path, default=None, help=_CLIENT_TLS)
 
     status = sub.add_parser("status", help="epoch, load per instance, members")
     status.add_argument("--controller", default=DEFAULT_CONTROLLER)
     status.add_argument("--json", action="store_true")
+    status.add_argument("--tls-dir", type=Path, default=None, help=_CLIENT_TLS)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -92,9 +101,9 @@ async def _until_signalled() -> None:
 
 _CONTROLLER_DEFAULTS = {"bind": DEFAULT_CONTROLLER, "device": "127.0.0.1:9559", "device_id": 1,
                         "device_config": None,
-                        "state_file": Path("/var/lib/s6nf/controller.json")}
+                        "state_file": Path("/var/lib/s6nf/controller.json"), "tls_dir": None}
 _AGENT_DEFAULTS = {"controller": DEFAULT_CONTROLLER, "control_port": 0, "state_port": 0,
-                   "buckets": DEFAULT_BUCKETS}
+                   "buckets": DEFAULT_BUCKETS, "tls_dir": None}
 _AGENT_REQUIRED = ("instance", "advertise", "port", "dmac")
 
 
@@ -132,6 +141,7 @@ def _options(pairs: list[str]) -> tuple[tuple[str, str], ...]:
 
 async def _dispatch(args: argparse.Namespace) -> int:
     from s6nf.rpc import JsonClient
+    from s6nf.tls import load_dir
 
     if args.command in ("controller", "agent"):
         fill_from_config(args)
@@ -144,10 +154,12 @@ async def _dispatch(args: argparse.Namespace) -> int:
         device = DeviceConfig(args.device, args.device_id, (high, low),
                               device_config=args.device_config)
         settings = ControllerSettings(args.bind, device, args.state_file,
-                                      phase_timeout_s=args.phase_timeout, metrics=args.metrics)
+                                      phase_timeout_s=args.phase_timeout, metrics=args.metrics,
+                                      tls=load_dir(args.tls_dir, "controller"))
         async with Controller(settings) as controller:
             print(f"controller on port {controller.port}, target {args.device}; "
-                  f"state in {args.state_file}", flush=True)
+                  f"state in {args.state_file}; "
+                  f"{'mutual TLS' if settings.tls else 'no TLS'}", flush=True)
             await _until_signalled()
         return 0
     if args.command == "agent":
@@ -159,7 +171,8 @@ async def _dispatch(args: argparse.Namespace) -> int:
                                   metrics_port=args.metrics_port, pin_dir=args.pin_dir,
                                   nf=args.nf, nf_options=_options(args.nf_option),
                                   mode=Mode(args.mode),
-                                  netns=args.netns)
+                                  netns=args.netns,
+                                  tls=load_dir(args.tls_dir, f"nf{args.instance}"))
         process = AgentProcess(settings_)
         task = asyncio.create_task(process.run(), name=f"agent-{args.instance}")
         await asyncio.wait([task, asyncio.create_task(_until_signalled(), name="signals")],
@@ -169,7 +182,8 @@ async def _dispatch(args: argparse.Namespace) -> int:
         if task.done() and not task.cancelled() and task.exception() is not None:
             raise task.exception()  # type: ignore[misc]
         return 0
-    client = JsonClient(args.controller, "s6nf.Controller", timeout_s=120.0)
+    client = JsonClient(args.controller, "s6nf.Controller", timeout_s=120.0,
+                        tls=load_dir(args.tls_dir, "client"))
     try:
         if args.command == "status":
             reply = await client.call("Status")

@@ -16,6 +16,8 @@ from typing import Any
 
 import grpc
 
+from s6nf.tls import Material, aio_channel
+
 log = logging.getLogger(__name__)
 
 Json = dict[str, Any]
@@ -75,18 +77,21 @@ def generic_handler(service: str, methods: Mapping[str, Handler]) -> grpc.Generi
 
 
 class JsonClient:
-    """Calls JSON methods of one service at one address; the channel opens on first use."""
+    """Calls JSON methods of one service at one address; the channel opens on first use,
+    with mutual TLS when ``tls`` is given."""
 
-    def __init__(self, address: str, service: str, timeout_s: float = 5.0) -> None:
+    def __init__(self, address: str, service: str, timeout_s: float = 5.0,
+                 tls: Material | None = None) -> None:
         self.address = address
         self.service = service
         self.timeout_s = timeout_s
+        self.tls = tls
         self._channel: grpc.aio.Channel | None = None
 
     async def call(self, method: str, request: Json | None = None,
                    timeout_s: float | None = None) -> Json:
         if self._channel is None:
-            self._channel = grpc.aio.insecure_channel(self.address)
+            self._channel = aio_channel(self.address, self.tls)
         stub = self._channel.unary_unary(f"/{self.service}/{method}")
         try:
             reply = await stub(_encode(request or {}), timeout=timeout_s or self.timeout_s)

@@ -78,11 +78,13 @@ def batch_errors(error: grpc.RpcError) -> list[tuple[int, str]]:
 class Client:
     """One controller: a channel, a StreamChannel and an election id."""
 
-    def __init__(self, address: str, device_id: int = 1, role: str = "") -> None:
+    def __init__(self, address: str, device_id: int = 1, role: str = "",
+                 credentials: grpc.ChannelCredentials | None = None) -> None:
         self.device_id = device_id
         self.role = role
         self.election_id: tuple[int, int] | None = None
-        self.channel = grpc.insecure_channel(address)
+        self.channel = (grpc.insecure_channel(address) if credentials is None
+                        else grpc.secure_channel(address, credentials))
         self.stub = p4runtime_pb2_grpc.P4RuntimeStub(self.channel)
         self._requests: queue.SimpleQueue[p4runtime_pb2.StreamMessageRequest | None] = (
             queue.SimpleQueue()

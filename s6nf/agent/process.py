@@ -16,6 +16,7 @@ from pathlib import Path
 import grpc
 
 from s6nf.agent.bpfmap import BpfMap, RawMap
+from s6nf.agent.control import SERVICE as AGENT_SERVICE
 from s6nf.agent.control import AgentControl
 from s6nf.agent.dso.agent import DsoAgent
 from s6nf.agent.dso.config import AgentConfig, Mode
@@ -28,6 +29,8 @@ from s6nf.keyspace import KeySpace
 from s6nf.metrics import MetricsServer, Registry, Sample
 from s6nf.nfs.runtime import NfRuntime, kind_of
 from s6nf.rpc import JsonClient, RpcError
+from s6nf.tls import Material, add_port, aio_server
+from s6nf.tls.peers import AGENT_CONTROL
 
 log = logging.getLogger(__name__)
 CONTROLLER_SERVICE = "s6nf.Controller"
@@ -67,6 +70,9 @@ class AgentSettings:
     """The NF's settings (``public=198.51.100.1`` …)."""
     netns: str | None = None
     """The network namespace of the instance's data interfaces (re-injection sockets)."""
+    tls: Material | None = None
+    """The agent's TLS material: its control service, state channel and calls to the
+    controller use mutual TLS; None for none (insecure, for local tests)."""
 
 
 def agent_metrics(dso: DsoAgent, pin_dir: Path | None) -> Registry:
@@ -132,12 +138,12 @@ class AgentProcess:
                 raise ValueError("give --nf or --schema, not both: the NF brings its schema")
             self.runtime = NfRuntime(kind_of(s.nf, dict(s.nf_options)), s.pin_dir, s.netns)
             schema = self.runtime.schema
-        self.dso = DsoAgent(AgentConfig(s.instance, mode=s.mode), schema,
+        self.dso = DsoAgent(AgentConfig(s.instance, mode=s.mode, tls=s.tls), schema,
                             KeySpace(0, (s.instance,) * s.buckets))
         self.control = AgentControl(self.dso)
         self.ready = asyncio.Event()
         self._server: grpc.aio.Server | None = None
-        self._controller = JsonClient(s.controller, CONTROLLER_SERVICE, timeout_s=2.0)
+        self._controller = JsonClient(s.controller, CONTROLLER_SERVICE, timeout_s=2.0, tls=s.tls)
         self.registry = agent_metrics(self.dso, s.pin_dir)
         self.metrics_port = 0
 
@@ -146,9 +152,9 @@ class AgentProcess:
         state_port = await self.dso.start(f"{s.advertise}:{s.state_port}")
         if self.runtime is not None:
             self.runtime.start(self.dso)
-        self._server = grpc.aio.server()
+        self._server = aio_server(s.tls, AGENT_SERVICE, AGENT_CONTROL)
         self._server.add_generic_rpc_handlers((self.control.handler(),))
-        control_port = self._server.add_insecure_port(f"{s.advertise}:{s.control_port}")
+        control_port = add_port(self._server, f"{s.advertise}:{s.control_port}", s.tls)
         await self._server.start()
         metrics = None
         if s.metrics_port is not None:

@@ -69,7 +69,8 @@ def from_dict(raw: dict[str, Any], source: Path | None = None) -> TestbedConfig:
     config = TestbedConfig(
         management_network=network, hosts=hosts, nf=_nf(top.table("nf")),
         target=_target(top.table("target")), controller=_controller(top.table("controller")),
-        maps=_maps(top.table("maps", {})), source=source)
+        maps=_maps(top.table("maps", {})), source=source,
+        tls_dir=_tls_dir(top.table("tls", {}), source))
     top.done()
     _check(config)
     return config
@@ -143,6 +144,17 @@ def _maps(s: Section) -> MapSizes:
     out = MapSizes(buckets, s.integer("flows", 1, 1 << 24, 65536))
     s.done()
     return out
+
+
+def _tls_dir(s: Section, source: Path | None) -> Path | None:
+    value = s.text("dir", None)
+    s.done()
+    if value is None:
+        return None
+    if not value:
+        raise ConfigError(s.field("dir"), "empty; the directory `s6nf pki init --dir` wrote")
+    path = Path(value)
+    return path if path.is_absolute() or source is None else source.parent / path
 
 
 def _check(config: TestbedConfig) -> None:

@@ -16,7 +16,7 @@ def controller_options(config: TestbedConfig) -> dict[str, Any]:
     target = config.target
     return {"bind": config.controller_address, "device": target.address,
             "device_id": target.device_id, "device_config": target.device_config,
-            "state_file": config.controller.state_file}
+            "state_file": config.controller.state_file, "tls_dir": config.tls_dir}
 
 
 def agent_options(config: TestbedConfig, host_name: str) -> dict[str, Any]:
@@ -36,4 +36,5 @@ def agent_options(config: TestbedConfig, host_name: str) -> dict[str, Any]:
     return {"instance": host.instance, "controller": config.controller_address,
             "advertise": host.management_ip, "port": port_of(host.instance),
             "dmac": to_nf.mac, "control_port": config.nf.control_port,
-            "state_port": config.nf.state_port, "buckets": config.maps.buckets}
+            "state_port": config.nf.state_port, "buckets": config.maps.buckets,
+            "tls_dir": config.tls_dir}

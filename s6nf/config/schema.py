@@ -155,6 +155,9 @@ class TestbedConfig:
     maps: MapSizes
     source: Path | None = None
     """The file it was read from."""
+    tls_dir: Path | None = None
+    """Directory of the CA and component certificates (``[tls] dir``; relative to the file);
+    None: the control plane runs without TLS (docs/security.md)."""
 
     def host(self, name: str) -> Host:
         for host in self.hosts:

@@ -24,6 +24,8 @@ from s6nf.keys import DEFAULT_BUCKETS
 from s6nf.keyspace import KeySpace
 from s6nf.metrics import MetricsServer, Registry, Sample
 from s6nf.rpc import Json, JsonClient, RpcRefused, field, generic_handler
+from s6nf.tls import Material, add_port, aio_server
+from s6nf.tls.peers import CONTROLLER_API
 
 log = logging.getLogger(__name__)
 SERVICE = "s6nf.Controller"
@@ -46,6 +48,9 @@ class ControllerSettings:
     buckets: int = DEFAULT_BUCKETS
     metrics: str | None = None
     """host:port of the Prometheus endpoint (``/metrics``); None for none."""
+    tls: Material | None = None
+    """The controller's TLS material: its API, its calls to agents and to the target use
+    mutual TLS; None for none (insecure, for local tests)."""
 
 
 class Controller:
@@ -55,7 +60,7 @@ class Controller:
     def __init__(self, settings: ControllerSettings) -> None:
         self.settings = settings
         self.state = persist.load(settings.state_file, time.monotonic())
-        self.p4rt = P4RuntimeClient(settings.device)
+        self.p4rt = P4RuntimeClient(settings.device, settings.tls)
         self.reconciled: dict[int, Steer] = {}
         """Steering entries the last reconcile had to rewrite (tests and logs read it)."""
         self._scale_lock = asyncio.Lock()
@@ -103,11 +108,11 @@ class Controller:
         await self._reach_target()
         await self.p4rt.ensure_pipeline()
         await self.reconcile()
-        self._server = grpc.aio.server()
+        self._server = aio_server(self.settings.tls, SERVICE, CONTROLLER_API)
         self._server.add_generic_rpc_handlers((generic_handler(SERVICE, {
             "Register": self.register, "Heartbeat": self.heartbeat, "Scale": self.scale,
             "Status": self.status}),))
-        self.port = self._server.add_insecure_port(self.settings.bind)
+        self.port = add_port(self._server, self.settings.bind, self.settings.tls)
         if self.port == 0:
             raise OSError(f"controller cannot listen on {self.settings.bind}")
         await self._server.start()
@@ -165,7 +170,8 @@ class Controller:
     def _agent(self, member: Member) -> JsonClient:
         client = self._agents.get(member.control)
         if client is None:
-            client = self._agents[member.control] = JsonClient(member.control, AGENT_SERVICE)
+            client = self._agents[member.control] = JsonClient(member.control, AGENT_SERVICE,
+                                                              tls=self.settings.tls)
         return client
 
     def _save(self) -> None:

@@ -22,6 +22,7 @@ from p4.v1 import p4runtime_pb2, p4runtime_pb2_grpc
 from s6nf.agent.p4rt.codec import decode, encode
 from s6nf.agent.p4rt.pipeline import DEFAULT_P4INFO, Pipeline
 from s6nf.controller.model import Steer
+from s6nf.tls import Material, aio_channel
 
 RETRIES = 3
 
@@ -53,8 +54,12 @@ class DeviceConfig:
 
 
 class P4RuntimeClient:
-    def __init__(self, config: DeviceConfig) -> None:
+    """Speaks to one device; over mutual TLS when ``tls`` (the controller's material) is
+    given."""
+
+    def __init__(self, config: DeviceConfig, tls: Material | None = None) -> None:
         self.config = config
+        self.tls = tls
         self.pipeline = Pipeline.load(config.p4info)
         self._channel: grpc.aio.Channel | None = None
         self._stub: p4runtime_pb2_grpc.P4RuntimeStub | None = None
@@ -65,7 +70,7 @@ class P4RuntimeClient:
     async def connect(self, timeout_s: float = 5.0) -> None:
         """Open the channel and become primary; raises NotPrimary if another client is."""
         await self.close()
-        self._channel = grpc.aio.insecure_channel(self.config.address)
+        self._channel = aio_channel(self.config.address, self.tls)
         self._stub = p4runtime_pb2_grpc.P4RuntimeStub(self._channel)
         self._requests = asyncio.Queue()
         self._arbitrated = asyncio.get_running_loop().create_future()

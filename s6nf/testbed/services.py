@@ -21,13 +21,18 @@ from s6nf import netns
 from s6nf.testbed.processes import stop_all
 from s6nf.testbed.testbed import Testbed, TestbedError
 from s6nf.testbed.topology import instance_host
+from s6nf.tls.components import components
+from s6nf.tls.pki import init_pki
 
 READY_TIMEOUT_S = 60.0
 
 
 @contextmanager
-def management_services(testbed: Testbed, state_file: Path) -> Iterator[str]:
-    """Start them (each server once it says it listens); yields the controller's address."""
+def management_services(testbed: Testbed, state_file: Path,
+                        tls_dir: Path | None = None) -> Iterator[str]:
+    """Start them (each server once it says it listens); yields the controller's address.
+    With ``tls_dir``, a development CA and every component's certificate are made there
+    first and every channel uses mutual TLS (clients then need ``--tls-dir`` too)."""
     state = testbed.state
     if state is None or not state.management:
         raise TestbedError(f"testbed {testbed.name!r} has no management network: "
@@ -38,6 +43,9 @@ def management_services(testbed: Testbed, state_file: Path) -> Iterator[str]:
         raise TestbedError("the services read the testbed's configuration file; this "
                            "configuration was not read from one")
     config_args = ["--config", str(config.source)]
+    if tls_dir is not None:
+        init_pki(tls_dir, components(config))
+        config_args += ["--tls-dir", str(tls_dir)]
     procs: list[subprocess.Popen[str]] = []
     try:
         procs.append(_start(testbed.namespace("sw"), [
@@ -82,13 +90,14 @@ def run_s6nf(testbed: Testbed, host: str, args: list[str],
     return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
 
 
-def wait_registered(testbed: Testbed, controller: str, count: int,
-                    timeout: float = 30.0) -> list[dict[str, Any]]:
+def wait_registered(testbed: Testbed, controller: str, count: int, timeout: float = 30.0,
+                    tls_dir: Path | None = None) -> list[dict[str, Any]]:
     """Ask the controller (from its host) until ``count`` agents are members; returns them."""
     deadline = time.monotonic() + timeout
+    tls = [] if tls_dir is None else ["--tls-dir", str(tls_dir)]
     while True:
         done = run_s6nf(testbed, testbed.config.controller.host,
-                        ["status", "--json", "--controller", controller])
+                        ["status", "--json", "--controller", controller, *tls])
         members: list[dict[str, Any]] = (json.loads(done.stdout)["members"]
                                          if done.returncode == 0 else [])
         if len(members) >= count:

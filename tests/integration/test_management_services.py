@@ -1,6 +1,7 @@
 """The controller, the P4Runtime server and the agents each in their own namespace, talking
-over the management network with the configured addresses; a scale event steers traffic, and
-no component has a socket on loopback (root only)."""
+over the management network with the configured addresses and mutual TLS; a scale event
+steers traffic, a client without a certificate is refused, and no component has a socket on
+loopback (root only)."""
 
 import ipaddress
 import os
@@ -38,9 +39,13 @@ def test_control_plane_runs_over_the_management_network_only(tmp_path):
     try:
         tb.up(2, steer=False)
         trace = write_flows(tmp_path / "t.pcap", 400, 2, seed=5, dst_mac=gen_link().b.mac)
-        with management_services(tb, tmp_path / "ctl.json") as controller:
-            members = wait_registered(tb, controller, 2)
-            scaled = run_s6nf(tb, "ctl", ["scale", "to", "2", "--controller", controller])
+        pki = tmp_path / "pki"
+        with management_services(tb, tmp_path / "ctl.json", pki) as controller:
+            members = wait_registered(tb, controller, 2, tls_dir=pki)
+            plain = run_s6nf(tb, "ctl", ["scale", "to", "2", "--controller", controller])
+            assert plain.returncode == 1 and "UNAVAILABLE" in plain.stderr, plain.stderr
+            scaled = run_s6nf(tb, "ctl", ["scale", "to", "2", "--controller", controller,
+                                          "--tls-dir", str(pki)])
             assert scaled.returncode == 0, scaled.stdout + scaled.stderr
             assert run_trace(tb, trace.path).problems() == []
             network = ipaddress.IPv4Network(tb.config.management_network)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from s6nf.keyspace import KeySpace
+from s6nf.tls import Material
 
 
 class Mode(Enum):
@@ -42,6 +43,9 @@ class AgentConfig:
     """Objects exported per background migration batch."""
     stale_cache_entries: int = 65536
     """Cached stale answers per map; the cache is emptied when it reaches this size."""
+    tls: Material | None = None
+    """This agent's TLS material: the state channel serves and dials peers with mutual TLS;
+    None for none (insecure)."""
 
 
 @dataclass(frozen=True)

@@ -71,7 +71,8 @@ class AgentCore:
         self.next: KeySpace | None = None
         self.counters = Counters()
         self.channel = StateChannel(
-            self.me, self, config.flush_interval_s, config.max_batch, config.max_buffered
+            self.me, self, config.flush_interval_s, config.max_batch, config.max_buffered,
+            tls=config.tls,
         )
         self._pending: dict[int, tuple[Link, asyncio.Future[Message], OnReply | None]] = {}
         self._ids = itertools.count(1)

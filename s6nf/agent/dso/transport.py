@@ -21,6 +21,8 @@ import grpc
 
 from s6nf.agent.dso.errors import Overflow, PeerLost
 from s6nf.agent.dso.wire import Kind, MalformedFrame, decode_frame, encode_frame, encode_message
+from s6nf.tls import Material, add_port, aio_channel, aio_server
+from s6nf.tls.peers import STATE_CHANNEL
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +122,8 @@ class Link:
 
 
 class StateChannel:
-    """The gRPC server of one agent and its on-demand streams to peers."""
+    """The gRPC server of one agent and its on-demand streams to peers; with ``tls``, both
+    use mutual TLS and only agents' certificates are admitted."""
 
     def __init__(
         self,
@@ -129,8 +132,10 @@ class StateChannel:
         flush_interval_s: float = 0.0005,
         max_batch: int = 4096,
         max_buffered: int = 1 << 20,
+        tls: Material | None = None,
     ) -> None:
         self.me = me
+        self.tls = tls
         self.sink = sink
         self.addresses: dict[int, str] = {}
         self.links: dict[int, Link] = {}
@@ -145,9 +150,10 @@ class StateChannel:
             "s6nf.dso.StateChannel",
             {"Stream": grpc.stream_stream_rpc_method_handler(self._serve)},
         )
-        self._server = grpc.aio.server(options=_GRPC_OPTIONS)
+        self._server = aio_server(self.tls, "s6nf.dso.StateChannel", STATE_CHANNEL,
+                                  _GRPC_OPTIONS)
         self._server.add_generic_rpc_handlers((handler,))
-        port = int(self._server.add_insecure_port(bind))
+        port = add_port(self._server, bind, self.tls)
         if port == 0:
             raise OSError(f"could not bind the state channel to {bind!r}")
         await self._server.start()
@@ -165,7 +171,7 @@ class StateChannel:
             raise PeerLost(f"no address for instance {peer}; known: {sorted(self.addresses)}")
         channel = self._channels.get(peer)
         if channel is None:
-            channel = self._channels[peer] = grpc.aio.insecure_channel(addr, options=_GRPC_OPTIONS)
+            channel = self._channels[peer] = aio_channel(addr, self.tls, _GRPC_OPTIONS)
         call = channel.stream_stream(METHOD_PATH)()
         hello = encode_frame([encode_message(Kind.HELLO, 0, 0, 0, 0, 0, b"", _U32.pack(self.me))])
         link = Link(peer, call.write, *self._link_args, first_frame=hello, on_failure=self._lost)

@@ -12,6 +12,8 @@ from p4.v1 import p4runtime_pb2_grpc
 from s6nf.agent.p4rt.backend import SteeringBackend
 from s6nf.agent.p4rt.pipeline import DEFAULT_P4INFO, Pipeline
 from s6nf.agent.p4rt.server import SteeringP4Runtime
+from s6nf.tls import Material, PeerCheck, SyncPeerInterceptor, add_port
+from s6nf.tls.peers import P4RUNTIME
 
 DEFAULT_ADDRESS = "0.0.0.0:9559"
 DEFAULT_WORKERS = 32
@@ -46,24 +48,28 @@ class RunningServer:
 
 def serve(backend: SteeringBackend, address: str = DEFAULT_ADDRESS, device_id: int = 1, *,
           p4info: Path = DEFAULT_P4INFO, preloaded: bool = False,
-          max_workers: int = DEFAULT_WORKERS) -> RunningServer:
+          max_workers: int = DEFAULT_WORKERS, tls: Material | None = None) -> RunningServer:
     """Serve the steering pipeline over ``backend`` on ``address`` (``host:port``, port 0 picks).
 
     Args:
         backend: the data plane the tables live in.
-        address: where to listen, without TLS.
+        address: where to listen.
         device_id: the P4Runtime device id clients must use.
         p4info: the pipeline's P4Info; SetForwardingPipelineConfig accepts only this one.
         preloaded: start with the pipeline set (the data plane already runs it), so clients
             may read and write without SetForwardingPipelineConfig.
         max_workers: gRPC worker threads.
+        tls: the switch's TLS material: serve with mutual TLS and admit only the
+            controller's and the operator's certificates; None serves without TLS.
     """
     servicer = SteeringP4Runtime(backend, device_id, Pipeline.load(p4info), preloaded=preloaded)
+    interceptors = [] if tls is None else [SyncPeerInterceptor(PeerCheck("P4Runtime", P4RUNTIME))]
     grpc_server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="p4rt")
+        futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="p4rt"),
+        interceptors=interceptors,
     )
     p4runtime_pb2_grpc.add_P4RuntimeServicer_to_server(servicer, grpc_server)
-    port = grpc_server.add_insecure_port(address)
+    port = add_port(grpc_server, address, tls)
     if port == 0:
         raise OSError(f"cannot listen on {address}")
     grpc_server.start()

@@ -80,6 +80,9 @@ BAD = [
      "hosts.nf0.data.in.address", "not in the subnet of its peer sw.nf0"),
     ("interface on two links", "hosts.gen.data.eth0.peer", "sink.nf0",
      "hosts.nf0.data.out.peer", "sink.nf0 is already linked to gen.eth0"),
+    ("tls dir not a string", "tls", {"dir": 5}, "tls.dir", "expected a string"),
+    ("tls dir empty", "tls", {"dir": ""}, "tls.dir", "empty"),
+    ("unknown tls field", "tls", {"dir": "pki", "ca": "ca.pem"}, "tls.ca", "unknown field"),
 ]
 
 
@@ -92,6 +95,15 @@ def test_bad_configuration_names_the_field(what, path, value, field, message):
         from_dict(raw)
     assert info.value.field == field, str(info.value)
     assert message in str(info.value)
+
+
+def test_tls_is_off_unless_configured_and_its_dir_is_relative_to_the_file(tmp_path):
+    assert load().tls_dir is None
+    raw = copy.deepcopy(RAW)
+    raw["tls"] = {"dir": "/etc/s6nf/pki"}
+    assert str(from_dict(raw, tmp_path / "t.toml").tls_dir) == "/etc/s6nf/pki"
+    raw["tls"] = {"dir": "pki"}
+    assert from_dict(raw, tmp_path / "t.toml").tls_dir == tmp_path / "pki"
 
 
 def test_duplicate_names_are_refused_by_the_toml_parser():

@@ -16,7 +16,18 @@ def test_agent_options_come_from_its_host():
     options = agent_options(load(), "nf1")
     assert options == {"instance": 1, "controller": "10.54.0.2:9600", "advertise": "10.54.0.11",
                        "port": 2, "dmac": "02:53:36:00:01:01", "control_port": 9610,
-                       "state_port": 9611, "buckets": 4096}
+                       "state_port": 9611, "buckets": 4096, "tls_dir": None}
+
+
+def test_the_tls_directory_comes_from_the_configuration(tmp_path):
+    config = tmp_path / "testbed.toml"
+    config.write_text(DEFAULT_PATH.read_text() + '\n[tls]\ndir = "pki"\n')
+    assert agent_options(load(config), "nf0")["tls_dir"] == tmp_path / "pki"
+    assert controller_options(load(config))["tls_dir"] == tmp_path / "pki"
+    args = build_parser().parse_args(["controller", "run", "--config", str(config),
+                                      "--tls-dir", "/elsewhere"])
+    fill_from_config(args)
+    assert str(args.tls_dir) == "/elsewhere"
 
 
 @pytest.mark.parametrize(("host", "message"), [("nf42", "no host 'nf42'"),
