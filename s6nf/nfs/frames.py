@@ -81,6 +81,54 @@ def _replace(csum: int, old: bytes, new: bytes) -> int:
     return ~_fold(total) & 0xFFFF
 
 
+def _delta(old: bytes, new: bytes) -> int:
+    """What RFC 1624 adds to a checksum's complement when ``old`` becomes ``new``."""
+    total = 0
+    for i in range(0, len(old), 2):
+        total += (~int.from_bytes(old[i:i + 2], "big") & 0xFFFF)
+        total += int.from_bytes(new[i:i + 2], "big")
+    return total
+
+
+def _apply(csum: int, delta: int) -> int:
+    return ~_fold((~csum & 0xFFFF) + delta) & 0xFFFF
+
+
+class Rewriter:
+    """One flow's translation, its checksum deltas computed once: every packet of the flow
+    has the same addresses and ports before and after, so only the deltas' application is
+    left per packet."""
+
+    def __init__(self, h: Headers, src: int, dst: int, sport: int, dport: int,
+                 smac: bytes, dmac: bytes) -> None:
+        self.old = struct.pack("!IIHH", h.src, h.dst, h.sport, h.dport)
+        self.addrs = struct.pack("!II", src, dst)
+        self.ports = struct.pack("!HH", sport, dport)
+        self.macs = dmac + smac
+        self.ip_delta = _delta(self.old[:8], self.addrs)
+        self.l4_delta = _delta(self.old, self.addrs + self.ports)
+
+    def apply(self, frame: bytes, h: Headers) -> bytes:
+        """``frame`` (a packet of this flow, as ``h`` reads it) translated."""
+        if frame[h.l3 + 12:h.l3 + 20] + frame[h.l4:h.l4 + 4] != self.old:
+            raise ValueError("the frame is not of the flow this rewriter was made for")
+        out = bytearray(frame)
+        out[0:12] = self.macs
+        at = h.l3 + 10
+        struct.pack_into("!H", out, at, _apply(struct.unpack_from("!H", frame, at)[0],
+                                               self.ip_delta))
+        at = h.l4 + (16 if h.proto == TCP else 6)
+        l4_sum = struct.unpack_from("!H", frame, at)[0]
+        if h.proto == TCP or l4_sum != 0:
+            l4_sum = _apply(l4_sum, self.l4_delta)
+            if h.proto == UDP and l4_sum == 0:
+                l4_sum = 0xFFFF
+            struct.pack_into("!H", out, at, l4_sum)
+        out[h.l3 + 12:h.l3 + 20] = self.addrs
+        out[h.l4:h.l4 + 4] = self.ports
+        return bytes(out)
+
+
 def rewrite(frame: bytes, h: Headers, src: int, dst: int, sport: int, dport: int,
             smac: bytes, dmac: bytes) -> bytes:
     """The frame with new addresses, ports and MACs, checksums updated incrementally."""

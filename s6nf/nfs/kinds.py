@@ -29,7 +29,8 @@ def nat_tables(source: MapSource) -> NatTables:
 
 def _nat_schema(source: MapSource) -> Schema:
     tables = nat_tables(source)
-    return nat_schema(lambda: EbpfStorage(tables.flows(), NatEntryRecord, ready_field="ready"))
+    return nat_schema(lambda: EbpfStorage(tables.flows(), NatEntryRecord, ready_field="ready",
+                                          own_keys=True))
 
 
 def _sim_configure(program: Program) -> None:

@@ -23,7 +23,7 @@ from s6nf.agent.dso.ebpf_storage import EbpfStorage
 from s6nf.agent.punt import Punted
 from s6nf.agent.structs import NatEntryRecord, NfAction
 from s6nf.keys import FlowKey
-from s6nf.nfs.frames import TCP_FIN, TCP_RST, BadFrame, Headers, parse, rewrite
+from s6nf.nfs.frames import TCP_FIN, TCP_RST, BadFrame, Headers, Rewriter, parse
 from s6nf.nfs.portpool import PortAllocator, PortRange, PortShard
 from s6nf.nfs.slowpath import Output
 
@@ -137,6 +137,7 @@ class Nat:
         try:
             entry = NatEntryRecord.from_bytes(view.to_bytes())
             fresh = entry.orig_saddr == 0 and entry.action == NfAction.PASS
+            rewriters: dict[int, Rewriter] = {}
             batch = pkts
             while batch:
                 for pkt in batch:
@@ -150,7 +151,7 @@ class Nat:
                     if fresh:
                         entry = await self._install(key, h)
                         fresh = False
-                    outputs.append(self._forward(pkt, h, entry))
+                    outputs.append(self._forward(pkt, h, entry, rewriters))
                 batch = more()
             if not fresh:
                 self._store(key, entry)
@@ -170,8 +171,10 @@ class Nat:
         self.counters.new_flows += 1
         return self._new_flow(h, port)
 
-    def _forward(self, pkt: Punted, h: Headers, entry: NatEntryRecord) -> Output:
-        """Send ``pkt`` the way its entry says, counting it in the entry as the kernel does."""
+    def _forward(self, pkt: Punted, h: Headers, entry: NatEntryRecord,
+                 rewriters: dict[int, Rewriter] | None = None) -> Output:
+        """Send ``pkt`` the way its entry says, counting it in the entry as the kernel does;
+        ``rewriters`` keeps the flow's translation (per direction) across a batch."""
         if entry.action != NfAction.PASS:
             return None
         if _be32(h.src) != entry.orig_saddr or _be16(h.sport) != entry.orig_sport:
@@ -181,9 +184,14 @@ class Nat:
         entry.bytes += len(pkt.frame)
         entry.last_seen_ns = coarse_ns()
         entry.closing |= h.tcp_flags & (TCP_FIN | TCP_RST)
-        smac, dmac = self.egress(pkt.direction)
-        frame = rewrite(pkt.frame, h, _host32(entry.new_saddr), _host32(entry.new_daddr),
-                        _host16(entry.new_sport), _host16(entry.new_dport), smac, dmac)
+        rewriters = {} if rewriters is None else rewriters
+        rewriter = rewriters.get(pkt.direction)
+        if rewriter is None:
+            smac, dmac = self.egress(pkt.direction)
+            rewriter = rewriters[pkt.direction] = Rewriter(
+                h, _host32(entry.new_saddr), _host32(entry.new_daddr), _host16(entry.new_sport),
+                _host16(entry.new_dport), smac, dmac)
+        frame = rewriter.apply(pkt.frame, h)
         self.counters.translated += 1
         return pkt.direction, frame
 

@@ -101,16 +101,27 @@ class AioPeerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             async def streaming(request: Any, context: grpc.aio.ServicerContext) -> Any:
                 reason = check.refusal(context, method)
                 if reason is not None:
-                    await context.abort(grpc.StatusCode.PERMISSION_DENIED, reason)
+                    # Ending the stream with a status, not abort(): see ``call`` below.
+                    context.set_code(grpc.StatusCode.PERMISSION_DENIED)
+                    context.set_details(reason)
+                    return
                 async for item in inner(request, context):
                     yield item
 
             return _rebuild(handler, streaming)
 
+        streamed = handler.request_streaming
+        """A refused streaming call ends with a status instead of abort(): abort's exception,
+        raised while the client still writes, sometimes reached the client as INTERNAL."""
+
         async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
             reason = check.refusal(context, method)
             if reason is not None:
-                await context.abort(grpc.StatusCode.PERMISSION_DENIED, reason)
+                if not streamed:
+                    await context.abort(grpc.StatusCode.PERMISSION_DENIED, reason)
+                context.set_code(grpc.StatusCode.PERMISSION_DENIED)
+                context.set_details(reason)
+                return None
             return await inner(request, context)
 
         return _rebuild(handler, call)

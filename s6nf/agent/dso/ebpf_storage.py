@@ -41,10 +41,14 @@ class EbpfStorage(Generic[R]):
         ready_field: a one-byte field the kernel sets when the entry may be used on the fast
             path (docs/punt-design.md); entries arriving here (``put``, ``import_``) have it
             cleared, so the kernel re-checks its punt state before using them.
+        own_keys: the kernel never adds or removes this map's entries (it only updates
+            them), so the set of keys is kept in Python and ``get`` needs no lookup: for maps
+            whose entries only the agent installs (the NAT's). Read from the map once here.
     """
 
     def __init__(self, table: BpfMap[Any, Any], record: type[R],
-                 key_len: int = CANONICAL_KEY_LEN, ready_field: str | None = None) -> None:
+                 key_len: int = CANONICAL_KEY_LEN, ready_field: str | None = None,
+                 own_keys: bool = False) -> None:
         self.raw = RawMap(table)
         if self.raw.value_size != record.size():
             raise ValueError(f"map {table.name}: values are {self.raw.value_size} bytes, record "
@@ -59,6 +63,7 @@ class EbpfStorage(Generic[R]):
         self._live = _live_class(record)
         self._default = record().to_bytes()
         self._ready_at = -1
+        self._keys: set[bytes] | None = set(self.raw.keys(key_len)) if own_keys else None
         if ready_field is not None:
             offset, codec = record.field_offset(ready_field)
             if codec.size != 1:
@@ -113,7 +118,10 @@ class EbpfStorage(Generic[R]):
             raise
 
     def get(self, key: bytes) -> R | None:
-        if self.raw.lookup(self._map_key(key)) is None:
+        if self._keys is not None:
+            if key not in self._keys:
+                return None
+        elif self.raw.lookup(self._map_key(key)) is None:
             return None
         return self.view(key)
 
@@ -131,10 +139,14 @@ class EbpfStorage(Generic[R]):
                 raise self._full(exc, f"new key {key.hex()}") from None
             if exc.errno != errno.EEXIST:
                 raise
+        if self._keys is not None:
+            self._keys.add(key)
         return self.view(key)
 
     def take(self, key: bytes) -> bytes | None:
         got = self.raw.pop_each([self._map_key(key)])
+        if self._keys is not None:
+            self._keys.discard(key)
         return got[0][1] if got else None
 
     def put(self, key: bytes, data: bytes) -> None:
@@ -144,11 +156,17 @@ class EbpfStorage(Generic[R]):
             if exc.errno in _FULL:
                 raise self._full(exc, f"key {key.hex()}") from None
             raise
+        if self._keys is not None:
+            self._keys.add(key)
 
     def delete(self, key: bytes) -> bool:
+        if self._keys is not None:
+            self._keys.discard(key)
         return self.raw.delete(self._map_key(key))
 
     def snapshot(self) -> list[bytes]:
+        if self._keys is not None:
+            return list(self._keys)
         return self.raw.keys(self.key_len)
 
     def items(self) -> list[tuple[bytes, R]]:
@@ -167,6 +185,8 @@ class EbpfStorage(Generic[R]):
             if len(key) != self.key_len:
                 self._map_key(key)
         taken = self.raw.pop_each([key + pad for key in keys])
+        if self._keys is not None:
+            self._keys.difference_update(keys)
         n = self.key_len
         return [(k[:n], v) for k, v in taken]
 
@@ -178,7 +198,8 @@ class EbpfStorage(Generic[R]):
         here, as the runtime does (it checks ``get`` first). The kernel's batch update takes
         no BPF_NOEXIST, so telling replaced keys apart would cost a lookup per entry.
         """
-        pairs = [(self._map_key(k), self._check_value(k, d)) for k, d in entries]
+        entries_list = list(entries)
+        pairs = [(self._map_key(k), self._check_value(k, d)) for k, d in entries_list]
         keys = b"".join(k for k, _ in pairs)
         values = b"".join(v for _, v in pairs)
         ks, vs = self.raw.key_size, self.raw.value_size
@@ -188,9 +209,13 @@ class EbpfStorage(Generic[R]):
                                               libbpf.BPF_ANY)
             if err in NO_BATCH and written == 0:
                 self._import_one_by_one(pairs)
+                if self._keys is not None:
+                    self._keys.update(k for k, _ in entries_list)
                 return
             written += done
             if err == 0:
+                if self._keys is not None:
+                    self._keys.update(k for k, _ in entries_list)
                 return
             self._roll_back(pairs[:written])
             exc = libbpf.BpfError(err, f"batch update in {self.name}: {os.strerror(err)}")
@@ -216,6 +241,8 @@ class EbpfStorage(Generic[R]):
             self.raw.delete(key)
 
     def __len__(self) -> int:
+        if self._keys is not None:
+            return len(self._keys)
         return len(self.raw.keys())
 
 

@@ -51,6 +51,12 @@ class SingleWriterMixin(AgentCore):
                 ms.owned_epoch[key] = self.epoch
                 ms.pin(key)
                 return obj
+            if self._absent_everywhere(ms, key):
+                if not create:
+                    return None
+                self.store(ms, key, Status.CREATE, b"", self.epoch)
+                ms.pin(key)
+                return ms.storage.get(key)
             entry = ms.fetching.get(key)
             mine = entry is None
             if entry is None:
@@ -69,6 +75,14 @@ class SingleWriterMixin(AgentCore):
                 return ms.storage.get(key)
             if found == _ABSENT and not (create and not entry[1]):
                 return None
+
+    def _absent_everywhere(self, ms: MapState, key: bytes) -> bool:
+        """This agent is the key's home, knows of no copy (its directory is complete: no
+        older epoch to ask) and no acquire of it is under way: what ``home_acquire`` would
+        conclude, known without a turn or a task (a new flow's first access)."""
+        return (key not in ms.directory and key not in ms.fetching
+                and self.home_of(key) == self.me and self.previous_home_of(key) is None
+                and not ms.turns.busy(key))
 
     def _drop_reservation(self, ms: MapState, key: bytes, fut: asyncio.Future[int]) -> None:
         if not fut.cancelled() and fut.exception() is None and fut.result() == _RESERVED:
