@@ -106,6 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--nf", default="monitor", choices=["monitor", "nat"],
                        help="the NF under test (default monitor)")
     bench.add_argument("--mode", default="s6", help="agents' DSO mode (default s6)")
+    bench.add_argument("--ramp", type=float, default=0.0,
+                       help="open the first --concurrency flows over this many seconds")
 
     demo = sub.add_parser("demo", help="bring up a testbed, push traffic, show the counters")
     demo.add_argument("--name", default="s6demo")
@@ -260,7 +262,7 @@ def _bench(args: argparse.Namespace) -> int:
     flows = args.flows or flows_for(packets)
     out = args.out or Path("results") / time.strftime("bench-%Y%m%d-%H%M%S")
     spec = BenchSpec(schedule, args.rate, flows, min(args.concurrency, flows), out, args.name,
-                     nf=args.nf, mode=args.mode)
+                     nf=args.nf, mode=args.mode, ramp_s=args.ramp)
     results = run(spec)
     m = results["measured"]
     print(f"sent {results['sent']}, received {m['received']}, lost {m['lost']}, "

@@ -72,6 +72,8 @@ class BenchSpec:
     path)."""
     mode: str = "s6"
     """The agents' DSO mode (DESIGN.md §6)."""
+    ramp_s: float = 0.0
+    """The workload's first ``concurrency`` flows open evenly over this long."""
 
 
 NAT_OPTIONS = {"public": "198.51.100.1", "ports": "1024-65535", "idle_timeout_s": "3600",
@@ -93,7 +95,8 @@ def run(spec: BenchSpec, progress: Callable[[str], None] = print) -> dict[str, A
         with tempfile.TemporaryDirectory() as tmp:
             workload = generate(Path(tmp) / "workload.pcap", WorkloadSpec(
                 flows=spec.flows, concurrency=spec.concurrency, rate_pps=spec.rate_pps,
-                seed=spec.seed, dst_mac=gen_link().b.mac, one_way=spec.nf == "nat"))
+                seed=spec.seed, dst_mac=gen_link().b.mac, one_way=spec.nf == "nat",
+                ramp_s=spec.ramp_s))
             progress(f"workload: {workload.packets} packets of {len(workload.flows)} flows "
                      f"(replayed at {spec.rate_pps:,} pps, ~{workload.packets / spec.rate_pps:.1f}"
                      f" s; schedule spans {duration:.1f} s)")

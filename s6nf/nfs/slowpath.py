@@ -9,7 +9,8 @@ object, so a flow's backlog is never split between two owners by a migration.
 Frames leave before the release is written; the release is written once, when the flow's queue
 is empty: the kernel compares it with the packets it punted, so an earlier release could not
 flip the flow anyway. A packet refused because its flow's queue is full is dropped, counted,
-and released with the rest, so the flow never waits for it.
+and released with the rest, so the flow never waits for it; so is one that would take the
+whole slow path past its backlog bound.
 """
 
 from __future__ import annotations
@@ -54,13 +55,18 @@ class SlowPathCounters:
 class SlowPath:
     def __init__(self, punt: PuntPath, micro: KeyedExecutor, handler: Handler,
                  emitter: Emitter, batch: BatchHandler | None = None,
-                 max_queued: int | None = None) -> None:
+                 max_queued: int = 1 << 16, max_backlog: int = 1 << 18) -> None:
+        """``max_queued``: packets one flow may have waiting; ``max_backlog``: all flows
+        together (about 200 bytes each: the default bounds the backlog near 50 MB)."""
         self.punt = punt
         self.micro = micro
         self.handler = handler
         self.batch = batch
         self.emitter = emitter
-        self.max_queued = max_queued or micro.max_per_key
+        self.max_queued = max_queued
+        self.max_backlog = max_backlog
+        self.backlog = 0
+        """Packets waiting in flow queues now."""
         self.counters = SlowPathCounters()
         self._queues: dict[bytes, deque[Punted]] = {}
         self._refused: dict[bytes, int] = {}
@@ -69,7 +75,7 @@ class SlowPath:
     @property
     def queued(self) -> int:
         """Punted packets waiting in flow queues (the slow path's queue depth)."""
-        return sum(len(q) for q in self._queues.values())
+        return self.backlog
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         """Drain the ring whenever it has records (the ring's epoll fd in ``loop``)."""
@@ -94,12 +100,19 @@ class SlowPath:
     def _submit(self, pkt: Punted) -> None:
         self.counters.punted += 1
         queue = self._queues.get(pkt.key)
+        if queue is not None and (len(queue) >= self.max_queued
+                                  or self.backlog >= self.max_backlog):
+            self.counters.overflowed += 1
+            self._refused[pkt.key] = pkt.seq
+            return
+        if queue is None and self.backlog >= self.max_backlog:
+            self.counters.overflowed += 1
+            self.punt.release(pkt.key, pkt.seq)
+            return
+        self.backlog += 1
         if queue is None:
             queue = self._queues[pkt.key] = deque((pkt,))
             self.micro.submit(pkt.key, lambda: self._run(pkt.key, queue))
-        elif len(queue) >= self.max_queued:
-            self.counters.overflowed += 1
-            self._refused[pkt.key] = pkt.seq
         else:
             queue.append(pkt)
 
@@ -129,6 +142,7 @@ class SlowPath:
         def more() -> list[Punted]:
             taken = list(queue)
             queue.clear()
+            self.backlog -= len(taken)
             handled.extend(taken)
             return taken
 

@@ -92,6 +92,9 @@ class WorkloadSpec:
     the header only."""
     seed: int = 1
     dst_mac: str = "ff:ff:ff:ff:ff:ff"
+    ramp_s: float = 0.0
+    """The first ``concurrency`` flows start evenly over this long instead of all at time 0
+    (a trace that begins with a burst of new flows measures the burst, not the NF)."""
     one_way: bool = False
     """Client-to-server packets only (SYN, data, FIN for TCP): for NFs whose replies the
     testbed makes itself (a NAT's replies go to an address only the NAT chooses)."""
@@ -108,6 +111,8 @@ class WorkloadSpec:
             raise ValueError(f"tcp_fraction must be in [0, 1], got {self.tcp_fraction}")
         if not HEADER_LEN <= self.payload <= 1460:
             raise ValueError(f"payload must be in [{HEADER_LEN}, 1460] bytes, got {self.payload}")
+        if self.ramp_s < 0:
+            raise ValueError(f"ramp_s must be >= 0, got {self.ramp_s}")
         if self.max_flow_packets < TCP_CONTROL_PACKETS:
             raise ValueError(f"max_flow_packets must be at least {TCP_CONTROL_PACKETS}, "
                              f"got {self.max_flow_packets}")
@@ -135,6 +140,9 @@ class _Flow:
     sent: int = 0
     seq: list[int] = field(default_factory=lambda: [0, 0])
     """Next TCP sequence number of the client and of the server."""
+    ramp_s: float = 0.0
+    """The first ``concurrency`` flows start evenly over this long instead of all at time 0
+    (a trace that begins with a burst of new flows measures the burst, not the NF)."""
     one_way: bool = False
 
     def frame(self, payload_len: int) -> bytes:
@@ -194,10 +202,18 @@ def generate(path: Path, spec: WorkloadSpec) -> Workload:
 
     with path.open("wb") as out:
         pcap = PcapFile(out)
-        while started < min(spec.concurrency, spec.flows):
-            active.append(start())
+        initial = min(spec.concurrency, spec.flows)
+        ramp_us = spec.ramp_s * 1e6
         first = True
-        while active:
+        while True:
+            due = initial if ramp_us == 0 else min(initial, 1 + int(now_us * initial / ramp_us))
+            while len(active) < due and started < spec.flows:
+                active.append(start())
+            if not active:
+                if started >= spec.flows:
+                    break
+                now_us = max(now_us, len(flows) * ramp_us / initial)
+                continue
             if not first:
                 now_us += spec.gap.sample(rng) * mean_gap_us
             first = False
@@ -207,7 +223,7 @@ def generate(path: Path, spec: WorkloadSpec) -> Workload:
             if flow.sent == flow.size:
                 active[index] = active[-1]
                 active.pop()
-                if started < spec.flows:
+                if started < spec.flows and ramp_us == 0:
                     active.append(start())
     return Workload(path, flows, now_us / 1e6)
 

@@ -170,3 +170,23 @@ def test_reverse_entry_is_keyed_by_the_translated_flow():
             await nat.close()
 
     run(go())
+
+
+def test_a_full_backlog_drops_and_counts_new_packets_and_the_flow_still_turns_fast():
+    async def go():
+        nat = await instance()
+        try:
+            nat.slow.max_backlog = 3
+            frames = [udp("10.1.0.9", "203.0.113.14", 5001, 53, payload=bytes([i]) * 8)
+                      for i in range(7)]
+            for frame in frames[:6]:
+                assert nat.inject(0, frame) == XDP_DROP
+            await nat.settle()
+            assert [Ether(f)[UDP].load[0] for _, f in nat.outputs] == [0, 1, 2]
+            assert nat.slow.counters.overflowed == 3 and nat.slow.backlog == 0
+            assert nat.inject(0, frames[6]) == XDP_REDIRECT
+            assert Ether(nat.outputs[-1][1])[UDP].load[0] == 6
+        finally:
+            await nat.close()
+
+    run(go())

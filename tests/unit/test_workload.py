@@ -168,3 +168,44 @@ def test_bad_specs_are_refused(kwargs, match):
 def test_bad_distributions_are_refused(args, match):
     with pytest.raises(ValueError, match=match):
         Distribution(*args)
+
+
+def flow_spans(path):
+    spans: dict[bytes, list[float]] = {}
+    for pkt in rdpcap(str(path)):
+        ip, l4 = pkt[IP], pkt[IP].payload
+        key = FlowKey.of(ip.src, ip.dst, l4.sport, l4.dport, ip.proto).canonical()
+        spans.setdefault(key, [float(pkt.time), 0.0])[1] = float(pkt.time)
+    return list(spans.values())
+
+
+def open_at(spans, t):
+    return sum(1 for first, last in spans if first <= t <= last)
+
+
+def test_a_ramp_opens_flows_gradually_and_keeps_every_flow(tmp_path):
+    spec = WorkloadSpec(flows=400, concurrency=200, rate_pps=20_000, ramp_s=1.0, seed=4)
+    ramped = generate(tmp_path / "ramp.pcap", spec)
+    burst = generate(tmp_path / "burst.pcap", WorkloadSpec(flows=400, concurrency=200,
+                                                            rate_pps=20_000, seed=4))
+    assert len(ramped.flows) == len(burst.flows) == 400
+    spans = flow_spans(tmp_path / "ramp.pcap")
+    assert len(spans) == 400
+    for t in (0.0, 0.05, 0.2, 0.5, 0.9):
+        assert open_at(spans, t) <= 1 + int(t * 200)
+    assert open_at(flow_spans(tmp_path / "burst.pcap"), 0.05) > 100
+
+
+def test_one_way_flows_carry_client_packets_only_numbered_in_order(tmp_path):
+    w = generate(tmp_path / "w.pcap", WorkloadSpec(flows=50, concurrency=10, one_way=True,
+                                                   tcp_fraction=1.0, seed=2))
+    seqs: dict[FlowKey, list[int]] = defaultdict(list)
+    for pkt in rdpcap(str(tmp_path / "w.pcap")):
+        ip, tcp = pkt[IP], pkt[TCP]
+        flow = FlowKey.of(ip.src, ip.dst, tcp.sport, tcp.dport, 6)
+        assert flow in w.flows, "a packet from the server side"
+        header = MeasHeader.unpack(bytes(tcp.payload)[:HEADER_LEN])
+        assert header is not None
+        seqs[flow].append(header.seq)
+    assert {f: len(s) for f, s in seqs.items()} == w.flows
+    assert all(s == list(range(len(s))) for s in seqs.values())
