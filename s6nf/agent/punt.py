@@ -84,6 +84,23 @@ class PuntPath:
     def release(self, key: bytes, seq: int) -> None:
         self._released.update(key + self._pad, struct.pack("<Q", seq))
 
+    def settled(self) -> dict[bytes, int]:
+        """Flows whose every punted packet has been released: canonical key → punted."""
+        released = {k[:CANONICAL_KEY_LEN]: struct.unpack("<Q", v)[0]
+                    for k, v in self._released.items()}
+        out = {}
+        for key, value in self._pend.items():
+            canonical = key[:CANONICAL_KEY_LEN]
+            punted = struct.unpack_from("<Q", value)[0]
+            if released.get(canonical, 0) == punted:
+                out[canonical] = punted
+        return out
+
+    def forget(self, key: bytes) -> None:
+        """End a finished episode the kernel has not ended: released first, then pend."""
+        self._released.delete(key + self._pad)
+        self._pend.delete(key + self._pad)
+
     def pending(self) -> int:
         """Flows with packets in an unfinished episode (the kernel's ``pend`` entries)."""
         return len(self._pend.keys())

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from s6nf.agent.dso import DsoError, MwMap, Schema, SwMap
 from s6nf.agent.dso.agent import DsoAgent
 from s6nf.agent.dso.ebpf_storage import EbpfStorage
+from s6nf.agent.dso.errors import StorageFull
 from s6nf.agent.punt import Punted
 from s6nf.agent.structs import NatEntryRecord, NfAction
 from s6nf.keys import FlowKey
@@ -96,6 +97,9 @@ class NatCounters:
     expired: int = 0
     bad_frames: int = 0
     wrong_way: int = 0
+    table_full: int = 0
+    """Packets refused because the flow map had no room for an entry (the flow is refused
+    until an entry expires)."""
 
 
 Egress = Callable[[int], tuple[bytes, bytes]]
@@ -129,11 +133,14 @@ class Nat:
         try:
             access = self.flows.access(key, create=not inbound)
             view = await access.__aenter__()
-        except KeyError:
-            self.counters.unsolicited += len(pkts)
+        except (KeyError, StorageFull) as exc:
             batch = more()
-            self.counters.unsolicited += len(batch)
-            return [None] * (len(pkts) + len(batch))
+            refused = len(pkts) + len(batch)
+            if isinstance(exc, StorageFull):
+                self.counters.table_full += refused
+            else:
+                self.counters.unsolicited += refused
+            return [None] * refused
         try:
             entry = NatEntryRecord.from_bytes(view.to_bytes())
             fresh = entry.orig_saddr == 0 and entry.action == NfAction.PASS
@@ -166,8 +173,13 @@ class Nat:
             self.counters.no_port += 1
             return NatEntryRecord(action=NfAction.DROP, last_seen_ns=coarse_ns())
         reverse = FlowKey(h.dst, self.public, h.dport, port, h.proto)
-        async with self.flows.access(reverse.canonical(), create=True):
-            self._store(reverse.canonical(), self._reverse_of(h, port))
+        try:
+            async with self.flows.access(reverse.canonical(), create=True):
+                self._store(reverse.canonical(), self._reverse_of(h, port))
+        except StorageFull:
+            self.counters.table_full += 1
+            self.ports.free(port)
+            return NatEntryRecord(action=NfAction.DROP, last_seen_ns=coarse_ns())
         self.counters.new_flows += 1
         return self._new_flow(h, port)
 

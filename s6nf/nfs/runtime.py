@@ -66,7 +66,7 @@ class NfRuntime:
         self.slow: SlowPath | None = None
         self._emitter: PacketEmitter | None = None
         self._punt: PuntPath | None = None
-        self._maintenance: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
 
     def start(self, agent: DsoAgent) -> None:
         handler, self.nf = self.kind.handler(agent, self.pin_dir)
@@ -78,15 +78,22 @@ class NfRuntime:
         loop = asyncio.get_running_loop()
         self.slow.start(loop)
         self.slow.drain()
+        self._tasks.append(loop.create_task(self._sweep_forever(), name="punt-sweep"))
         maintain = getattr(self.nf, "maintain", None)
         if maintain is not None:
-            self._maintenance = loop.create_task(maintain(), name="nf-maintenance")
+            self._tasks.append(loop.create_task(maintain(), name="nf-maintenance"))
+
+    async def _sweep_forever(self, interval_s: float = 1.0) -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            if self.slow is not None:
+                self.slow.sweep()
 
     async def close(self) -> None:
-        if self._maintenance is not None:
-            self._maintenance.cancel()
+        for task in self._tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._maintenance
+                await task
         if self.slow is not None:
             self.slow.stop(asyncio.get_running_loop())
         if self._punt is not None:

@@ -69,6 +69,8 @@ class SlowPath:
         """Packets waiting in flow queues now."""
         self.counters = SlowPathCounters()
         self._queues: dict[bytes, deque[Punted]] = {}
+        self._settled: dict[bytes, int] = {}
+        """Flows whose punted and released counts were equal at the last sweep."""
         self._refused: dict[bytes, int] = {}
         """Highest seq refused per flow while its queue was full: released with the rest."""
 
@@ -97,6 +99,26 @@ class SlowPath:
             self._submit(pkt)
         return len(records)
 
+    def sweep(self) -> int:
+        """Forget the punt state of flows whose episode ended without a next packet.
+
+        The kernel ends an episode (deleting the flow's ``pend`` and ``released`` entries) at
+        the flow's next packet; a flow that never sends one would keep them for ever and a
+        stream of short flows would fill ``pend``. A flow whose punted and released counts
+        are equal, with nothing queued here, and unchanged since the previous sweep, is idle:
+        its entries are deleted here. (A packet of that flow arriving within the moment
+        between the check and the delete could overtake its predecessor; flows idle for a
+        whole sweep interval make that vanishingly rare.) Returns the flows forgotten.
+        """
+        current = self.punt.settled()
+        idle = [key for key, punted in current.items()
+                if key not in self._queues and self._settled.get(key) == punted]
+        for key in idle:
+            self.punt.forget(key)
+            del current[key]
+        self._settled = current
+        return len(idle)
+
     def _submit(self, pkt: Punted) -> None:
         self.counters.punted += 1
         queue = self._queues.get(pkt.key)
@@ -121,7 +143,7 @@ class SlowPath:
             last = 0
             while queue:
                 handled, outputs = await self._handle(queue)
-                for out in outputs:
+                for out in outputs or ():
                     if out is None:
                         self.counters.dropped_by_nf += 1
                     else:
@@ -135,8 +157,9 @@ class SlowPath:
             if self._queues.get(key) is queue:
                 del self._queues[key]
 
-    async def _handle(self, queue: deque[Punted]) -> tuple[list[Punted], list[Output]]:
-        """Handle what is queued (and, with a batch handler, what arrives meanwhile)."""
+    async def _handle(self, queue: deque[Punted]) -> tuple[list[Punted], list[Output] | None]:
+        """Handle what is queued (and, with a batch handler, what arrives meanwhile); no
+        outputs when the handler failed (the packets are counted as failed)."""
         handled: list[Punted] = []
 
         def more() -> list[Punted]:
@@ -161,4 +184,4 @@ class SlowPath:
             self.counters.failed += len(handled)
             log.exception("slow path failed on %d packets of flow %s; dropped", len(handled),
                           first[0].key.hex())
-            return handled, [None] * len(handled)
+            return handled, None
