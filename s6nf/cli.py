@@ -108,6 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--mode", default="s6", help="agents' DSO mode (default s6)")
     bench.add_argument("--ramp", type=float, default=0.0,
                        help="open the first --concurrency flows over this many seconds")
+    bench.add_argument("--size", default=None,
+                       help="packets per flow, KIND:MEAN[:SHAPE] (default pareto:20:1.2)")
 
     demo = sub.add_parser("demo", help="bring up a testbed, push traffic, show the counters")
     demo.add_argument("--name", default="s6demo")
@@ -256,13 +258,15 @@ def _bench(args: argparse.Namespace) -> int:
 
     from s6nf.harness.runner import TAIL_S, BenchSpec, flows_for, run
     from s6nf.harness.schedule import parse_schedule
+    from s6nf.testbed.workload import parse_distribution
 
     schedule = parse_schedule(args.schedule)
     packets = args.rate * (schedule[-1].at_s + TAIL_S)
     flows = args.flows or flows_for(packets)
     out = args.out or Path("results") / time.strftime("bench-%Y%m%d-%H%M%S")
     spec = BenchSpec(schedule, args.rate, flows, min(args.concurrency, flows), out, args.name,
-                     nf=args.nf, mode=args.mode, ramp_s=args.ramp)
+                     nf=args.nf, mode=args.mode, ramp_s=args.ramp,
+                     flow_size=parse_distribution(args.size) if args.size else None)
     results = run(spec)
     m = results["measured"]
     print(f"sent {results['sent']}, received {m['received']}, lost {m['lost']}, "

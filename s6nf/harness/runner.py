@@ -38,9 +38,10 @@ from s6nf.testbed.agents import agent_processes
 from s6nf.testbed.replay import ReplayResult, replay, wait_until_stable
 from s6nf.testbed.testbed import Testbed
 from s6nf.testbed.topology import default_config, gen_link, instance_host
-from s6nf.testbed.workload import WorkloadSpec, generate
+from s6nf.testbed.workload import Distribution, WorkloadSpec, generate
 
 NORMAL, SCALING = 0, 1
+DEFAULT_FLOW_SIZE = WorkloadSpec().flow_size
 SLOT_NS = 100_000_000
 TAIL_S = 2.0
 """Traffic keeps flowing this long after the last scale event."""
@@ -74,6 +75,8 @@ class BenchSpec:
     """The agents' DSO mode (DESIGN.md §6)."""
     ramp_s: float = 0.0
     """The workload's first ``concurrency`` flows open evenly over this long."""
+    flow_size: Distribution | None = None
+    """Packets per flow (None: the workload's default, docs/measurement.md)."""
 
 
 NAT_OPTIONS = {"public": "198.51.100.1", "ports": "1024-65535", "idle_timeout_s": "3600",
@@ -96,7 +99,7 @@ def run(spec: BenchSpec, progress: Callable[[str], None] = print) -> dict[str, A
             workload = generate(Path(tmp) / "workload.pcap", WorkloadSpec(
                 flows=spec.flows, concurrency=spec.concurrency, rate_pps=spec.rate_pps,
                 seed=spec.seed, dst_mac=gen_link().b.mac, one_way=spec.nf == "nat",
-                ramp_s=spec.ramp_s))
+                ramp_s=spec.ramp_s, flow_size=spec.flow_size or DEFAULT_FLOW_SIZE))
             progress(f"workload: {workload.packets} packets of {len(workload.flows)} flows "
                      f"(replayed at {spec.rate_pps:,} pps, ~{workload.packets / spec.rate_pps:.1f}"
                      f" s; schedule spans {duration:.1f} s)")
