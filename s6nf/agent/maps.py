@@ -236,12 +236,22 @@ class SinkCounters(_Family):
         return config if config is not None else MeasConfig()
 
     def configure(self, start_ns: int, slot_ns: int, phase: int = 0, clock_ns: int = 0) -> None:
-        """Slot 0 starts at ``start_ns`` (CLOCK_MONOTONIC); ``clock_ns`` fakes "now" (tests)."""
+        """Slot 0 starts at ``start_ns`` (CLOCK_MONOTONIC); ``clock_ns`` fakes "now" (tests).
+        Whether the sink reflects is left as it was."""
         if slot_ns < 1:
             raise ValueError(f"slot_ns must be positive, got {slot_ns}")
         self._check_phase(phase)
         self._map("meas_config", U32, MeasConfig).update(
-            U32(0), MeasConfig(start_ns, slot_ns, clock_ns, phase, 0))
+            U32(0), MeasConfig(start_ns, slot_ns, clock_ns, phase, self.config().reflect))
+
+    def set_reflect(self, reflect: bool) -> None:
+        """Send every packet back as its reply (True) or consume it (False); one map write."""
+        config = self.config()
+        config.reflect = int(reflect)
+        self._map("meas_config", U32, MeasConfig).update(U32(0), config)
+
+    def reflecting(self) -> bool:
+        return bool(self.config().reflect)
 
     def set_phase(self, phase: int) -> None:
         """Send later latency samples to ``phase``'s histogram (one map write)."""

@@ -104,7 +104,7 @@ class MeasConfig(ct.Structure):
         ("slot_ns", ct.c_uint64),
         ("clock_ns", ct.c_uint64),
         ("phase", ct.c_uint32),
-        ("pad", ct.c_uint32),
+        ("reflect", ct.c_uint32),
     ]
 
 
