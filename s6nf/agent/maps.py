@@ -22,6 +22,7 @@ from s6nf.agent.structs import (
     FwdTarget,
     MeasConfig,
     NfConfig,
+    NfDirection,
     PortEntry,
     SinkFlow,
     SlotCount,
@@ -174,8 +175,11 @@ class SteeringMaps(_Family):
 class FlowTable(_Family):
     """The monitor's per-flow map (``flows``) and its instance config."""
 
-    def configure(self, out_ifindex: int, smac: bytes, dmac: bytes) -> None:
-        self._map("nf_config", U32, NfConfig).update(U32(0), NfConfig.of(out_ifindex, smac, dmac))
+    def configure(self, out_ifindex: int, smac: bytes, dmac: bytes,
+                  direction: NfDirection = NfDirection.FORWARD) -> None:
+        """Send ``direction``'s packets out of ``out_ifindex`` with these MACs."""
+        self._map("nf_config", U32, NfConfig).update(U32(direction),
+                                                     NfConfig.of(out_ifindex, smac, dmac))
 
     def size(self) -> int:
         return len(list(self._map("flows", FlowKeyC, FlowStats).keys()))

@@ -159,6 +159,15 @@ class PuntPend(ct.Structure):
     _fields_ = PuntPendRecord.ctypes_fields()
 
 
+class NfDirection(IntEnum):
+    """The ``nf_config`` entry an NF program reads (``NF_DIR_*`` in ``maps_flows.h``)."""
+
+    FORWARD = 0
+    """Packets from the steering host, sent on out of ``out`` towards the sink."""
+    REPLY = 1
+    """Replies from the sink, sent back out of ``in`` towards the steering host."""
+
+
 class NfConfigRecord(Record, c_name="nf_config"):
     """An NF instance's forwarding: out of out_ifindex with these MACs."""
 
