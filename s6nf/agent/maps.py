@@ -208,6 +208,15 @@ class FlowTable(_Family):
                                    FlowStats.from_buffer_copy(v)) for k, v in entries)
 
 
+class UplinkMaps(_Family):
+    """The configuration of ``uplink.c``: where the steering host sends replies."""
+
+    def configure(self, out_ifindex: int, smac: bytes, dmac: bytes) -> None:
+        """Send every reply out of ``out_ifindex`` (the link to gen) with these MACs."""
+        self._map("uplink_config", U32, NfConfig).update(U32(0),
+                                                         NfConfig.of(out_ifindex, smac, dmac))
+
+
 class SinkCounters(_Family):
     """The sink's per-flow records, latency histograms, throughput slots and their settings.
 
