@@ -8,6 +8,7 @@ import pytest
 
 from s6nf.agent import libbpf
 from s6nf.agent.maps import SinkCounters
+from s6nf.cli import main
 from s6nf.measure.sequence import sequence_report
 from s6nf.netns import entered
 from s6nf.testbed.accounting import snapshot
@@ -119,3 +120,17 @@ def test_a_hop_without_a_program_shows_as_lost_replies_and_drops(testbed, tmp_pa
     assert all(name.startswith("sw:nf") for name in report.dropped())
     assert run_trace(testbed, trace.path).problems() == []
 
+
+def test_the_cli_replays_and_reports_both_directions(testbed, tmp_path, capsys):
+    assert main(["testbed", "up", "--name", testbed.name, "--instances", "2", "--reflect"]) == 0
+    assert "both ways" in capsys.readouterr().out
+    assert main(["traffic", "--flows", "50", "--packets", "3", "--out",
+                 str(tmp_path / "t.pcap")]) == 0
+    capsys.readouterr()
+    assert main(["testbed", "replay", "--name", testbed.name, str(tmp_path / "t.pcap")]) == 0
+    out = capsys.readouterr().out
+    assert "received back at gen 150 (replies of 50 flows)" in out
+    assert "every packet accounted for" in out
+    assert main(["testbed", "status", "--name", testbed.name]) == 0
+    status = capsys.readouterr().out
+    assert "reflecting" in status and "replies of" in status
