@@ -1,5 +1,7 @@
 /* The per-flow monitor NF's fast path (XDP on an instance's "in" link): parse → canonical
  * key → per-flow stats (packets, bytes, first/last seen, TCP flags) → forward to the sink.
+ * Replies (XDP on the "out" link, xdp_monitor_reply) take the same way on the same canonical
+ * flow entry and leave by "in", as nf_config's reply entry says.
  * Times come from the coarse monotonic clock (jiffy resolution): enough for idle timeouts and
  * reports, and about 20 ns a packet cheaper than bpf_ktime_get_ns on a VM's clock source. */
 #include "include/consts.h"
@@ -30,7 +32,7 @@ static __always_inline void account_flow(const struct parsed *p)
         __sync_fetch_and_or(&fs->tcp_flags, (__u64)p->tcp_flags);
 }
 
-int xdp_monitor(struct xdp_md *ctx)
+static __always_inline int monitor(struct xdp_md *ctx, __u32 direction)
 {
     void *data = (void *)(long)ctx->data;
     void *data_end = (void *)(long)ctx->data_end;
@@ -39,8 +41,7 @@ int xdp_monitor(struct xdp_md *ctx)
     if (admit(data, data_end, &p) != REASON_FORWARD)
         return XDP_DROP;
 
-    __u32 zero = 0;
-    struct nf_config *cfg = nf_config.lookup(&zero);
+    struct nf_config *cfg = nf_config.lookup(&direction);
     if (!cfg || !cfg->out_ifindex)
         return drop(REASON_DROP_NOT_CONFIGURED);
 
@@ -48,4 +49,14 @@ int xdp_monitor(struct xdp_md *ctx)
     set_macs(data, cfg->smac, cfg->dmac);
     count_reason(REASON_FORWARD);
     return bpf_redirect(cfg->out_ifindex, 0);
+}
+
+int xdp_monitor(struct xdp_md *ctx)
+{
+    return monitor(ctx, NF_DIR_FORWARD);
+}
+
+int xdp_monitor_reply(struct xdp_md *ctx)
+{
+    return monitor(ctx, NF_DIR_REPLY);
 }

@@ -1,9 +1,11 @@
-/* The testbed's sink (XDP on each of its links): parse → count the flow → measure → consume.
+/* The testbed's sink (XDP on each of its links): parse → count the flow → measure → consume,
+ * or, when meas_config.reflect is set, send the packet back as its reply.
  *
  * Measurement (docs/measurement.md): packets carrying the measurement header add a latency
  * sample (now - send time) to the current phase's histogram and to their time slot's, and
- * advance their flow's sequence state (loss, reordering); every consumed packet counts in its
- * throughput slot. */
+ * advance their flow's sequence state (loss, reordering); every packet counts in its
+ * throughput slot. A reflected packet keeps its payload, measurement header included, so the
+ * same program at the far end (gen) measures the replies. */
 #define PARSE_OFFSETS
 #include "include/consts.h"
 #include "include/histogram.h"
@@ -104,6 +106,33 @@ static __always_inline void count_slot(__u64 slot, __u32 len)
     c->bytes += len;
 }
 
+/* Turns the frame into its reply in place: Ethernet addresses, IPv4 addresses and L4 ports
+ * swapped, everything else (payload, measurement header) kept. Swapping leaves the IPv4 and
+ * TCP/UDP checksums valid: a one's complement sum does not depend on the order of its words.
+ * Returns 0 (consume instead) only where the verifier's bounds would fail, which a parsed
+ * packet never does. */
+static __always_inline int reflect(void *data, void *data_end, const struct parsed *p)
+{
+    struct ethhdr *eth = data;
+    if ((void *)(eth + 1) > data_end || p->vlan_tags > MAX_VLAN_DEPTH || p->l4_off > MEAS_MAX_OFFSET)
+        return 0;
+    struct iphdr *ip = data + sizeof(*eth) + p->vlan_tags * sizeof(struct vlan_tag);
+    __be16 *ports = data + p->l4_off;
+    if ((void *)(ip + 1) > data_end || (void *)(ports + 2) > data_end)
+        return 0;
+    __u8 mac[ETH_ALEN];
+    __builtin_memcpy(mac, eth->h_source, ETH_ALEN);
+    __builtin_memcpy(eth->h_source, eth->h_dest, ETH_ALEN);
+    __builtin_memcpy(eth->h_dest, mac, ETH_ALEN);
+    __be32 addr = ip->saddr;
+    ip->saddr = ip->daddr;
+    ip->daddr = addr;
+    __be16 port = ports[0];
+    ports[0] = ports[1];
+    ports[1] = port;
+    return 1;
+}
+
 int xdp_sink(struct xdp_md *ctx)
 {
     void *data = (void *)(long)ctx->data;
@@ -125,6 +154,10 @@ int xdp_sink(struct xdp_md *ctx)
         record_latency(cfg, now, slot, be64_to_host(h->send_ns));
     }
     count_slot(slot, p.pkt_len);
+    if (cfg->reflect && reflect(data, data_end, &p)) {
+        count_reason(REASON_FORWARD);
+        return XDP_TX;
+    }
     count_reason(REASON_CONSUMED);
     return XDP_DROP;
 }

@@ -37,6 +37,10 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--management", action="store_true",
                     help="also make the management network (a bridge namespace) and the "
                          "controller's namespace, with the configured addresses")
+    up.add_argument("--reflect", action=argparse.BooleanOptionalAction, default=None,
+                    help="the sink sends every packet back to gen, counted and measured there "
+                         "(--no-reflect: consume again; default: as the testbed does, one-way "
+                         "for a new one)")
     for action, text in (("down", "remove everything the testbed made"),
                          ("status", "hosts, links, programs, pinned maps and counters")):
         _testbed_args(tsub.add_parser(action, help=text))
@@ -151,8 +155,10 @@ def _testbed(args: argparse.Namespace) -> int:
     config = cli_config.embedded(args.config)
     if args.action == "up":
         tb = Testbed(args.name, args.buckets or config.maps.buckets, config, args.management)
-        topo = tb.up(args.instances, args.steer)
-        print(f"testbed {topo.name} up: hosts {', '.join(topo.hosts)}")
+        topo = tb.up(args.instances, args.steer, args.reflect)
+        state = tb.state
+        way = "both ways (the sink reflects)" if state and state.reflect else "one way"
+        print(f"testbed {topo.name} up: hosts {', '.join(topo.hosts)}; traffic {way}")
         return 0
     tb = Testbed(args.name, config=config)
     if args.action == "down":
@@ -207,6 +213,10 @@ def _print_run(tb: object, pcap: Path, pps: int | None) -> int:
     print(f"sent {report.sent.sent} packets in {report.sent.seconds:.2f} s")
     print(f"steered at sw {report.steered}, counted at instances {report.at_instances}, "
           f"received at sink {report.received}")
+    if report.reflecting:
+        print(f"reflected at sink {report.reflected}, forwarded back at sw {report.uplinked}, "
+              f"received back at gen {report.returned} "
+              f"(replies of {len(report.returned_flows())} flows)")
     for i, flows in sorted(report.delta_flows().items()):
         print(f"  nf{i}: {len(flows)} flows, {sum(flows.values())} packets")
     problems = report.problems()

@@ -8,7 +8,13 @@
  * migration and reads for queries. */
 S6_MAP("hash", struct flow_key, struct flow_stats, flows, MAX_FLOWS);
 
-/* 0 → nf_config; the loader writes once per instance, the datapath reads. */
-S6_MAP("array", __u32, struct nf_config, nf_config, 1);
+/* Where an instance sends what it handled: forward packets out of "out" towards the sink,
+ * replies (the sink reflecting) out of "in" back towards the steering host. */
+#define NF_DIR_FORWARD 0
+#define NF_DIR_REPLY 1
+#define NF_DIRECTIONS 2
+
+/* direction → nf_config; the loader writes once per instance, the datapath reads. */
+S6_MAP("array", __u32, struct nf_config, nf_config, NF_DIRECTIONS);
 
 #endif

@@ -126,16 +126,17 @@ struct sink_flow {
     __u64 reordered;
 };
 
-/* The sink's measurement settings, written by the harness. Slot n of the throughput ring
+/* The sink's settings, written by the harness. Slot n of the throughput ring
  * covers [start_ns + n * slot_ns, start_ns + (n + 1) * slot_ns); slot_ns 0 means
  * DEFAULT_SLOT_NS. clock_ns, when not 0, replaces bpf_ktime_get_ns() as the sink's "now"
- * (tests). Latencies go to the histogram of phase (< MAX_PHASES; others count as phase 0). */
+ * (tests). Latencies go to the histogram of phase (< MAX_PHASES; others count as phase 0).
+ * reflect, when not 0, sends every packet back as its reply (XDP_TX) instead of consuming it. */
 struct meas_config {
     __u64 start_ns;
     __u64 slot_ns;
     __u64 clock_ns;
     __u32 phase;
-    __u32 pad;
+    __u32 reflect;
 };
 
 /* One CPU's latency histogram of one time slot (HIST_BUCKETS buckets, spelled out so the

@@ -4,6 +4,8 @@ A program is compiled from ``ebpf/<name>.c`` (flattened, see ``ebpf_source``) wi
 as cflags; with a pin directory its maps are pinned there, and a later load with the same
 directory reuses them, so an instance's state survives its agent. XDP programs' entry is
 ``xdp_<name>``; TC programs' (SCHED_CLS, direct action, attached at clsact egress) ``tc_<name>``.
+A file may hold further entry functions of the same hook (the monitor's ``xdp_monitor_reply``):
+``Program.entry(name)`` loads one from the same object, so it shares every map.
 """
 
 from __future__ import annotations
@@ -83,20 +85,27 @@ class Program:
         """The fd of another entry function of the same object (sharing its maps), loaded
         with this program's hook; ``nat.entry("xdp_nat_reply")``."""
         kind = BPF.XDP if self.hook is Hook.XDP else BPF.SCHED_CLS
-        return int(self.bpf.load_func(function.encode(), kind).fd)
+        try:
+            return int(self.bpf.load_func(function.encode(), kind).fd)
+        except Exception as exc:
+            if "Unknown program" not in str(exc):
+                raise
+            raise LookupError(f"ebpf/{self.name}.c has no entry function {function!r}") from exc
 
-    def attach(self, ifname: str, namespace: str | None = None) -> int:
-        """Attach to ``ifname`` in ``namespace`` (XDP in native mode, TC at clsact egress);
-        returns its ifindex."""
+    def attach(self, ifname: str, namespace: str | None = None,
+               function: str | None = None) -> int:
+        """Attach the entry (or ``function``, see ``entry()``) to ``ifname`` in ``namespace``
+        (XDP in native mode, TC at clsact egress); returns its ifindex."""
+        fd = self.fd if function is None else self.entry(function)
         with netns.entered(namespace):
             try:
                 ifindex = socket.if_nametoindex(ifname)
             except OSError as exc:
                 raise LookupError(f"no interface {ifname!r} in namespace {namespace}") from exc
             if self.hook is Hook.XDP:
-                libbpf.xdp_attach(ifindex, self.fd)
+                libbpf.xdp_attach(ifindex, fd)
             else:
-                tc.attach_egress(ifindex, self.fd, self.name)
+                tc.attach_egress(ifindex, fd, function or self.name)
         self.attached.append((namespace, ifindex))
         return ifindex
 

@@ -22,6 +22,7 @@ from s6nf.agent.structs import (
     FwdTarget,
     MeasConfig,
     NfConfig,
+    NfDirection,
     PortEntry,
     SinkFlow,
     SlotCount,
@@ -174,8 +175,11 @@ class SteeringMaps(_Family):
 class FlowTable(_Family):
     """The monitor's per-flow map (``flows``) and its instance config."""
 
-    def configure(self, out_ifindex: int, smac: bytes, dmac: bytes) -> None:
-        self._map("nf_config", U32, NfConfig).update(U32(0), NfConfig.of(out_ifindex, smac, dmac))
+    def configure(self, out_ifindex: int, smac: bytes, dmac: bytes,
+                  direction: NfDirection = NfDirection.FORWARD) -> None:
+        """Send ``direction``'s packets out of ``out_ifindex`` with these MACs."""
+        self._map("nf_config", U32, NfConfig).update(U32(direction),
+                                                     NfConfig.of(out_ifindex, smac, dmac))
 
     def size(self) -> int:
         return len(list(self._map("flows", FlowKeyC, FlowStats).keys()))
@@ -202,6 +206,15 @@ class FlowTable(_Family):
         flows = self._map("flows", FlowKeyC, FlowStats)
         return flows.update_batch((FlowKeyC.from_buffer_copy(k + bytes(3)),
                                    FlowStats.from_buffer_copy(v)) for k, v in entries)
+
+
+class UplinkMaps(_Family):
+    """The configuration of ``uplink.c``: where the steering host sends replies."""
+
+    def configure(self, out_ifindex: int, smac: bytes, dmac: bytes) -> None:
+        """Send every reply out of ``out_ifindex`` (the link to gen) with these MACs."""
+        self._map("uplink_config", U32, NfConfig).update(U32(0),
+                                                         NfConfig.of(out_ifindex, smac, dmac))
 
 
 class SinkCounters(_Family):
@@ -236,12 +249,22 @@ class SinkCounters(_Family):
         return config if config is not None else MeasConfig()
 
     def configure(self, start_ns: int, slot_ns: int, phase: int = 0, clock_ns: int = 0) -> None:
-        """Slot 0 starts at ``start_ns`` (CLOCK_MONOTONIC); ``clock_ns`` fakes "now" (tests)."""
+        """Slot 0 starts at ``start_ns`` (CLOCK_MONOTONIC); ``clock_ns`` fakes "now" (tests).
+        Whether the sink reflects is left as it was."""
         if slot_ns < 1:
             raise ValueError(f"slot_ns must be positive, got {slot_ns}")
         self._check_phase(phase)
         self._map("meas_config", U32, MeasConfig).update(
-            U32(0), MeasConfig(start_ns, slot_ns, clock_ns, phase, 0))
+            U32(0), MeasConfig(start_ns, slot_ns, clock_ns, phase, self.config().reflect))
+
+    def set_reflect(self, reflect: bool) -> None:
+        """Send every packet back as its reply (True) or consume it (False); one map write."""
+        config = self.config()
+        config.reflect = int(reflect)
+        self._map("meas_config", U32, MeasConfig).update(U32(0), config)
+
+    def reflecting(self) -> bool:
+        return bool(self.config().reflect)
 
     def set_phase(self, phase: int) -> None:
         """Send later latency samples to ``phase``'s histogram (one map write)."""

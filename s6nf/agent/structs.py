@@ -104,7 +104,7 @@ class MeasConfig(ct.Structure):
         ("slot_ns", ct.c_uint64),
         ("clock_ns", ct.c_uint64),
         ("phase", ct.c_uint32),
-        ("pad", ct.c_uint32),
+        ("reflect", ct.c_uint32),
     ]
 
 
@@ -157,6 +157,15 @@ class PuntPendRecord(Record, c_name="punt_pend"):
 
 class PuntPend(ct.Structure):
     _fields_ = PuntPendRecord.ctypes_fields()
+
+
+class NfDirection(IntEnum):
+    """The ``nf_config`` entry an NF program reads (``NF_DIR_*`` in ``maps_flows.h``)."""
+
+    FORWARD = 0
+    """Packets from the steering host, sent on out of ``out`` towards the sink."""
+    REPLY = 1
+    """Replies from the sink, sent back out of ``in`` towards the steering host."""
 
 
 class NfConfigRecord(Record, c_name="nf_config"):

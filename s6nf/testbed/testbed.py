@@ -3,6 +3,13 @@
 What ``up`` makes is recorded in a state file, so ``down`` removes exactly that and nothing
 else. Programs and maps are pinned under ``/sys/fs/bpf/s6nf/<name>/<host>/`` so they outlive
 the process that loaded them.
+
+Every instance runs its NF's reply entry on ``nf<i>:out`` (idle while nothing comes back).
+With ``reflect`` the sink sends every packet back as its reply, and the rest of the way back
+is wired first: the uplink program on ``sw:nf<i>`` and a second sink program on ``gen``'s
+interface that counts and measures the replies. Every hop a packet is
+redirected into has an XDP program on its receiving end: a veth drops redirected frames
+otherwise, which only the redirecting interface's drop counter shows.
 """
 
 from __future__ import annotations
@@ -10,8 +17,7 @@ from __future__ import annotations
 import json
 import shutil
 import socket
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,13 +27,14 @@ from pyroute2 import netns as pyroute2_netns
 from s6nf import netns
 from s6nf.agent import libbpf, tc
 from s6nf.agent.loader import Hook, load
-from s6nf.agent.maps import FlowTable, SteeringMaps
-from s6nf.agent.structs import FwdAction, FwdTarget, mac_bytes
+from s6nf.agent.maps import FlowTable, SinkCounters, SteeringMaps, UplinkMaps
+from s6nf.agent.structs import FwdAction, FwdTarget, NfDirection, mac_bytes
 from s6nf.config import TestbedConfig
 from s6nf.keys import DEFAULT_BUCKETS
 from s6nf.keyspace import KeySpace, initial, rebalance
 from s6nf.nfs.nat_maps import NatTables
 from s6nf.testbed import management
+from s6nf.testbed.programs import attach_pinned, pin_name, pin_program, pinned_fd
 from s6nf.testbed.topology import (
     Endpoint,
     Link,
@@ -36,14 +43,16 @@ from s6nf.testbed.topology import (
     embedded,
     gen_link,
     instance_host,
+    instance_links,
     port_of,
 )
 
 BPFFS = Path("/sys/fs/bpf")
 STATE_DIR = Path("/run/s6nf")
 NF_PROGRAM = "monitor"
-REPLY_ENTRIES = {"nat": "xdp_nat_reply"}
-"""NF programs with a second XDP entry for replies, attached on the instance's "out" link."""
+REPLY_ENTRIES = {"monitor": "xdp_monitor_reply", "nat": "xdp_nat_reply"}
+"""NF programs' second XDP entry, for replies, attached on the instance's "out" link (idle
+until the sink reflects)."""
 
 
 class TestbedError(RuntimeError):
@@ -59,6 +68,8 @@ class TestbedState:
     namespaces: list[str]
     management: bool = False
     """Whether the hosts are connected by the management network (``management.py``)."""
+    reflect: bool = False
+    """Whether the reply path is wired and the sink reflects every packet back to gen."""
 
     @property
     def path(self) -> Path:
@@ -75,7 +86,7 @@ class TestbedState:
             return None
         data = json.loads(path.read_text())
         return cls(data["name"], list(data["instances"]), list(data["namespaces"]),
-                   bool(data.get("management", False)))
+                   bool(data.get("management", False)), bool(data.get("reflect", False)))
 
 
 class Testbed:
@@ -111,13 +122,27 @@ class Testbed:
     def pin_dir(self, host: str) -> Path:
         return self.pin_root / host
 
+    @property
+    def returns_pin_dir(self) -> Path:
+        """The maps of the sink program at gen, which counts and measures the replies (its own
+        directory: the stamper pins its ``stats`` under gen's)."""
+        return self.pin_dir("gen") / "sink"
+
+    @property
+    def uplink_pin_dir(self) -> Path:
+        """The maps of the steering host's reply program (apart from steer's ``stats``)."""
+        return self.pin_dir("sw") / "uplink"
+
     # -- up ---------------------------------------------------------------------------------
 
-    def up(self, instances: int, steer: bool = True) -> Topology:
+    def up(self, instances: int, steer: bool = True, reflect: bool | None = None) -> Topology:
         """Make sure the testbed runs instances nf0..nf<instances-1>; idempotent.
 
         With ``steer`` the testbed deals the buckets over the instances itself; without it
-        steering is left to the controller (over P4Runtime)."""
+        steering is left to the controller (over P4Runtime). ``reflect`` True wires the reply
+        path and has the sink send every packet back to gen; False has the sink consume them
+        again (the reply path stays wired, idle); None keeps what the testbed does (one-way
+        for a new one)."""
         if instances < 1:
             raise TestbedError(f"a testbed needs at least one NF instance, got {instances}")
         if not _bpffs_mounted():
@@ -139,6 +164,8 @@ class Testbed:
             self.add_instance(i, state)
         for i in sorted(set(state.instances) - set(wanted), reverse=True):
             self.remove_instance(i, state, steer)
+        if reflect is not None:
+            self.set_reflect(reflect, state)
         if steer:
             self.steer(state.instances)
         return embedded(self.name, config=self.config, instances=state.instances)
@@ -159,21 +186,26 @@ class Testbed:
         to_nf, to_sink = (link for link in topo.links if host in (link.a.host, link.b.host))
         self._make_link(state, to_nf)
         self._make_link(state, to_sink)
-        self._load(self.nf, host, ["in"])
         reply = REPLY_ENTRIES.get(self.nf)
+        self._load(self.nf, host, ["in"], functions=[reply] if reply else [])
         if reply is not None:
-            self._load(self.nf, host, ["out"], entry=reply)
+            attach_pinned(self.pin_dir(host) / pin_name(reply), self.namespace(host),
+                          [to_sink.a.ifname])
         self._load("sink", "sink", [host])
         out_ifindex = self._ifindex(topo, to_sink.a)
         out_macs = mac_bytes(to_sink.a.mac), mac_bytes(to_sink.b.mac)
+        back_ifindex = self._ifindex(topo, to_nf.b)
+        back_macs = mac_bytes(to_nf.b.mac), mac_bytes(to_nf.a.mac)
         if self.nf == "nat":
             with NatTables.pinned(self.pin_dir(host)) as nat:
-                nat.configure(0, out_ifindex, *out_macs)
-                nat.configure(1, self._ifindex(topo, to_nf.b), mac_bytes(to_nf.b.mac),
-                              mac_bytes(to_nf.a.mac))
+                nat.configure(NfDirection.FORWARD, out_ifindex, *out_macs)
+                nat.configure(NfDirection.REPLY, back_ifindex, *back_macs)
         else:
             with FlowTable.pinned(self.pin_dir(host)) as table:
                 table.configure(out_ifindex, *out_macs)
+                table.configure(back_ifindex, *back_macs, NfDirection.REPLY)
+        if state.reflect:
+            self._wire_instance_replies(topo, instance)
         with SteeringMaps.pinned(self.pin_dir("sw")) as steering:
             steering.set_port(port_of(instance), self._ifindex(topo, to_nf.a))
         state.instances.append(instance)
@@ -201,6 +233,39 @@ class Testbed:
         state.namespaces.remove(ns)
         state.instances.remove(instance)
         state.save()
+
+    # -- replies ----------------------------------------------------------------------------
+
+    def set_reflect(self, reflect: bool, state: TestbedState | None = None) -> None:
+        """Have the sink send every packet back to gen (wiring the reply path first) or
+        consume it; idempotent."""
+        state = state or self.state
+        if state is None:
+            raise TestbedError(f"testbed {self.name!r} is not up: run 's6nf testbed up'")
+        if reflect:
+            topo = embedded(self.name, config=self.config, instances=state.instances)
+            self._wire_replies(topo)
+        with SinkCounters.pinned(self.pin_dir("sink")) as sink:
+            sink.set_reflect(reflect)
+        state.reflect = reflect
+        state.save()
+
+    def _wire_replies(self, topo: Topology) -> None:
+        """gen's sink on its interface, the uplink towards it, then every instance's hops."""
+        gen = gen_link(self.config)
+        self._load("sink", "gen", [gen.a.ifname], self.returns_pin_dir)
+        self._load("uplink", "sw", [], self.uplink_pin_dir)
+        with UplinkMaps.pinned(self.uplink_pin_dir) as uplink:
+            uplink.configure(self._ifindex(topo, gen.b), mac_bytes(gen.b.mac),
+                             mac_bytes(gen.a.mac))
+        for i in topo.instances:
+            self._wire_instance_replies(topo, i)
+
+    def _wire_instance_replies(self, topo: Topology, instance: int) -> None:
+        """The uplink on sw's link to the instance (its reply entry is on "out" already)."""
+        to_nf, _ = instance_links(instance, self.config)
+        attach_pinned(self.uplink_pin_dir / "prog_uplink", self.namespace("sw"),
+                      [to_nf.a.ifname])
 
     # -- steering ---------------------------------------------------------------------------
 
@@ -237,7 +302,7 @@ class Testbed:
                 libbpf.obj_pin(prog.fd, str(prog_pin))
             finally:
                 prog.close()
-        with _pinned_fd(prog_pin) as fd, netns.entered(f"{self.name}-gen"):
+        with pinned_fd(prog_pin) as fd, netns.entered(f"{self.name}-gen"):
             ifindex = socket.if_nametoindex(gen_link(self.config).a.ifname)
             if "stamp" not in tc.egress_filters(ifindex):
                 tc.attach_egress(ifindex, fd, "stamp")
@@ -310,24 +375,14 @@ class Testbed:
         with netns.entered(topo.namespace(end.host)):
             return socket.if_nametoindex(end.ifname)
 
-    def _load(self, program: str, host: str, ifnames: list[str], entry: str = "") -> None:
-        """Attach ``program`` (loaded once per host and pinned) to ``ifnames`` on ``host``;
-        ``entry`` names another entry function of the same program (its maps shared)."""
-        pin_dir = self.pin_dir(host)
-        prog_pin = pin_dir / f"prog_{entry or program}"
-        if not prog_pin.exists():
-            prog = load(program, pin_dir, {"BUCKETS": self.buckets,
-                                          "MAX_FLOWS": self.config.maps.flows})
-            try:
-                libbpf.obj_pin(prog.entry(entry) if entry else prog.fd, str(prog_pin))
-            finally:
-                prog.close()
-        with _pinned_fd(prog_pin) as fd:
-            ns = f"{self.name}-{host}"
-            for ifname in ifnames:
-                with netns.entered(ns):
-                    ifindex = socket.if_nametoindex(ifname)
-                    libbpf.xdp_attach(ifindex, fd, libbpf.XDP_FLAGS_DRV_MODE)
+    def _load(self, program: str, host: str, ifnames: list[str],
+              pin_dir: Path | None = None, functions: Sequence[str] = ()) -> None:
+        """Attach ``program`` (loaded once per pin directory, by default the host's, and
+        pinned with its further entry ``functions``) to ``ifnames`` on ``host``."""
+        pin_dir = pin_dir or self.pin_dir(host)
+        pin_program(program, pin_dir, {"BUCKETS": self.buckets,
+                                       "MAX_FLOWS": self.config.maps.flows}, functions)
+        attach_pinned(pin_dir / f"prog_{program}", self.namespace(host), ifnames)
 
 
 def _configure(ns: str, end: Endpoint) -> None:
@@ -338,17 +393,6 @@ def _configure(ns: str, end: Endpoint) -> None:
         if not any(a.get_attr("IFA_ADDRESS") == address for a in ipr.get_addr(index=index)):
             ipr.addr("add", index=index, address=address, prefixlen=int(prefix))
         ipr.link("set", index=index, state="up")
-
-
-@contextmanager
-def _pinned_fd(path: Path) -> Iterator[int]:
-    import os
-
-    fd = libbpf.obj_get(str(path))
-    try:
-        yield fd
-    finally:
-        os.close(fd)
 
 
 def _bpffs_mounted() -> bool:

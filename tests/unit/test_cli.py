@@ -6,6 +6,12 @@ from s6nf.cli import build_parser, main
 def test_parser_knows_the_testbed_commands():
     args = build_parser().parse_args(["testbed", "up", "--instances", "3", "--name", "tb"])
     assert (args.command, args.action, args.instances, args.name) == ("testbed", "up", 3, "tb")
+    assert args.reflect is None
+
+
+@pytest.mark.parametrize(("flag", "reflect"), [("--reflect", True), ("--no-reflect", False)])
+def test_up_takes_reflect_on_or_off(flag, reflect):
+    assert build_parser().parse_args(["testbed", "up", flag]).reflect is reflect
 
 
 def test_status_of_a_testbed_that_is_not_up_is_a_clear_error(capsys, tmp_path, monkeypatch):

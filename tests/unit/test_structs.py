@@ -52,3 +52,11 @@ def test_bad_macs_are_refused():
         structs.mac_bytes("02:00:00:00:00")
     with pytest.raises(ValueError, match="6 bytes"):
         structs.FwdTarget.of(1, b"\x00")
+
+
+def test_nf_directions_are_the_nf_dir_constants_of_the_flows_maps():
+    header = (Path(__file__).parents[2] / "ebpf" / "include" / "maps_flows.h").read_text()
+    defined = {name: int(value) for name, value in
+               re.findall(r"#define NF_DIR_(\w+) (\d+)", header)}
+    assert defined == {d.name: d.value for d in structs.NfDirection}
+    assert f"#define NF_DIRECTIONS {len(structs.NfDirection)}" in header
