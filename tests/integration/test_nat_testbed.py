@@ -54,13 +54,20 @@ def nat_entries(tb):
     return out
 
 
-def test_every_packet_is_translated_in_order_with_unique_public_ports(bed):
-    tb, target, tmp = bed
-    spec = WorkloadSpec(flows=1500, concurrency=300, rate_pps=20_000, one_way=True,
-                        dst_mac=gen_link().b.mac, seed=11)
-    workload = generate(tmp / "nat.pcap", spec)
+def forget_flows(tb):
+    """Empty the instances' NAT maps: a later run's agents start holding nothing."""
+    for i in tb.topology().instances:
+        with NatTables.pinned(tb.pin_dir(instance_host(i))) as nat:
+            flows = nat.flows()
+            for key in list(flows.keys()):
+                flows.delete(key)
+
+
+def run_nat(tb, target, tmp, workload):
+    """The controller, two NAT agents and the trace; the run's report and the entries."""
     settings = ControllerSettings("127.0.0.1:0", DeviceConfig(target.address),
-                                  tmp / "state.json", phase_timeout_s=20)
+                                  tmp / f"{workload.path.stem}.state.json",
+                                  phase_timeout_s=20)
 
     async def scenario():
         async with Controller(settings) as controller:
@@ -72,7 +79,15 @@ def test_every_packet_is_translated_in_order_with_unique_public_ports(bed):
                 report = await asyncio.to_thread(run_trace, tb, workload.path, 20_000)
                 return report, nat_entries(tb)
 
-    report, entries = asyncio.run(scenario())
+    return asyncio.run(scenario())
+
+
+def test_every_packet_is_translated_in_order_with_unique_public_ports(bed):
+    tb, target, tmp = bed
+    spec = WorkloadSpec(flows=1500, concurrency=300, rate_pps=20_000, one_way=True,
+                        dst_mac=gen_link().b.mac, seed=11)
+    workload = generate(tmp / "nat.pcap", spec)
+    report, entries = run_nat(tb, target, tmp, workload)
     assert report.problems() == []
     assert report.sent.sent == workload.packets
 
@@ -101,3 +116,25 @@ def _lower_first(key):
     a, b = (key.src, key.sport), (key.dst, key.dport)
     lo, hi = (a, b) if a <= b else (b, a)
     return lo[0], hi[0], lo[1], hi[1], key.proto
+
+
+def test_replies_come_back_through_the_reverse_entries_to_the_inside_addresses(bed):
+    tb, target, tmp = bed
+    forget_flows(tb)
+    tb.up(2, steer=False, reflect=True)
+    try:
+        spec = WorkloadSpec(flows=1000, concurrency=200, rate_pps=20_000, one_way=True,
+                            dst_mac=gen_link().b.mac, seed=12)
+        workload = generate(tmp / "nat-replies.pcap", spec)
+        report, entries = run_nat(tb, target, tmp, workload)
+        assert report.problems() == []
+        assert report.sent.sent == workload.packets
+        reverse = [e for _, e in entries.values() if e.reverse]
+        assert sum(e.packets for e in reverse) >= workload.packets
+        with SinkCounters.pinned(tb.returns_pin_dir) as gen:
+            replies = gen.records()
+        for flow, size in workload.flows.items():
+            back = replies[FlowKey(*_lower_first(flow))]
+            assert back.packets == size and back.reordered == 0
+    finally:
+        tb.up(2, steer=False, reflect=False)
