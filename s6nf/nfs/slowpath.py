@@ -55,9 +55,13 @@ class SlowPathCounters:
 class SlowPath:
     def __init__(self, punt: PuntPath, micro: KeyedExecutor, handler: Handler,
                  emitter: Emitter, batch: BatchHandler | None = None,
-                 max_queued: int = 1 << 16, max_backlog: int = 1 << 18) -> None:
+                 max_queued: int = 1 << 16, max_backlog: int = 1 << 18,
+                 max_active: int = 64) -> None:
         """``max_queued``: packets one flow may have waiting; ``max_backlog``: all flows
-        together (about 200 bytes each: the default bounds the backlog near 50 MB)."""
+        together (about 200 bytes each: the default bounds the backlog near 50 MB);
+        ``max_active``: flows handled at once. The others wait off the event loop's ready
+        queue, so the agent's control service and state channel, which share the loop, stay
+        responsive under a backlog (a scale event's RPCs would otherwise queue behind it)."""
         self.punt = punt
         self.micro = micro
         self.handler = handler
@@ -67,6 +71,7 @@ class SlowPath:
         self.max_backlog = max_backlog
         self.backlog = 0
         """Packets waiting in flow queues now."""
+        self._active = asyncio.Semaphore(max_active)
         self.counters = SlowPathCounters()
         self._queues: dict[bytes, deque[Punted]] = {}
         self._settled: dict[bytes, int] = {}
@@ -139,6 +144,10 @@ class SlowPath:
             queue.append(pkt)
 
     async def _run(self, key: bytes, queue: deque[Punted]) -> None:
+        async with self._active:
+            await self._run_flow(key, queue)
+
+    async def _run_flow(self, key: bytes, queue: deque[Punted]) -> None:
         try:
             last = 0
             while queue:
