@@ -27,6 +27,7 @@ from typing import Any
 from s6nf.agent.maps import ProgramStats, SinkCounters, SteeringMaps
 from s6nf.agent.p4rt import serve
 from s6nf.agent.p4rt.ebpf_backend import EbpfBackend
+from s6nf.agent.structs import NatEntryRecord
 from s6nf.controller.app import Controller, ControllerSettings
 from s6nf.controller.p4rt_client import DeviceConfig
 from s6nf.harness import report
@@ -106,6 +107,7 @@ def run(spec: BenchSpec, progress: Callable[[str], None] = print) -> dict[str, A
             results = asyncio.run(_run(tb, spec, workload.path, progress))
             sent = workload.flows if spec.nf != "nat" else translated(tb, workload.flows)
             verdicts = instance_verdicts(tb)
+            placement = state_placement(tb) if spec.nf == "nat" else {}
             with SinkCounters.pinned(tb.pin_dir("sink")) as sink:
                 hists = dict(enumerate(sink.histograms()))
                 measured = summarize(sink, sent)
@@ -113,6 +115,7 @@ def run(spec: BenchSpec, progress: Callable[[str], None] = print) -> dict[str, A
             f"{s.instances}@{s.at_s:g}s" for s in spec.schedule), rate_pps=spec.rate_pps,
             workload={"packets": workload.packets, "flows": len(workload.flows),
                       "seed": spec.seed}, measured=measured, instances=verdicts,
+            state=placement,
             environment=_environment())
     finally:
         tb.down()
@@ -195,17 +198,35 @@ def instance_verdicts(tb: Testbed) -> dict[str, dict[str, int]]:
     return out
 
 
+def nat_entries(tb: Testbed) -> dict[int, dict[bytes, NatEntryRecord]]:
+    """Each instance's NAT entries (canonical key → entry)."""
+    out = {}
+    for i in tb.topology().instances:
+        with NatTables.pinned(tb.pin_dir(instance_host(i))) as nat:
+            out[i] = nat.entries()
+    return out
+
+
+def state_placement(tb: Testbed) -> dict[str, int]:
+    """Where the NF's per-flow state is after the run: entries, and keys held at more than
+    one instance (0 when every flow's state is at exactly one)."""
+    seen: dict[bytes, int] = {}
+    for entries in nat_entries(tb).values():
+        for key in entries:
+            seen[key] = seen.get(key, 0) + 1
+    return {"entries": len(seen), "held_twice": sum(1 for n in seen.values() if n > 1)}
+
+
 def translated(tb: Testbed, flows: dict[FlowKey, int]) -> dict[FlowKey, int]:
     """The NAT's outputs: each sent flow's packet count under the key the sink saw (public
     address and port), from the forward entries at the instances. A flow whose entry is at no
     instance (its state lost) keeps its inside key, so all its packets count as lost."""
     public = FlowKey.of(NAT_OPTIONS["public"], "0.0.0.0", 0, 0, 0).src
     ports: dict[bytes, int] = {}
-    for i in tb.topology().instances:
-        with NatTables.pinned(tb.pin_dir(instance_host(i))) as nat:
-            for key, entry in nat.entries().items():
-                if not entry.reverse and entry.orig_saddr:
-                    ports[key] = int.from_bytes(entry.new_sport.to_bytes(2, "little"), "big")
+    for entries in nat_entries(tb).values():
+        for key, entry in entries.items():
+            if not entry.reverse and entry.orig_saddr:
+                ports[key] = int.from_bytes(entry.new_sport.to_bytes(2, "little"), "big")
     out: dict[FlowKey, int] = {}
     for flow, count in flows.items():
         port = ports.get(flow.canonical())
