@@ -99,6 +99,20 @@ def agent_metrics(dso: DsoAgent, pin_dir: Path | None) -> Registry:
     return r
 
 
+def slow_path_metrics(r: Registry, runtime: NfRuntime) -> None:
+    """The NF's punted packets by outcome and its backlog (docs/punt-design.md)."""
+
+    def outcomes() -> list[Sample]:
+        if runtime.slow is None:
+            return []
+        return [Sample(v, {"outcome": k}) for k, v in vars(runtime.slow.counters).items()]
+
+    r.add("s6nf_nf_punted_total", "counter", "Punted packets the agent took, by outcome.",
+          outcomes)
+    r.gauge("s6nf_nf_backlog", "Punted packets waiting in the agent's flow queues.",
+            lambda: runtime.slow.backlog if runtime.slow is not None else 0)
+
+
 def _datapath(pin_dir: Path, reasons: bool) -> list[Sample]:
     if reasons:
         with ProgramStats.pinned(pin_dir) as stats:
@@ -145,6 +159,8 @@ class AgentProcess:
         self._server: grpc.aio.Server | None = None
         self._controller = JsonClient(s.controller, CONTROLLER_SERVICE, timeout_s=2.0, tls=s.tls)
         self.registry = agent_metrics(self.dso, s.pin_dir)
+        if self.runtime is not None:
+            slow_path_metrics(self.registry, self.runtime)
         self.metrics_port = 0
 
     async def run(self) -> None:

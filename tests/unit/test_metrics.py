@@ -62,3 +62,22 @@ def test_the_endpoint_answers(request_bytes, status):
     assert reply.split(b"\r\n", 1)[0] == b"HTTP/1.1 " + status
     if status == b"200 OK":
         assert b"s6nf_test_epoch 3" in reply
+
+
+def test_slow_path_metrics_show_punted_packets_by_outcome_and_the_backlog():
+    from types import SimpleNamespace
+
+    from s6nf.agent.process import slow_path_metrics
+    from s6nf.metrics import Registry
+    from s6nf.nfs.slowpath import SlowPathCounters
+
+    runtime = SimpleNamespace(slow=None)
+    registry = Registry()
+    slow_path_metrics(registry, runtime)  # type: ignore[arg-type]
+    assert "s6nf_nf_backlog 0" in registry.render()
+    runtime.slow = SimpleNamespace(counters=SlowPathCounters(punted=7, reinjected=5,
+                                                             overflowed=2), backlog=3)
+    text = registry.render()
+    assert 's6nf_nf_punted_total{outcome="punted"} 7' in text
+    assert 's6nf_nf_punted_total{outcome="overflowed"} 2' in text
+    assert "s6nf_nf_backlog 3" in text
