@@ -10,6 +10,7 @@ import asyncio
 import itertools
 import logging
 from collections.abc import Callable, Coroutine
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 from zlib import crc32
@@ -34,6 +35,8 @@ from s6nf.keyspace import KeySpace
 log = logging.getLogger(__name__)
 
 OnReply = Callable[[Message], None]
+HOLDING: ContextVar[int] = ContextVar("s6nf_dso_holding", default=0)
+"""SingleWriter objects the current task holds (inside ``access`` blocks)."""
 
 
 @dataclass
@@ -94,6 +97,12 @@ class AgentCore:
         self._owners = (
             tuple(self.me for _ in ks.owners) if self.config.mode is Mode.LOCAL_ONLY else ks.owners
         )
+
+    @property
+    def paused(self) -> bool:
+        """A stop-and-copy pause holds new accesses and calls. A task that already holds an
+        object goes on: the copy waits for what it holds, so pausing it would deadlock."""
+        return not self._resumed.is_set() and not HOLDING.get()
 
     def home_of(self, key: bytes) -> int:
         """The key's home in the current epoch: ``owners[crc32(key) & (buckets - 1)]``."""

@@ -202,11 +202,12 @@ class MigrationMixin(AgentCore):
         return EpochStatus(self.me, self.epoch, self.to_push(), self._in_flight())
 
     def _in_flight(self) -> int:
-        """Pushes not yet acknowledged, and work begun in an older epoch that may still bring
-        an object here (an acquire, or calls queued for an object whose home moved)."""
+        """Pushes not yet acknowledged, work begun in an older epoch that may still bring an
+        object here (an acquire, or calls queued for an object whose home moved), and pulls
+        from previous homes, which need the previous key space and its instances."""
         epoch, count = self.epoch, 0
         for ms in self.maps.values():
-            count += len(ms.pushing)
+            count += len(ms.pushing) + ms.locating
             count += sum(1 for _, _, began in ms.fetching.values() if began < epoch)
             count += sum(1 for key in ms.mw_queues if self.home_of(key) != self.me)
         return count
