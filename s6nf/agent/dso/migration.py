@@ -203,9 +203,10 @@ class MigrationMixin(AgentCore):
 
     def _in_flight(self) -> int:
         """Pushes not yet acknowledged, work begun in an older epoch that may still bring an
-        object here (an acquire, or calls queued for an object whose home moved), and pulls
-        from previous homes, which need the previous key space and its instances."""
-        epoch, count = self.epoch, 0
+        object here (an acquire, or calls queued for an object whose home moved), requests
+        sent in an older epoch, and pulls from previous homes: these need the previous key
+        space and its instances."""
+        epoch, count = self.epoch, self.older_requests()
         for ms in self.maps.values():
             count += len(ms.pushing) + ms.locating
             count += sum(1 for _, _, began in ms.fetching.values() if began < epoch)
