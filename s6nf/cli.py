@@ -115,6 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--size", default=None,
                        help="packets per flow, KIND:MEAN[:SHAPE] (default pareto:20:1.2)")
 
+    from s6nf.equiv import cli as equiv_cli
+    equiv_cli.add_parser(sub)
+
     demo = sub.add_parser("demo", help="bring up a testbed, push traffic, show the counters")
     demo.add_argument("--name", default="s6demo")
     demo.add_argument("--instances", type=int, default=2)
@@ -142,6 +145,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cli_config.run(args)
         if args.command == "pki":
             return cli_pki.run(args)
+        if args.command == "equiv":
+            from s6nf.equiv import cli as equiv_cli
+            return equiv_cli.run(args)
         return _demo(args)
     except (RuntimeError, ValueError, LookupError, OSError, RpcError) as exc:
         print(f"s6nf: error: {exc}", file=sys.stderr)

@@ -48,18 +48,24 @@ class ListEmitter:
 
 
 class SimInstance:
+    """One instance. ``program``: an already loaded (and emptied) program to use instead of
+    compiling one, which the caller keeps and closes; ``outputs``: the list frames leave into,
+    which several instances may share to record one leave order across them."""
+
     def __init__(self, kind: NfKind, instance: int, key_space: KeySpace,
                  config: Mapping[str, Any] | None = None,
-                 defines: Mapping[str, int] | None = None) -> None:
+                 defines: Mapping[str, int] | None = None, program: Program | None = None,
+                 outputs: list[Output] | None = None) -> None:
         self.kind = kind
         self.instance = instance
-        self.program = load(kind.program, defines=defines)
+        self._owns_program = program is None
+        self.program = load(kind.program, defines=defines) if program is None else program
         self.fds = (self.program.fd, self.program.entry(kind.entries[1]))
         kind.configure(self.program)
         self.agent = DsoAgent(AgentConfig(instance, **dict(config or {})),
                               kind.schema(self.program), key_space)
         self.handler, self.nf = kind.handler(self.agent, self.program)
-        self.outputs: list[Output] = []
+        self.outputs: list[Output] = [] if outputs is None else outputs
         self.dropped: list[tuple[int, bytes, int]] = []
         self.punt = PuntPath.of(self.program)
         micro: KeyedExecutor = self.agent.micro
@@ -97,7 +103,8 @@ class SimInstance:
     async def close(self) -> None:
         await self.agent.close()
         self.punt.close()
-        self.program.close()
+        if self._owns_program:
+            self.program.close()
 
 
 def punted(frame: bytes, key: bytes, seq: int = 1, direction: int = 0) -> Punted:

@@ -10,6 +10,7 @@ import asyncio
 import itertools
 import logging
 from collections.abc import Callable, Coroutine
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 from zlib import crc32
@@ -34,6 +35,8 @@ from s6nf.keyspace import KeySpace
 log = logging.getLogger(__name__)
 
 OnReply = Callable[[Message], None]
+HOLDING: ContextVar[int] = ContextVar("s6nf_dso_holding", default=0)
+"""SingleWriter objects the current task holds (inside ``access`` blocks)."""
 
 
 @dataclass
@@ -76,6 +79,8 @@ class AgentCore:
         )
         self._pending: dict[int, tuple[Link, asyncio.Future[Message], OnReply | None]] = {}
         self._ids = itertools.count(1)
+        self._open_requests: dict[int, int] = {}
+        """Epoch a request was sent in → requests of it waiting for their reply."""
         self._tasks: set[asyncio.Task[Any]] = set()
         self._resumed = asyncio.Event()
         self._resumed.set()
@@ -94,6 +99,12 @@ class AgentCore:
         self._owners = (
             tuple(self.me for _ in ks.owners) if self.config.mode is Mode.LOCAL_ONLY else ks.owners
         )
+
+    @property
+    def paused(self) -> bool:
+        """A stop-and-copy pause holds new accesses and calls. A task that already holds an
+        object goes on: the copy waits for what it holds, so pausing it would deadlock."""
+        return not self._resumed.is_set() and not HOLDING.get()
 
     def home_of(self, key: bytes) -> int:
         """The key's home in the current epoch: ``owners[crc32(key) & (buckets - 1)]``."""
@@ -139,12 +150,24 @@ class AgentCore:
         timer = asyncio.get_running_loop().call_later(
             self.config.call_timeout_s, self._expire, req_id, kind, map_id, key, peer
         )
+        epoch = self.epoch
+        self._open_requests[epoch] = self._open_requests.get(epoch, 0) + 1
         try:
-            link.send(encode_message(kind, flags, map_id, method, self.epoch, req_id, key, body))
+            link.send(encode_message(kind, flags, map_id, method, epoch, req_id, key, body))
             return await fut
         finally:
             timer.cancel()
             self._pending.pop(req_id, None)
+            left = self._open_requests[epoch] - 1
+            if left:
+                self._open_requests[epoch] = left
+            else:
+                del self._open_requests[epoch]
+
+    def older_requests(self) -> int:
+        """Requests sent in an older epoch and still unanswered: their peer (perhaps an
+        instance that is leaving) must stay until they are answered."""
+        return sum(n for e, n in self._open_requests.items() if e < self.epoch)
 
     def _expire(self, req_id: int, kind: Kind, map_id: int, key: bytes, peer: int) -> None:
         entry = self._pending.pop(req_id, None)

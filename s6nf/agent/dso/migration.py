@@ -61,7 +61,7 @@ class MigrationMixin(AgentCore):
         else:
             self.switched()
         if self.config.mode is Mode.STOP_AND_COPY:
-            await self.wait_drained(msg.epoch - 1, self.config.call_timeout_s * 6)
+            await self.wait_drained(msg.epoch - 1, self.config.call_timeout_s * 6, copied=True)
 
     def switched(self) -> None:
         assert self.next is not None
@@ -201,25 +201,31 @@ class MigrationMixin(AgentCore):
     def status(self) -> EpochStatus:
         return EpochStatus(self.me, self.epoch, self.to_push(), self._in_flight())
 
-    def _in_flight(self) -> int:
+    def _in_flight(self, copied: bool = False) -> int:
         """Pushes not yet acknowledged, and work begun in an older epoch that may still bring
-        an object here (an acquire, or calls queued for an object whose home moved)."""
-        epoch, count = self.epoch, 0
+        an object here (an acquire, or calls queued for an object whose home moved). Unless
+        ``copied`` (only the copy is asked about), also requests sent in an older epoch and
+        pulls from previous homes: these need the previous key space and its instances."""
+        epoch = self.epoch
+        count = 0 if copied else self.older_requests()
         for ms in self.maps.values():
-            count += len(ms.pushing)
+            count += len(ms.pushing) + (0 if copied else ms.locating)
             count += sum(1 for _, _, began in ms.fetching.values() if began < epoch)
             count += sum(1 for key in ms.mw_queues if self.home_of(key) != self.me)
         return count
 
-    def is_drained(self, epoch: int) -> bool:
-        """True when this agent acts in a later epoch and holds nothing it must still push."""
-        return self.epoch > epoch and self._in_flight() == 0 and self.to_push() == 0
+    def is_drained(self, epoch: int, copied: bool = False) -> bool:
+        """True when this agent acts in a later epoch and holds nothing it must still push;
+        ``copied``: see ``_in_flight`` (what a stop-and-copy switch waits for)."""
+        return (self.epoch > epoch and self._in_flight(copied) == 0
+                and self.to_push() == 0)
 
-    async def wait_drained(self, epoch: int, timeout_s: float = 30.0) -> EpochStatus:
+    async def wait_drained(self, epoch: int, timeout_s: float = 30.0,
+                           copied: bool = False) -> EpochStatus:
         """Wait until ``is_drained(epoch)``; TimeoutError (naming what is left) otherwise."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
-        while not self.is_drained(epoch):
+        while not self.is_drained(epoch, copied):
             if loop.time() > deadline:
                 raise TimeoutError(f"agent {self.me}: epoch {epoch} not drained after "
                                    f"{timeout_s} s: {self.status()}")

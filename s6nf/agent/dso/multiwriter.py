@@ -47,7 +47,7 @@ class MultiWriterMixin(AgentCore):
         queue = ms.mw_queues.get(key)
         if queue is None:
             obj = ms.storage.get(key)
-            if obj is not None and self._resumed.is_set():
+            if obj is not None and not self.paused:
                 self._apply(obj, spec, args, done)
                 return
             queue = ms.mw_queues[key] = deque()
@@ -68,7 +68,7 @@ class MultiWriterMixin(AgentCore):
 
     async def _run_queue(self, ms: MapState, key: bytes, queue: deque[QueuedCall]) -> None:
         try:
-            if self.home_of(key) == self.me:
+            if self.home_of(key) == self.me and self.paused:
                 await self._resumed.wait()
             while queue:
                 obj = ms.storage.get(key)
@@ -209,7 +209,7 @@ class MultiWriterMixin(AgentCore):
 
     async def _call_here(self, ms: MapState, key: bytes, spec: MethodSpec, args: Any) -> Any:
         obj = ms.storage.get(key)
-        if obj is not None and key not in ms.mw_queues and self._resumed.is_set():
+        if obj is not None and key not in ms.mw_queues and not self.paused:
             self.counters.calls_applied += 1
             return getattr(obj, spec.name)(*args)
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()

@@ -15,7 +15,7 @@ import struct
 from typing import Any, Generic, TypeVar
 
 from s6nf.agent.dso.config import Mode
-from s6nf.agent.dso.core import AgentCore
+from s6nf.agent.dso.core import HOLDING, AgentCore
 from s6nf.agent.dso.errors import DsoError, Moved, PeerLost
 from s6nf.agent.dso.keys import KeyLike, key_bytes
 from s6nf.agent.dso.state import MapState
@@ -35,7 +35,7 @@ class SingleWriterMixin(AgentCore):
     async def sw_get(self, ms: MapState, key: bytes, create: bool) -> Any | None:
         """The object for ``key``, pinned here (exclusively); None if absent and not ``create``."""
         while True:
-            if not self._resumed.is_set():
+            if self.paused:
                 await self._resumed.wait()
             obj = ms.storage.get(key)
             if obj is not None:
@@ -283,7 +283,19 @@ class SingleWriterMixin(AgentCore):
         previous = self.previous_home_of(key)
         if previous is None:
             return None
-        data = await self._pull(ms, key, previous)
+        key_space = self.previous
+        ms.locating += 1
+        try:
+            data = await self._pull(ms, key, previous)
+        except DsoError:
+            if self.previous is key_space:
+                raise
+            # Retired meanwhile: every agent was drained of that epoch, so nothing of it is
+            # left at the previous home, which may have left (a pull can begin after this
+            # agent reported drained and before the controller retired the epoch).
+            data = None
+        finally:
+            ms.locating -= 1
         if data is not None:
             self.store(ms, key, Status.OK, data, self.epoch)
         elif ms.storage.get(key) is None:
@@ -388,15 +400,18 @@ class Access(Generic[V]):
     async def __aenter__(self) -> V:
         ms, key = self._ms, self._key
         obj: V | None = ms.storage.get(key)
-        if obj is not None and key not in ms.pins and self._agent._resumed.is_set():
+        if obj is not None and key not in ms.pins and not self._agent.paused:
             ms.pins[key] = 1
+            HOLDING.set(HOLDING.get() + 1)
             return obj
         got: V | None = await self._agent.sw_get(ms, key, self._create)
         if got is None:
             raise KeyError(f"{ms.decl.name}: no object for key {key.hex()}")
+        HOLDING.set(HOLDING.get() + 1)
         return got
 
     async def __aexit__(self, *exc: object) -> None:
+        HOLDING.set(HOLDING.get() - 1)
         self._agent.sw_release(self._ms, self._key)
 
 

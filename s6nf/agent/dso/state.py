@@ -28,6 +28,9 @@ class MapState:
     """For keys homed here: the instance that owns the object."""
     old_directory: dict[bytes, int] = field(default_factory=dict)
     """Entries of keys homed here in the previous epoch, kept to answer the new home's pulls."""
+    locating: int = 0
+    """Pulls in progress from a key's previous home: the previous key space is still in use
+    (the previous home may not leave yet)."""
     turns: KeyTurns = field(default_factory=KeyTurns)
     """FIFO waiters per key at the home."""
     owned_epoch: dict[bytes, int] = field(default_factory=dict)

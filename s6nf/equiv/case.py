@@ -1,0 +1,79 @@
+"""One check: a trace, a schedule and a mode, run against the reference; and its JSON form,
+in which shrunk counterexamples are kept as regression cases (tests/equiv_cases/)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from s6nf.agent.dso import Mode
+from s6nf.equiv.compare import Violation, compare
+from s6nf.equiv.driver import reference, run
+from s6nf.equiv.pool import ProgramPool
+from s6nf.equiv.schedule import Schedule
+from s6nf.equiv.trace import Trace
+
+
+@dataclass(frozen=True)
+class Case:
+    trace: Trace
+    schedule: Schedule
+    mode: Mode = Mode.S6
+
+    @property
+    def size(self) -> tuple[int, int, int]:
+        """What shrinking makes smaller: packets, events, flows."""
+        return (len(self.trace.steps()), len(self.schedule.events), len(self.trace.flows))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"nf": "nat", "mode": self.mode.value, "trace": self.trace.to_json(),
+                "schedule": self.schedule.to_json()}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Case:
+        if data.get("nf", "nat") != "nat":
+            raise ValueError(f"equivalence cases exist for the NAT only, got nf {data['nf']!r}")
+        return cls(Trace.from_json(data["trace"]), Schedule.from_json(data["schedule"]),
+                   Mode(data.get("mode", "s6")))
+
+
+class Checker:
+    """Runs cases on one event loop with one pool of loaded programs (reused by every run)."""
+
+    def __init__(self) -> None:
+        self.pool = ProgramPool()
+        self.loop = asyncio.new_event_loop()
+        self.runs = 0
+
+    def check(self, case: Case) -> list[Violation]:
+        return self.loop.run_until_complete(self.check_async(case))
+
+    async def check_async(self, case: Case) -> list[Violation]:
+        ref = await reference(case.trace, self.pool, case.schedule.pace)
+        got = await run(case.trace, case.schedule, self.pool, case.mode)
+        self.runs += 1
+        return compare(case.trace, ref, got)
+
+    def close(self) -> None:
+        self.loop.run_until_complete(self.loop.shutdown_asyncgens())
+        self.loop.close()
+        self.pool.close()
+
+
+def write_case(case: Case, violations: list[Violation], directory: Path, name: str) -> Path:
+    """Keep a counterexample as ``<directory>/<name>.json``, with what it showed."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{name}.json"
+    data = case.to_json()
+    data["found"] = [str(v) for v in violations[:10]]
+    path.write_text(json.dumps(data, indent=1) + "\n")
+    return path
+
+
+def read_case(path: Path) -> tuple[Case, dict[str, Any]]:
+    """The case in ``path`` and its whole JSON (``expect``, ``xfail``, ``found``…)."""
+    data = json.loads(path.read_text())
+    return Case.from_json(data), data

@@ -1,0 +1,58 @@
+"""``s6nf equiv``: a randomized output-equivalence campaign, or one case replayed."""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+from pathlib import Path
+from typing import Any
+
+from s6nf.agent.dso import Mode
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser("equiv", help="check that scaled runs emit what one instance emits, "
+                                     "on random scale schedules (docs/equivalence.md)")
+    p.add_argument("--nf", choices=["nat"], default="nat", help="the NF to check")
+    p.add_argument("--schedules", type=int, default=1000,
+                   help="random (trace, schedule) cases to check (default 1000)")
+    p.add_argument("--mode", choices=[m.value for m in Mode], default=Mode.S6.value,
+                   help="the agents' mode (default s6; local-only must fail)")
+    p.add_argument("--seed", type=int, default=None, help="campaign seed (default: random)")
+    p.add_argument("--no-shrink", dest="shrink", action="store_false",
+                   help="report the first counterexample as found")
+    p.add_argument("--out", type=Path, default=Path("tests/equiv_cases"),
+                   help="where a shrunk counterexample is written (default tests/equiv_cases)")
+    p.add_argument("--tolerate", action="append", default=[], metavar="KIND",
+                   help="a violation kind of a known bug (e.g. order) to count and go past, "
+                        "looking for others; repeatable")
+    p.add_argument("--case", type=Path, default=None,
+                   help="replay this case file instead of running a campaign")
+
+
+def run(args: argparse.Namespace) -> int:
+    from s6nf.equiv.campaign import campaign
+    from s6nf.equiv.case import Checker, read_case
+
+    checker = Checker()
+    try:
+        if args.case is not None:
+            case, _ = read_case(args.case)
+            found = checker.check(case)
+            for v in found:
+                print(v)
+            print(f"{args.case}: {len(found)} violations ({case.mode.value})")
+            return 2 if found else 0
+        seed = args.seed if args.seed is not None else random.randrange(1 << 32)
+
+        def progress(done: int) -> None:
+            if done % 50 == 0:
+                print(f"  {done} schedules checked", file=sys.stderr, flush=True)
+
+        report = campaign(checker, args.schedules, Mode(args.mode), seed, args.shrink,
+                          args.out, progress, frozenset(args.tolerate))
+        print(report.summary())
+        return 2 if report.smallest is not None else 0
+    finally:
+        checker.close()

@@ -1,0 +1,208 @@
+"""Comparing a scaled run with the reference run.
+
+The NAT may legitimately give a flow another public port in the scaled run (another
+instance leased other ports). Outputs and state are therefore compared *up to a renaming of
+public ports*: each flow must leave by one port in each run (consistent per flow), no two
+flows may share one (unique among live flows: nothing expires during a run), and the scaled
+run's port of a flow is renamed to the reference's before frames and entries are compared
+byte for byte (checksums adjusted incrementally, so a wrong checksum stays wrong).
+
+State is the union of every instance's ``nat_flows`` entries; each key must be held by
+exactly one instance; fields are compared except ``last_seen_ns`` (a clock) and ``ready``
+(the punt path's gate: a migrated entry waits for its next packet to be flipped).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from s6nf.agent.structs import NatEntryRecord
+from s6nf.equiv.driver import NAT, RunRecord
+from s6nf.equiv.trace import FORWARD, INSIDE_NET, Trace, read_tag
+from s6nf.keys import FlowKey, unpack_canonical
+from s6nf.nfs.frames import parse, rewrite
+
+Side = tuple[int, int]
+"""(flow, direction): the packets of one canonical key, whose order is promised."""
+IGNORED_FIELDS = frozenset({"last_seen_ns", "ready", "pad"})
+_PUBLIC = NAT.public_int
+
+
+@dataclass(frozen=True)
+class Violation:
+    kind: str
+    """"run" (the scaled run failed a step), "port", "output" (packets missing, extra or
+    changed), "order" (the same packets in another order), "placement", "state", or
+    "reference" (the single instance itself misbehaved: the checker's premise)."""
+    flow: int | None
+    detail: str
+
+    def __str__(self) -> str:
+        where = f" flow {self.flow}" if self.flow is not None else ""
+        return f"{self.kind}{where}: {self.detail}"
+
+
+def _swap16(value: int) -> int:
+    """A u16 read little-endian from network-order bytes, and back."""
+    return int.from_bytes(value.to_bytes(2, "little"), "big")
+
+
+def _by_flow(run: RunRecord) -> tuple[dict[Side, list[tuple[int, bytes]]], int]:
+    flows: dict[Side, list[tuple[int, bytes]]] = defaultdict(list)
+    untagged = 0
+    for direction, frame in run.outputs:
+        tag = read_tag(frame)
+        if tag is None:
+            untagged += 1
+        else:
+            flows[tag[0], tag[1]].append((direction, frame))
+    return flows, untagged
+
+
+def _ports(flows: dict[Side, list[tuple[int, bytes]]], which: str,
+           out: list[Violation]) -> dict[int, int]:
+    """flow → its public port; violations for a flow with several, or a port shared."""
+    port_of: dict[int, int] = {}
+    users: dict[int, list[int]] = defaultdict(list)
+    for (flow, direction), frames in sorted(flows.items()):
+        if direction != FORWARD:
+            continue
+        ports = sorted({parse(f).sport for _, f in frames})
+        if len(ports) > 1:
+            out.append(Violation("port", flow, f"{which}: left by public ports {ports}"))
+        if ports:
+            port_of[flow] = ports[0]
+            users[ports[0]].append(flow)
+    for port, shared in sorted(users.items()):
+        if len(shared) > 1:
+            out.append(Violation("port", None, f"{which}: public port {port} used by live "
+                                               f"flows {shared}"))
+    return port_of
+
+
+def _rename_frame(frame: bytes, port: int) -> bytes:
+    h = parse(frame)
+    return rewrite(frame, h, h.src, h.dst, port, h.dport, frame[6:12], frame[0:6])
+
+
+def _describe(frames: list[tuple[int, bytes]]) -> str:
+    tags = []
+    for _, frame in frames[:24]:
+        tag = read_tag(frame)
+        tags.append("?" if tag is None else f"{'fr'[tag[1]]}{tag[2]}")
+    return " ".join(tags) + (" …" if len(frames) > 24 else "")
+
+
+def _outputs(ref: dict[Side, list[tuple[int, bytes]]],
+             got: dict[Side, list[tuple[int, bytes]]], rename: dict[int, int],
+             out: list[Violation]) -> None:
+    for side in sorted(set(ref) | set(got)):
+        flow = side[0]
+        want = ref.get(side, [])
+        have = [(d, _rename_frame(f, rename[flow]) if d == FORWARD and flow in rename else f)
+                for d, f in got.get(side, [])]
+        if want == have:
+            continue
+        want_tags, have_tags = [read_tag(f) for _, f in want], [read_tag(f) for _, f in have]
+        if want_tags != have_tags:
+            same = sorted(map(str, want_tags)) == sorted(map(str, have_tags))
+            kind = "order" if same else "output"
+            out.append(Violation(kind, flow, f"reference sent [{_describe(want)}], scaled "
+                                             f"run [{_describe(have)}]"))
+            continue
+        first = next(i for i, (a, b) in enumerate(zip(want, have, strict=True)) if a != b)
+        out.append(Violation("output", flow, f"packet {_describe(want[first:first + 1])} "
+                                             f"left with other bytes: {want[first][1].hex()} "
+                                             f"vs {have[first][1].hex()}"))
+
+
+def flow_of_entry(trace: Trace, key: bytes, entry: NatEntryRecord) -> int | None:
+    """The trace flow an entry belongs to: its inside host names it."""
+    inside = (_swap32(entry.new_daddr) if entry.reverse else _swap32(entry.orig_saddr))
+    flow = inside - INSIDE_NET - 1
+    return flow if 0 <= flow < len(trace.flows) else None
+
+
+def _swap32(value: int) -> int:
+    return int.from_bytes(value.to_bytes(4, "little"), "big")
+
+
+def _rename_entry(key: bytes, entry: NatEntryRecord, ports: dict[int, int]
+                  ) -> tuple[bytes, NatEntryRecord]:
+    renamed = NatEntryRecord.from_bytes(entry.to_bytes())
+    if entry.reverse:
+        k = unpack_canonical(key)
+        if k.src == _PUBLIC and k.sport in ports:
+            k = FlowKey(k.src, k.dst, ports[k.sport], k.dport, k.proto)
+        elif k.dst == _PUBLIC and k.dport in ports:
+            k = FlowKey(k.src, k.dst, k.sport, ports[k.dport], k.proto)
+        return k.canonical(), renamed
+    port = _swap16(entry.new_sport)
+    if port in ports:
+        renamed.new_sport = _swap16(ports[port])
+    return key, renamed
+
+
+def _fields(entry: NatEntryRecord) -> dict[str, int]:
+    return {name: value for name, value in vars(entry).items() if name not in IGNORED_FIELDS}
+
+
+def _state(trace: Trace, ref: RunRecord, got: RunRecord, ports: dict[int, int],
+           out: list[Violation]) -> None:
+    want: dict[bytes, NatEntryRecord] = {}
+    for entries in ref.entries.values():
+        want.update(entries)
+    have: dict[bytes, NatEntryRecord] = {}
+    holders: dict[bytes, list[int]] = defaultdict(list)
+    for instance, entries in sorted(got.entries.items()):
+        for key, held in entries.items():
+            holders[key].append(instance)
+            new_key, renamed = _rename_entry(key, held, ports)
+            have[new_key] = renamed
+    for key, where in sorted(holders.items()):
+        if len(where) > 1:
+            flow = flow_of_entry(trace, key, got.entries[where[0]][key])
+            out.append(Violation("placement", flow, f"entry {key.hex()} held by instances "
+                                                    f"{where}"))
+    for key in sorted(set(want) | set(have)):
+        a, b = want.get(key), have.get(key)
+        entry = a or b
+        if entry is None:
+            continue
+        flow = flow_of_entry(trace, key, entry)
+        kind = "reverse" if entry.reverse else "forward"
+        if a is None:
+            out.append(Violation("state", flow, f"{kind} entry {key.hex()} only in the scaled "
+                                                "run"))
+        elif b is None:
+            out.append(Violation("state", flow, f"{kind} entry {key.hex()} missing in the "
+                                                "scaled run"))
+        elif _fields(a) != _fields(b):
+            diff = {n: (v, _fields(b)[n]) for n, v in _fields(a).items() if _fields(b)[n] != v}
+            out.append(Violation("state", flow, f"{kind} entry {key.hex()} differs "
+                                                f"(reference, scaled): {diff}"))
+
+
+def compare(trace: Trace, ref: RunRecord, got: RunRecord) -> list[Violation]:
+    """Every way ``got`` (the scaled run) differs from ``ref``; empty if equivalent."""
+    out: list[Violation] = [Violation("reference", None, p) for p in ref.problems]
+    out += [Violation("run", None, p) for p in got.problems]
+    ref_flows, ref_untagged = _by_flow(ref)
+    got_flows, got_untagged = _by_flow(got)
+    if ref_untagged or got_untagged:
+        out.append(Violation("output", None, f"untagged frames left: {ref_untagged} in the "
+                                             f"reference, {got_untagged} in the scaled run"))
+    premise: list[Violation] = []
+    ref_ports = _ports(ref_flows, "reference", premise)
+    out += [Violation("reference", v.flow, v.detail) for v in premise]
+    got_ports = _ports(got_flows, "scaled run", out)
+    rename = {f: ref_ports[f] for f in got_ports if f in ref_ports}
+    _outputs(ref_flows, got_flows, rename, out)
+    by_port = {got_ports[f]: ref_ports[f] for f in rename}
+    if len(by_port) == len(rename):
+        _state(trace, ref, got, by_port, out)
+    else:
+        out.append(Violation("state", None, "not compared: the scaled run's ports cannot be "
+                                            "renamed one to one"))
+    return out

@@ -1,0 +1,217 @@
+"""The fast driver: a trace through N simulated instances (real eBPF programs by
+BPF_PROG_TEST_RUN, real agents in this process on 127.0.0.1 state channels) while a scale
+schedule runs, steering each packet by its canonical key's bucket in the current key space.
+
+A scale event runs the protocol's steps for real, as ``controller/scaler.py`` orders them:
+new instances adopt the current key space, every agent prepares epoch e+1, every agent
+switches, then steering follows e+1. Migration then overlaps the packets that follow; the
+event's migrate and complete phases (``wait_drained`` on every agent, ``retire``, leavers
+closed) run when the next event begins, since the runtime takes one epoch change at a time,
+or at the end of the trace. Nothing waits on a clock in place of a protocol step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from s6nf.agent.dso import Mode, Prepare, Switch
+from s6nf.agent.structs import NatEntryRecord
+from s6nf.equiv.pool import ProgramPool
+from s6nf.equiv.schedule import Schedule
+from s6nf.equiv.trace import FORWARD, Step, Trace, forward_frame, read_tag, reply_frame
+from s6nf.keyspace import KeySpace, initial, rebalance
+from s6nf.nfs.kinds import nat_kind
+from s6nf.nfs.nat import NatConfig
+from s6nf.nfs.portpool import PortRange
+from s6nf.nfs.sim import NfKind, Output, SimInstance
+
+BUCKETS = 64
+MAX_ALIVE = 4
+NAT = NatConfig("198.51.100.7", PortRange(20000, 20999, shards=4, lease=8),
+                idle_timeout_s=3600.0, close_linger_s=3600.0)
+"""No expiry during a run: every flow stays live, so public ports are unique across a run."""
+DRAIN_TIMEOUT_S = 10.0
+SETTLE_TIMEOUT_S = 10.0
+Tag = tuple[int, int, int]
+
+
+class RunAborted(Exception):
+    """A protocol step or the slow path did not finish: the run cannot be compared."""
+
+
+@dataclass
+class RunRecord:
+    outputs: list[Output] = field(default_factory=list)
+    """(direction, frame) in the order frames left, over every instance."""
+    entries: dict[int, dict[bytes, NatEntryRecord]] = field(default_factory=dict)
+    """instance → canonical key → nat_flows entry, after the last event completed."""
+    problems: list[str] = field(default_factory=list)
+    """What went wrong in the run itself (a leaver not empty, a protocol step that failed)."""
+    skipped: list[Tag] = field(default_factory=list)
+    """Replies not sent because the packet they answer never left."""
+    events: int = 0
+
+
+class Driver:
+    def __init__(self, trace: Trace, pool: ProgramPool, mode: Mode,
+                 kind: NfKind | None = None, config: Mapping[str, Any] | None = None) -> None:
+        self.trace = trace
+        self.pool = pool
+        self.mode = mode
+        self.kind = kind or nat_kind(NAT)
+        self.agent_config = {"mode": mode, "call_timeout_s": 2.0, **(config or {})}
+        self.record = RunRecord()
+        self.sims: dict[int, SimInstance] = {}
+        self.addresses: dict[int, str] = {}
+        self.ks: KeySpace = initial([0], BUCKETS)
+        self.pending: tuple[int, list[int]] | None = None
+        self.seen: dict[Tag, bytes] = {}
+        self._scanned = 0
+
+    async def run(self, schedule: Schedule) -> RunRecord:
+        try:
+            await self._run(schedule)
+        except RunAborted as exc:
+            self.record.problems.append(str(exc))
+        finally:
+            await self.close()
+        return self.record
+
+    async def _run(self, schedule: Schedule) -> None:
+        events = schedule.resolve(MAX_ALIVE)
+        steps = self.trace.steps()
+        self.ks = initial(range(max(1, min(schedule.start, MAX_ALIVE))), BUCKETS)
+        for i in sorted(self.ks.instances):
+            await self._add(i)
+        self._address_all()
+        by_index: dict[int, list[tuple[int, ...]]] = defaultdict(list)
+        for at, members in events:
+            by_index[min(at, max(0, len(steps) - 1))].append(members)
+        for index, step in enumerate(steps):
+            for members in by_index.get(index, []):
+                await self.scale(members)
+            await self.send(step)
+            for _ in range(schedule.pace):
+                await asyncio.sleep(0)
+        await self.settle()
+        if self.pending is not None:
+            await self.complete()
+        await self.settle()
+        self._scan()
+        for i, sim in self.sims.items():
+            self.record.entries[i] = dict(sim.nf.flows.storage.items())
+
+    async def _add(self, instance: int) -> None:
+        sim = SimInstance(self.kind, instance, self.ks, config=self.agent_config,
+                          program=self.pool.take(), outputs=self.record.outputs)
+        self.sims[instance] = sim
+        self.addresses[instance] = await sim.start("127.0.0.1:0")
+
+    def _address_all(self) -> None:
+        for sim in self.sims.values():
+            sim.agent.set_addresses(self.addresses)
+
+    async def send(self, step: Step) -> None:
+        if step.direction == FORWARD:
+            frame, key = forward_frame(self.trace, step)
+        else:
+            answered = (step.flow, FORWARD, step.answers)
+            if answered not in self._scan():
+                await self.settle()
+            out = self._scan().get(answered)
+            if out is None:
+                self.record.skipped.append((step.flow, step.direction, step.n))
+                return
+            frame, key = reply_frame(step, out)
+        self.sims[self.ks.home(key)].inject(step.direction, frame)
+
+    def _scan(self) -> dict[Tag, bytes]:
+        outputs = self.record.outputs
+        for _, frame in outputs[self._scanned:]:
+            tag = read_tag(frame)
+            if tag is not None:
+                self.seen.setdefault(tag, frame)
+        self._scanned = len(outputs)
+        return self.seen
+
+    async def scale(self, members: tuple[int, ...]) -> None:
+        """One scale event: adopt, prepare, switch, steering (see the module doc)."""
+        if self.pending is not None:
+            await self.complete()
+        for i in members:
+            if i not in self.sims:
+                await self._add(i)
+        self._address_all()
+        nxt = rebalance(self.ks, members)
+        agents = [sim.agent for sim in self.sims.values()]
+        await self._all("prepare", [a.prepare(Prepare(nxt, dict(self.addresses)))
+                                    for a in agents])
+        await self._all("switch", [a.switch(Switch(nxt.epoch)) for a in agents])
+        self.pending = (self.ks.epoch, [i for i in self.sims if i not in members])
+        self.ks = nxt
+        self.record.events += 1
+
+    async def complete(self) -> None:
+        """The pending event's migrate and complete phases; leavers end empty and close."""
+        assert self.pending is not None
+        epoch, leavers = self.pending
+        self.pending = None
+        for i in leavers:
+            await self._settle_one(self.sims[i])
+        agents = [sim.agent for sim in self.sims.values()]
+        await self._all("wait_drained", [a.wait_drained(epoch, DRAIN_TIMEOUT_S) for a in agents])
+        for a in agents:
+            a.retire(epoch)
+        for i in leavers:
+            sim = self.sims.pop(i)
+            del self.addresses[i]
+            left = sim.nf.flows.storage.snapshot()
+            if left:
+                self.record.problems.append(f"instance {i} left holding {len(left)} entries "
+                                            f"after epoch {epoch} was retired")
+            await self._close(sim)
+
+    async def _all(self, step: str, calls: list[Any]) -> None:
+        results = await asyncio.gather(*calls, return_exceptions=True)
+        failed = [r for r in results if isinstance(r, BaseException)]
+        if failed:
+            raise RunAborted(f"{step} failed at epoch {self.ks.epoch}: "
+                             + "; ".join(repr(f) for f in failed))
+
+    async def _settle_one(self, sim: SimInstance) -> None:
+        try:
+            await asyncio.wait_for(sim.settle(), SETTLE_TIMEOUT_S)
+        except TimeoutError:
+            raise RunAborted(f"instance {sim.instance}: slow path still busy after "
+                             f"{SETTLE_TIMEOUT_S} s ({sim.agent.micro.depth} queued)") from None
+
+    async def settle(self) -> None:
+        """Until every instance's slow path is idle (work at one may start work at another)."""
+        while True:
+            for sim in list(self.sims.values()):
+                await self._settle_one(sim)
+            if not any(sim.agent.micro.depth for sim in self.sims.values()):
+                return
+
+    async def _close(self, sim: SimInstance) -> None:
+        await sim.close()
+        self.pool.give(sim.program)
+
+    async def close(self) -> None:
+        for sim in list(self.sims.values()):
+            await self._close(sim)
+        self.sims.clear()
+
+
+async def run(trace: Trace, schedule: Schedule, pool: ProgramPool,
+              mode: Mode = Mode.S6) -> RunRecord:
+    return await Driver(trace, pool, mode).run(schedule)
+
+
+async def reference(trace: Trace, pool: ProgramPool, pace: int = 0) -> RunRecord:
+    """One instance that never scales."""
+    return await Driver(trace, pool, Mode.S6).run(Schedule(1, (), pace))

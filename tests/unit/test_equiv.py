@@ -1,0 +1,114 @@
+"""The checker's pure parts: traces, schedules, and comparison up to port renaming."""
+
+import random
+
+from s6nf.agent.structs import NatEntryRecord
+from s6nf.equiv.compare import compare
+from s6nf.equiv.driver import NAT, RunRecord
+from s6nf.equiv.schedule import ScaleEvent, Schedule, random_schedule
+from s6nf.equiv.trace import (
+    FORWARD,
+    REPLY,
+    FlowSpec,
+    Trace,
+    forward_frame,
+    random_trace,
+    read_tag,
+    reply_frame,
+    script,
+)
+from s6nf.nfs.frames import parse, rewrite
+
+TRACE = Trace((FlowSpec(True, 2, 0b1111), FlowSpec(False, 2, 0b01)), (1, 0, 0, 1, 0), 7)
+
+
+def test_traces_are_deterministic_and_keep_each_flows_order():
+    a, b = random_trace(random.Random(5), 6), random_trace(random.Random(5), 6)
+    assert a == b and a.steps() == b.steps()
+    steps = TRACE.steps()
+    for flow, spec in enumerate(TRACE.flows):
+        assert [s for s in steps if s.flow == flow] == script(flow, spec)
+    assert Trace.from_json(TRACE.to_json()) == TRACE
+
+
+def test_every_reply_follows_the_packet_it_answers():
+    steps = random_trace(random.Random(9), 8).steps()
+    sent = set()
+    for s in steps:
+        if s.direction == FORWARD:
+            sent.add((s.flow, s.n))
+        else:
+            assert (s.flow, s.answers) in sent
+
+
+def test_schedules_resolve_to_valid_memberships():
+    for seed in range(200):
+        rng = random.Random(seed)
+        schedule = random_schedule(rng, 40, 4)
+        alive = set(range(schedule.start))
+        seen = set(alive)
+        for _, members in schedule.resolve(4):
+            assert members and len(set(members) | alive) <= 4
+            assert all(m in alive or m not in seen for m in members)
+            seen |= set(members)
+            alive = set(members)
+    assert Schedule(1, (ScaleEvent(0, 0, 5),)).resolve(4) == []
+    assert Schedule.from_json(Schedule(2, (ScaleEvent(3, 1, 1),), 2).to_json()) == Schedule(
+        2, (ScaleEvent(3, 1, 1),), 2)
+
+
+def _nat(frame: bytes, port: int) -> bytes:
+    h = parse(frame)
+    return rewrite(frame, h, NAT.public_int, h.dst, port, h.dport, frame[6:12], frame[:6])
+
+
+def _run(ports: dict[int, int], order=None) -> RunRecord:
+    """What a NAT giving flow f the port ports[f] would send for TRACE."""
+    run = RunRecord()
+    out = {}
+    for s in TRACE.steps():
+        if s.direction == FORWARD:
+            frame = _nat(forward_frame(TRACE, s)[0], ports[s.flow])
+            out[s.flow, s.n] = frame
+        else:
+            frame = reply_frame(s, out[s.flow, s.answers])[0]
+            h, inside = parse(frame), TRACE.endpoints(s.flow)
+            frame = rewrite(frame, h, h.src, inside.src, h.sport, inside.sport, frame[6:12],
+                            frame[:6])
+        run.outputs.append((s.direction, frame))
+    if order is not None:
+        run.outputs = [run.outputs[i] for i in order]
+    for flow, port in ports.items():
+        key = TRACE.endpoints(flow)
+        entry = NatEntryRecord(new_sport=int.from_bytes(port.to_bytes(2, "big"), "little"),
+                               packets=3)
+        run.entries.setdefault(0, {})[key.canonical()] = entry
+    return run
+
+
+def test_outputs_compare_equal_up_to_a_consistent_renaming_of_public_ports():
+    ref = _run({0: 20001, 1: 20002})
+    assert compare(TRACE, ref, _run({0: 20007, 1: 20001})) == []
+    assert all(read_tag(f) for _, f in ref.outputs)
+
+
+def test_a_reordered_flow_a_shared_port_and_a_lost_entry_are_violations():
+    ref = _run({0: 20001, 1: 20002})
+    n = len(ref.outputs)
+    swapped = list(range(n))
+    first = [i for i, (_, f) in enumerate(ref.outputs)
+             if (read_tag(f) or ())[:2] == (0, FORWARD)][:2]
+    swapped[first[0]], swapped[first[1]] = first[1], first[0]
+    kinds = {v.kind for v in compare(TRACE, ref, _run({0: 20003, 1: 20004}, swapped))}
+    assert kinds == {"order"}
+    dropped = _run({0: 20003, 1: 20004}, swapped[1:])
+    assert "output" in {v.kind for v in compare(TRACE, ref, dropped)}
+    kinds = {v.kind for v in compare(TRACE, ref, _run({0: 20003, 1: 20003}))}
+    assert "port" in kinds
+    lost = _run({0: 20003, 1: 20004})
+    del lost.entries[0][TRACE.endpoints(1).canonical()]
+    assert [v.kind for v in compare(TRACE, ref, lost)] == ["state"]
+    twice = _run({0: 20003, 1: 20004})
+    twice.entries[1] = dict(twice.entries[0])
+    assert "placement" in {v.kind for v in compare(TRACE, ref, twice)}
+    assert REPLY in {d for d, _ in ref.outputs}
