@@ -141,6 +141,7 @@ class Nat:
             else:
                 self.counters.unsolicited += refused
             return [None] * refused
+        fresh = False
         try:
             entry = NatEntryRecord.from_bytes(view.to_bytes())
             fresh = entry.orig_saddr == 0 and entry.action == NfAction.PASS
@@ -164,7 +165,17 @@ class Nat:
                 self._store(key, entry)
         finally:
             await access.__aexit__(None, None, None)
+            if fresh:
+                await self._forget_blank(key)
         return outputs
+
+    async def _forget_blank(self, key: bytes) -> None:
+        """Remove an entry created for a flow whose install never finished (its packets were
+        unreadable, or the port lease failed): left blank, it would hold the key for ever."""
+        try:
+            await self.flows.remove(key)
+        except DsoError as exc:
+            log.warning("NAT: could not remove the blank entry of %s: %s", key.hex(), exc)
 
     async def _install(self, key: bytes, h: Headers) -> NatEntryRecord:
         """A new inside flow: a public port, and its reverse entry (or a drop entry)."""

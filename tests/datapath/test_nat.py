@@ -190,3 +190,30 @@ def test_a_full_backlog_drops_and_counts_new_packets_and_the_flow_still_turns_fa
             await nat.close()
 
     run(go())
+
+
+def test_a_flow_whose_install_fails_leaves_no_entry_and_is_served_on_its_next_packet():
+    from s6nf.agent.dso import CallTimeout
+
+    async def go():
+        nat = await instance()
+        try:
+            allocate = nat.nf.ports.allocate
+
+            async def unreachable():
+                raise CallTimeout("the shard's home did not answer")
+
+            nat.nf.ports.allocate = unreachable
+            frame = udp("10.1.0.10", "203.0.113.15", 5002, 53)
+            assert nat.inject(0, frame) == XDP_DROP
+            await nat.settle()
+            assert nat.slow.counters.failed == 1 and nat.outputs == []
+            assert nat.nf.flows.held() == []
+            nat.nf.ports.allocate = allocate
+            assert nat.inject(0, frame) == XDP_DROP
+            await nat.settle()
+            assert len(nat.outputs) == 1 and Ether(nat.outputs[0][1])[IP].src == PUBLIC
+        finally:
+            await nat.close()
+
+    run(go())
