@@ -32,8 +32,9 @@ from s6nf.controller.app import Controller, ControllerSettings
 from s6nf.controller.p4rt_client import DeviceConfig
 from s6nf.harness import report
 from s6nf.harness.schedule import Step
-from s6nf.keys import FlowKey
+from s6nf.keys import FlowKey, unpack_canonical
 from s6nf.measure.summary import summarize
+from s6nf.nfs.frames import host16, host32
 from s6nf.nfs.nat_maps import NatTables
 from s6nf.testbed.agents import agent_processes
 from s6nf.testbed.replay import ReplayResult, replay, wait_until_stable
@@ -207,14 +208,27 @@ def nat_entries(tb: Testbed) -> dict[int, dict[bytes, NatEntryRecord]]:
     return out
 
 
-def state_placement(tb: Testbed) -> dict[str, int]:
-    """Where the NF's per-flow state is after the run: entries, and keys held at more than
-    one instance (0 when every flow's state is at exactly one)."""
+def state_placement(tb: Testbed) -> dict[str, Any]:
+    """Where the NF's per-flow state is after the run: entries, keys held at more than one
+    instance (0 when every flow's state is at exactly one), and per inside flow what its two
+    entries counted — the same in any run of the same trace whatever the scale events, since
+    every packet is counted once in the entry of its direction (ports differ, so a flow is
+    named by its inside key)."""
     seen: dict[bytes, int] = {}
+    counted: dict[str, list[int]] = {}
     for entries in nat_entries(tb).values():
-        for key in entries:
+        for key, e in entries.items():
             seen[key] = seen.get(key, 0) + 1
-    return {"entries": len(seen), "held_twice": sum(1 for n in seen.values() if n > 1)}
+            if e.reverse:
+                inside = FlowKey(host32(e.new_daddr), host32(e.orig_saddr),
+                                 host16(e.new_dport), host16(e.orig_sport), key[12])
+                at = 2
+            else:
+                inside, at = unpack_canonical(key), 0
+            row = counted.setdefault(inside.canonical().hex(), [0, 0, 0, 0])
+            row[at:at + 2] = [e.packets, e.bytes]
+    return {"entries": len(seen), "held_twice": sum(1 for n in seen.values() if n > 1),
+            "flows": dict(sorted(counted.items()))}
 
 
 def translated(tb: Testbed, flows: dict[FlowKey, int]) -> dict[FlowKey, int]:

@@ -14,6 +14,23 @@ TCP, UDP = 6, 17
 TCP_FIN, TCP_RST = 0x01, 0x04
 
 
+def be32(value: int) -> int:
+    """A host integer as the u32 a little-endian host reads from its network-order bytes."""
+    return int.from_bytes(value.to_bytes(4, "big"), "little")
+
+
+def be16(value: int) -> int:
+    return int.from_bytes(value.to_bytes(2, "big"), "little")
+
+
+def host32(value: int) -> int:
+    return int.from_bytes(value.to_bytes(4, "little"), "big")
+
+
+def host16(value: int) -> int:
+    return int.from_bytes(value.to_bytes(2, "little"), "big")
+
+
 class BadFrame(ValueError):
     """A punted frame the agent cannot read (the kernel parsed it, so this is a bug or a
     mismatch between the two parsers)."""

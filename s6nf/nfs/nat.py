@@ -24,7 +24,18 @@ from s6nf.agent.dso.errors import StorageFull
 from s6nf.agent.punt import Punted
 from s6nf.agent.structs import NatEntryRecord, NfAction
 from s6nf.keys import FlowKey
-from s6nf.nfs.frames import TCP_FIN, TCP_RST, BadFrame, Headers, Rewriter, parse
+from s6nf.nfs.frames import (
+    TCP_FIN,
+    TCP_RST,
+    BadFrame,
+    Headers,
+    Rewriter,
+    be16,
+    be32,
+    host16,
+    host32,
+    parse,
+)
 from s6nf.nfs.portpool import PortAllocator, PortRange, PortShard
 from s6nf.nfs.slowpath import Output
 
@@ -39,23 +50,6 @@ _CLOCK_MONOTONIC_COARSE = 6
 
 def coarse_ns() -> int:
     return time.clock_gettime_ns(_CLOCK_MONOTONIC_COARSE)
-
-
-def _be32(value: int) -> int:
-    """A host integer as the u32 a little-endian host reads from its network-order bytes."""
-    return int.from_bytes(value.to_bytes(4, "big"), "little")
-
-
-def _be16(value: int) -> int:
-    return int.from_bytes(value.to_bytes(2, "big"), "little")
-
-
-def _host32(value: int) -> int:
-    return int.from_bytes(value.to_bytes(4, "little"), "big")
-
-
-def _host16(value: int) -> int:
-    return int.from_bytes(value.to_bytes(2, "little"), "big")
 
 
 @dataclass(frozen=True)
@@ -200,7 +194,7 @@ class Nat:
         ``rewriters`` keeps the flow's translation (per direction) across a batch."""
         if entry.action != NfAction.PASS:
             return None
-        if _be32(h.src) != entry.orig_saddr or _be16(h.sport) != entry.orig_sport:
+        if be32(h.src) != entry.orig_saddr or be16(h.sport) != entry.orig_sport:
             self.counters.wrong_way += 1
             return None
         entry.packets += 1
@@ -212,24 +206,24 @@ class Nat:
         if rewriter is None:
             smac, dmac = self.egress(pkt.direction)
             rewriter = rewriters[pkt.direction] = Rewriter(
-                h, _host32(entry.new_saddr), _host32(entry.new_daddr), _host16(entry.new_sport),
-                _host16(entry.new_dport), smac, dmac)
+                h, host32(entry.new_saddr), host32(entry.new_daddr), host16(entry.new_sport),
+                host16(entry.new_dport), smac, dmac)
         frame = rewriter.apply(pkt.frame, h)
         self.counters.translated += 1
         return pkt.direction, frame
 
     def _new_flow(self, h: Headers, port: int) -> NatEntryRecord:
         now = coarse_ns()
-        return NatEntryRecord(orig_saddr=_be32(h.src), orig_sport=_be16(h.sport),
-                              new_saddr=_be32(self.public), new_sport=_be16(port),
-                              new_daddr=_be32(h.dst), new_dport=_be16(h.dport),
+        return NatEntryRecord(orig_saddr=be32(h.src), orig_sport=be16(h.sport),
+                              new_saddr=be32(self.public), new_sport=be16(port),
+                              new_daddr=be32(h.dst), new_dport=be16(h.dport),
                               last_seen_ns=now)
 
     def _reverse_of(self, h: Headers, port: int) -> NatEntryRecord:
         now = coarse_ns()
-        return NatEntryRecord(orig_saddr=_be32(h.dst), orig_sport=_be16(h.dport),
-                              new_saddr=_be32(h.dst), new_sport=_be16(h.dport),
-                              new_daddr=_be32(h.src), new_dport=_be16(h.sport), reverse=1,
+        return NatEntryRecord(orig_saddr=be32(h.dst), orig_sport=be16(h.dport),
+                              new_saddr=be32(h.dst), new_sport=be16(h.dport),
+                              new_daddr=be32(h.src), new_dport=be16(h.sport), reverse=1,
                               last_seen_ns=now)
 
     def _store(self, key: bytes, entry: NatEntryRecord) -> None:
@@ -250,9 +244,9 @@ class Nat:
                 continue
             await self.flows.remove(key)
             if entry.action == NfAction.PASS:
-                port = _host16(entry.new_sport)
-                reverse = FlowKey(_host32(entry.new_daddr), self.public,
-                                  _host16(entry.new_dport), port, key[12])
+                port = host16(entry.new_sport)
+                reverse = FlowKey(host32(entry.new_daddr), self.public,
+                                  host16(entry.new_dport), port, key[12])
                 await self.flows.remove(reverse.canonical())
                 self.ports.free(port)
             self.counters.expired += 1
