@@ -181,6 +181,21 @@ class FlowTable(_Family):
         self._map("nf_config", U32, NfConfig).update(U32(direction),
                                                      NfConfig.of(out_ifindex, smac, dmac))
 
+    def punt_new_flows(self, on: bool) -> None:
+        """On: flows without a ready entry (and first SYN-ACKs) go to the agent, which creates
+        the entries; off (no agent serves the monitor): the kernel creates them itself."""
+        self._map("monitor_mode", U32, U32).update(U32(0), U32(int(on)))
+
+    def egress(self) -> tuple[int, bytes, bytes]:
+        """(ifindex, source MAC, destination MAC) frames leave by."""
+        cfg = self._map("nf_config", U32, NfConfig).lookup(U32(0))
+        if cfg is None or not cfg.out_ifindex:
+            raise LookupError("the monitor's nf_config was never written")
+        return cfg.out_ifindex, bytes(cfg.smac), bytes(cfg.dmac)
+
+    def flow_map(self) -> BpfMap[Any, Any]:
+        return self._map("flows", FlowKeyC, FlowStats)
+
     def size(self) -> int:
         return len(list(self._map("flows", FlowKeyC, FlowStats).keys()))
 

@@ -71,13 +71,21 @@ class Counter(ct.Structure):
 
 
 class FlowStatsRecord(Record, c_name="flow_stats"):
-    """The monitor's per-flow state; tcp_flags is the OR of every flag seen."""
+    """The monitor's per-flow state; tcp_flags is the OR of every flag seen. ``ready`` is
+    written by the kernel only; the TTLs and windows of the first SYN and SYN-ACK by the
+    agent (the asset monitor's OS hints)."""
 
     packets: U64 = 0
     bytes: U64 = 0
     first_seen_ns: U64 = 0
     last_seen_ns: U64 = 0
     tcp_flags: U64 = 0
+    ready: U8 = 0
+    synack_seen: U8 = 0
+    client_ttl: U8 = 0
+    server_ttl: U8 = 0
+    client_window: U16 = 0
+    server_window: U16 = 0
 
 
 class FlowStats(ct.Structure):

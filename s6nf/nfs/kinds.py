@@ -8,7 +8,9 @@ from typing import Any
 from s6nf.agent.dso import DsoAgent, Schema
 from s6nf.agent.dso.ebpf_storage import EbpfStorage
 from s6nf.agent.loader import Program
-from s6nf.agent.structs import NatEntryRecord
+from s6nf.agent.maps import FlowTable
+from s6nf.agent.structs import FlowStatsRecord, NatEntryRecord
+from s6nf.nfs.monitor import AssetMonitor, monitor_schema
 from s6nf.nfs.nat import Nat, NatConfig, nat_schema
 from s6nf.nfs.nat_maps import NatTables
 from s6nf.nfs.sim import NfKind
@@ -47,3 +49,34 @@ def nat_kind(config: NatConfig) -> NfKind:
         return nat.handle, nat
 
     return NfKind("nat", ("xdp_nat", "xdp_nat_reply"), _nat_schema, handler, _sim_configure)
+
+
+def flow_table(source: Program | Path) -> FlowTable:
+    """The monitor's maps of a loaded program (tests, simulations) or of a pin directory."""
+    return FlowTable.of(source) if isinstance(source, Program) else FlowTable.pinned(source)
+
+
+def _monitor_schema(source: Program | Path) -> Schema:
+    table = flow_table(source)
+    return monitor_schema(lambda: EbpfStorage(table.flow_map(), FlowStatsRecord,
+                                              ready_field="ready"))
+
+
+def _monitor_sim_configure(program: Program) -> None:
+    with FlowTable.of(program) as table:
+        smac, dmac = SIM_MACS[0]
+        table.configure(1000, smac, dmac)
+
+
+def monitor_kind() -> NfKind:
+    """The asset monitor. Building its handler is the agent's start: from then on the kernel
+    punts new flows to it (``punt_new_flows``) instead of creating their entries itself."""
+    def handler(agent: DsoAgent, source: Program | Path) -> tuple[Handler, Any]:
+        table = flow_table(source)
+        macs = table.egress()[1:]
+        table.punt_new_flows(True)
+        monitor = AssetMonitor(agent, lambda _direction: macs)
+        return monitor.handle, monitor
+
+    return NfKind("monitor", ("xdp_monitor", "xdp_monitor"), _monitor_schema, handler,
+                  _monitor_sim_configure)

@@ -65,7 +65,7 @@ def test_bytes_round_trip_and_agree_with_ctypes(record, data):
 
 def test_defaults_are_zero_and_values_are_mutable():
     stats = structs.FlowStatsRecord()
-    assert stats.to_bytes() == bytes(40)
+    assert stats.to_bytes() == bytes(48)
     stats.packets += 2
     assert structs.FlowStatsRecord.from_bytes(stats.to_bytes()).packets == 2
 
@@ -104,7 +104,7 @@ def test_tail_padding_is_zero_bytes_as_in_c():
 
 
 def test_bad_values_name_what_is_wrong():
-    with pytest.raises(ValueError, match="40 bytes, got 3"):
+    with pytest.raises(ValueError, match="48 bytes, got 3"):
         structs.FlowStatsRecord.from_bytes(b"abc")
     with pytest.raises(ValueError, match="smac must be 6 bytes, got 2"):
         structs.NfConfigRecord(smac=b"\x01\x02").to_bytes()

@@ -285,5 +285,12 @@ class MwHandle(Generic[T]):
                             "cast() needs an @untether method")
         self._agent.mw_cast(self._ms, key_bytes(key), spec, args)
 
+    def held(self) -> list[tuple[bytes, T]]:
+        """The objects homed at this agent now, for local queries (listing assets); read
+        them at once and keep none: calls may change them and a scale event may move them."""
+        storage = self._ms.storage
+        return [(key, obj) for key in storage.snapshot()
+                if (obj := storage.get(key)) is not None]
+
 
 __all__ = ["MultiWriterMixin", "MwHandle", "RemoteError"]
