@@ -89,6 +89,22 @@ struct nat_entry {
     __u64 last_seen_ns;
 };
 
+/* The IDS's per-flow entry. ready is flipped by the kernel only; inspect is set by the agent
+ * when the flow's first packet makes it a candidate for the rules: then every packet carrying
+ * payload goes to the agent. tcp_state (enum tcp_state in ids.c, s6nf/nfs/tcpstate.py) is
+ * advanced by whichever side handles a packet: the kernel on the fast path, the agent on
+ * punted packets; the two never run for one flow at once. */
+struct ids_flow {
+    __u64 packets;
+    __u64 bytes;
+    __u64 last_seen_ns;
+    __u8 ready;
+    __u8 tcp_state;
+    __u8 inspect;
+    __u8 pad;
+    __u32 pad2;
+};
+
 /* Kernel-owned per-flow punt state: packets of this flow punted in the current episode. */
 struct punt_pend {
     __u64 punted;

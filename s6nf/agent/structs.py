@@ -157,6 +157,25 @@ class NatEntry(ct.Structure):
     _fields_ = NatEntryRecord.ctypes_fields()
 
 
+class IdsFlowRecord(Record, c_name="ids_flow"):
+    """The IDS's per-flow entry (see ``struct ids_flow``): ``ready`` written by the kernel
+    only, ``inspect`` by the agent, ``tcp_state`` (``s6nf.nfs.tcpstate``) by the side that
+    handles a packet."""
+
+    packets: U64 = 0
+    bytes: U64 = 0
+    last_seen_ns: U64 = 0
+    ready: U8 = 0
+    tcp_state: U8 = 0
+    inspect: U8 = 0
+    pad: U8 = 0
+    pad2: U32 = 0
+
+
+class IdsFlow(ct.Structure):
+    _fields_ = IdsFlowRecord.ctypes_fields()
+
+
 class PuntPendRecord(Record, c_name="punt_pend"):
     """Kernel-owned: packets of a flow punted in its current episode."""
 

@@ -9,7 +9,9 @@ from s6nf.agent.dso import DsoAgent, Schema
 from s6nf.agent.dso.ebpf_storage import EbpfStorage
 from s6nf.agent.loader import Program
 from s6nf.agent.maps import FlowTable
-from s6nf.agent.structs import FlowStatsRecord, NatEntryRecord
+from s6nf.agent.structs import FlowStatsRecord, IdsFlowRecord, NatEntryRecord
+from s6nf.nfs.ids import Ids, IdsConfig, ids_schema
+from s6nf.nfs.ids_maps import IdsTables
 from s6nf.nfs.monitor import AssetMonitor, monitor_schema
 from s6nf.nfs.nat import Nat, NatConfig, nat_schema
 from s6nf.nfs.nat_maps import NatTables
@@ -80,3 +82,29 @@ def monitor_kind() -> NfKind:
 
     return NfKind("monitor", ("xdp_monitor", "xdp_monitor"), _monitor_schema, handler,
                   _monitor_sim_configure)
+
+
+def ids_tables(source: Program | Path) -> IdsTables:
+    return IdsTables.of(source) if isinstance(source, Program) else IdsTables.pinned(source)
+
+
+def _ids_schema(source: Program | Path) -> Schema:
+    tables = ids_tables(source)
+    return ids_schema(lambda: EbpfStorage(tables.flows(), IdsFlowRecord, ready_field="ready"))
+
+
+def _ids_sim_configure(program: Program) -> None:
+    with IdsTables.of(program) as tables:
+        for direction, (smac, dmac) in SIM_MACS.items():
+            tables.configure(direction, 1000 + direction, smac, dmac)
+
+
+def ids_kind(config: IdsConfig) -> NfKind:
+    def handler(agent: DsoAgent, source: Program | Path) -> tuple[Handler, Any]:
+        tables = ids_tables(source)
+        macs = {d: tables.egress(d)[1:] for d in (0, 1)}
+        ids = Ids(agent, config, macs.__getitem__)
+        return ids.handle, ids
+
+    return NfKind("ids", ("xdp_ids", "xdp_ids_reply"), _ids_schema, handler,
+                  _ids_sim_configure)

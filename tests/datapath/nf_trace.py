@@ -49,7 +49,8 @@ class Conn:
     close: bool = True
 
 
-def _tcp(c: Conn, flow: int, outbound: bool, flags: str, payload: bytes = b"") -> Pkt:
+def tcp_packet(c: Conn, flow: int, outbound: bool, flags: str, payload: bytes = b""
+               ) -> Pkt:
     src, dst, sport, dport = ((c.client, c.server, c.cport, c.sport) if outbound
                               else (c.server, c.client, c.sport, c.cport))
     ttl, window = (c.client_ttl, c.client_window) if outbound else (c.server_ttl,
@@ -80,12 +81,14 @@ def packets_of(c: Conn, flow: int) -> list[Pkt]:
         return out
     out = []
     if c.handshake:
-        out += [_tcp(c, flow, True, "S"), _tcp(c, flow, False, "SA"), _tcp(c, flow, True, "A")]
+        out += [tcp_packet(c, flow, True, "S"), tcp_packet(c, flow, False, "SA"),
+                tcp_packet(c, flow, True, "A")]
     for req, resp in zip(c.requests, c.responses, strict=False):
-        out += [_tcp(c, flow, True, "PA", req), _tcp(c, flow, False, "A"),
-                _tcp(c, flow, False, "PA", resp), _tcp(c, flow, True, "A")]
+        out += [tcp_packet(c, flow, True, "PA", req), tcp_packet(c, flow, False, "A"),
+                tcp_packet(c, flow, False, "PA", resp), tcp_packet(c, flow, True, "A")]
     if c.close:
-        out += [_tcp(c, flow, True, "FA"), _tcp(c, flow, False, "FA"), _tcp(c, flow, True, "A")]
+        out += [tcp_packet(c, flow, True, "FA"), tcp_packet(c, flow, False, "FA"),
+                tcp_packet(c, flow, True, "A")]
     return out
 
 

@@ -14,10 +14,11 @@ from s6nf.agent.records import U8, U16, U32, U64, Record, byte_array
 
 HEADER = (Path(__file__).parents[2] / "ebpf" / "include" / "structs.h").read_text()
 RECORDS = [structs.FlowStatsRecord, structs.SinkFlowRecord, structs.NfConfigRecord,
-           structs.NatEntryRecord, structs.PuntPendRecord]
+           structs.NatEntryRecord, structs.PuntPendRecord, structs.IdsFlowRecord]
 MIRRORS = {structs.FlowStatsRecord: structs.FlowStats, structs.SinkFlowRecord: structs.SinkFlow,
            structs.NfConfigRecord: structs.NfConfig,
-           structs.NatEntryRecord: structs.NatEntry, structs.PuntPendRecord: structs.PuntPend}
+           structs.NatEntryRecord: structs.NatEntry, structs.PuntPendRecord: structs.PuntPend,
+           structs.IdsFlowRecord: structs.IdsFlow}
 
 
 def header_struct(c_name: str) -> str:
