@@ -131,6 +131,11 @@ class AssetMonitor:
         return {str(IpKey(int.from_bytes(key, "big"))): obj.describe()
                 for key, obj in self.hosts.held()}
 
+    async def report(self) -> dict[str, Any]:
+        """What the control service's ``Assets`` method answers."""
+        return {"instance": self.agent.me, "assets": self.assets(),
+                "totals": await self.totals_view()}
+
     async def totals_view(self) -> dict[str, int]:
         """The global counts, from a cache at most ``Totals.read``'s bound old."""
         return await self.totals.call(TOTALS_KEY, Totals.read)

@@ -7,12 +7,15 @@ import random
 import socket
 from typing import Any
 
+import grpc
 import pytest
 
+from s6nf import cli_assets
+from s6nf.agent.control import AgentControl
 from s6nf.agent.maps import FlowTable
 from s6nf.agent.test_run import XDP_DROP, XDP_REDIRECT
 from s6nf.agent.verdicts import Reason
-from s6nf.keys import FlowKey
+from s6nf.keys import FlowKey, bucket_of_bytes
 from s6nf.keyspace import initial
 from s6nf.nfs.kinds import SIM_MACS, monitor_kind
 from s6nf.nfs.sim import SimInstance
@@ -199,5 +202,53 @@ def test_without_an_agent_the_kernel_still_creates_entries():
             assert entry[1].packets == len(packets_of(c, 0))
         finally:
             await mon.close()
+
+    run(go())
+
+
+def test_two_instances_share_assets_and_the_cli_query_merges_them():
+    """Flows steered by bucket to two instances; each host's asset lives at its home; the
+    control services' Assets answers, merged, are the trace's assets."""
+    async def go():
+        ks = initial([0, 1], 4096)
+        mons = [SimInstance(monitor_kind(), i, ks, defines={"MAX_FLOWS": 1024})
+                for i in (0, 1)]
+        servers = []
+        try:
+            addresses = {i: await m.start() for i, m in enumerate(mons)}
+            for m in mons:
+                m.agent.set_addresses(addresses)
+            trace = interleave(CONNS, 9)
+            for p in trace:
+                key = FlowKey.of(p.src, p.dst, p.sport, p.dport, p.proto).canonical()
+                owner = mons[ks.owners[bucket_of_bytes(key, 4096)]]
+                owner.inject(p.direction, p.frame)
+                await owner.settle()
+            for m in mons:
+                await m.settle()
+            await asyncio.sleep(0.1)
+            controls = []
+            for m in mons:
+                server = grpc.aio.server()
+                server.add_generic_rpc_handlers((AgentControl(m.agent, m.nf.report)
+                                                 .handler(),))
+                controls.append(f"127.0.0.1:{server.add_insecure_port('127.0.0.1:0')}")
+                await server.start()
+                servers.append(server)
+            homes = [set(m.nf.assets()) for m in mons]
+            assert homes[0] and homes[1] and not homes[0] & homes[1]
+            report = await cli_assets.fetch(controls)
+            got = {a: {k: v[k] for k in ("flows", "services", "os", "ttl", "window")}
+                   for a, v in report["assets"].items()}
+            assert got == expected_assets(CONNS)
+            assert report["totals"] == {"new_tcp": 5, "new_udp": 3, "handshakes": 5}
+            table = cli_assets.format_table(report)
+            assert "10.9.0.2" in table and "network device/solaris" in table
+            assert table.splitlines()[-1].startswith(f"{len(got)} assets;")
+        finally:
+            for server in servers:
+                await server.stop(None)
+            for m in mons:
+                await m.close()
 
     run(go())

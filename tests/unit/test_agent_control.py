@@ -71,3 +71,12 @@ def test_adopt_refuses_a_different_bucket_count():
             await control.adopt({"key_space": key_space_to_json(KeySpace(2, (3,) * 32))})
 
     run(body)
+
+
+def test_assets_without_an_asset_monitor_is_failed_precondition():
+    async def body(control):
+        with pytest.raises(RpcRefused, match="agent 3 runs no asset monitor") as err:
+            await control.assets({})
+        assert err.value.code == grpc.StatusCode.FAILED_PRECONDITION
+
+    run(body)
