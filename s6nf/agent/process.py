@@ -27,8 +27,9 @@ from s6nf.agent.structs import FlowKeyC, FlowStats, NatEntry
 from s6nf.keys import DEFAULT_BUCKETS
 from s6nf.keyspace import KeySpace
 from s6nf.metrics import MetricsServer, Registry, Sample
+from s6nf.nfs.monitor import AssetMonitor
 from s6nf.nfs.runtime import NfRuntime, kind_of
-from s6nf.rpc import JsonClient, RpcError
+from s6nf.rpc import Json, JsonClient, RpcError, RpcRefused
 from s6nf.tls import Material, add_port, aio_server
 from s6nf.tls.peers import AGENT_CONTROL
 
@@ -154,7 +155,8 @@ class AgentProcess:
             schema = self.runtime.schema
         self.dso = DsoAgent(AgentConfig(s.instance, mode=s.mode, tls=s.tls), schema,
                             KeySpace(0, (s.instance,) * s.buckets))
-        self.control = AgentControl(self.dso)
+        self.control = AgentControl(
+            self.dso, assets=self._asset_report if s.nf == "monitor" else None)
         self.ready = asyncio.Event()
         self._server: grpc.aio.Server | None = None
         self._controller = JsonClient(s.controller, CONTROLLER_SERVICE, timeout_s=2.0, tls=s.tls)
@@ -162,6 +164,13 @@ class AgentProcess:
         if self.runtime is not None:
             slow_path_metrics(self.registry, self.runtime)
         self.metrics_port = 0
+
+    async def _asset_report(self) -> Json:
+        nf = self.runtime.nf if self.runtime is not None else None
+        if not isinstance(nf, AssetMonitor):
+            raise RpcRefused(grpc.StatusCode.UNAVAILABLE,
+                             f"agent {self.settings.instance}'s asset monitor is not started")
+        return await nf.report()
 
     async def run(self) -> None:
         s = self.settings
