@@ -75,9 +75,9 @@ def monitor_kind() -> NfKind:
     punts new flows to it (``punt_new_flows``) instead of creating their entries itself."""
     def handler(agent: DsoAgent, source: Program | Path) -> tuple[Handler, Any]:
         table = flow_table(source)
-        macs = table.egress()[1:]
+        macs = {d: out[1:] for d, out in table.egress().items()}
         table.punt_new_flows(True)
-        monitor = AssetMonitor(agent, lambda _direction: macs)
+        monitor = AssetMonitor(agent, lambda direction: macs.get(direction, macs[0]))
         return monitor.handle, monitor
 
     return NfKind("monitor", ("xdp_monitor", "xdp_monitor"), _monitor_schema, handler,
