@@ -5,7 +5,8 @@ Methods (JSON over gRPC, ``s6nf.rpc``) of service ``s6nf.Agent``:
 that holds nothing takes the given key space as current: how a fresh or standby agent joins);
 ``Prepare`` (key space e+1 and peers' addresses); ``Switch`` (e+1 is current);
 ``WaitDrained`` (until nothing of epoch e is left here); ``Retire`` (forget epoch e);
-``Assets`` (the asset monitor's assets homed here and its totals, when the agent runs it).
+``Assets`` and ``Alerts`` (what the agent's NF answers: the asset monitor's assets homed here
+and its totals; the IDS's recent alerts).
 """
 
 from __future__ import annotations
@@ -49,15 +50,17 @@ class AgentControl:
     """Serves ``s6nf.Agent`` for one DsoAgent."""
 
     def __init__(self, agent: DsoAgent,
-                 assets: Callable[[], Awaitable[Json]] | None = None) -> None:
+                 nf_query: Callable[[str], Awaitable[Json]] | None = None) -> None:
+        """``nf_query(name)`` answers the NF's queries (``Assets``, ``Alerts``); it raises
+        ``RpcRefused`` for one the NF does not answer."""
         self.agent = agent
-        self._assets = assets
+        self._nf_query = nf_query
 
     def handler(self) -> grpc.GenericRpcHandler:
         return generic_handler(SERVICE, {
             "Status": self.status, "Adopt": self.adopt, "Prepare": self.prepare,
             "Switch": self.switch, "WaitDrained": self.wait_drained, "Retire": self.retire,
-            "Assets": self.assets,
+            "Assets": self.assets, "Alerts": self.alerts,
         })
 
     def holds_nothing(self) -> bool:
@@ -113,11 +116,17 @@ class AgentControl:
             raise RpcRefused(grpc.StatusCode.DEADLINE_EXCEEDED, str(exc)) from exc
         return await self.status({})
 
-    async def assets(self, request: Json) -> Json:
-        if self._assets is None:
+    async def _query(self, name: str) -> Json:
+        if self._nf_query is None:
             raise RpcRefused(grpc.StatusCode.FAILED_PRECONDITION,
-                             f"agent {self.agent.me} runs no asset monitor")
-        return await self._assets()
+                             f"agent {self.agent.me} runs no NF slow path to answer {name}")
+        return await self._nf_query(name)
+
+    async def assets(self, request: Json) -> Json:
+        return await self._query("Assets")
+
+    async def alerts(self, request: Json) -> Json:
+        return await self._query("Alerts")
 
     async def retire(self, request: Json) -> Json:
         self.agent.retire(field(request, "epoch", int))

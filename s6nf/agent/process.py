@@ -27,7 +27,6 @@ from s6nf.agent.structs import FlowKeyC, FlowStats, NatEntry
 from s6nf.keys import DEFAULT_BUCKETS
 from s6nf.keyspace import KeySpace
 from s6nf.metrics import MetricsServer, Registry, Sample
-from s6nf.nfs.monitor import AssetMonitor
 from s6nf.nfs.runtime import NfRuntime, kind_of
 from s6nf.rpc import Json, JsonClient, RpcError, RpcRefused
 from s6nf.tls import Material, add_port, aio_server
@@ -155,8 +154,7 @@ class AgentProcess:
             schema = self.runtime.schema
         self.dso = DsoAgent(AgentConfig(s.instance, mode=s.mode, tls=s.tls), schema,
                             KeySpace(0, (s.instance,) * s.buckets))
-        self.control = AgentControl(
-            self.dso, assets=self._asset_report if s.nf == "monitor" else None)
+        self.control = AgentControl(self.dso, self._nf_query if s.nf else None)
         self.ready = asyncio.Event()
         self._server: grpc.aio.Server | None = None
         self._controller = JsonClient(s.controller, CONTROLLER_SERVICE, timeout_s=2.0, tls=s.tls)
@@ -165,12 +163,15 @@ class AgentProcess:
             slow_path_metrics(self.registry, self.runtime)
         self.metrics_port = 0
 
-    async def _asset_report(self) -> Json:
+    async def _nf_query(self, name: str) -> Json:
         nf = self.runtime.nf if self.runtime is not None else None
-        if not isinstance(nf, AssetMonitor):
-            raise RpcRefused(grpc.StatusCode.UNAVAILABLE,
-                             f"agent {self.settings.instance}'s asset monitor is not started")
-        return await nf.report()
+        queries = nf.queries() if nf is not None and hasattr(nf, "queries") else {}
+        if name not in queries:
+            raise RpcRefused(grpc.StatusCode.FAILED_PRECONDITION,
+                             f"agent {self.settings.instance}'s NF {self.settings.nf!r} does "
+                             f"not answer {name} (it answers: {sorted(queries) or 'nothing'})")
+        result: Json = await queries[name]()
+        return result
 
     async def run(self) -> None:
         s = self.settings

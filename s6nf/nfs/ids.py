@@ -22,7 +22,7 @@ import logging
 import struct
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -117,6 +117,13 @@ class Ids:
         self.counters = IdsCounters()
         self.alerts: deque[dict[str, Any]] = deque(maxlen=KEPT_ALERTS)
         self._configured = False
+
+    def queries(self) -> dict[str, Callable[[], Awaitable[dict[str, Any]]]]:
+        """What the agent's control service answers for this NF."""
+        return {"Alerts": self.report}
+
+    async def report(self) -> dict[str, Any]:
+        return {"alerts": list(self.alerts), "counters": vars(self.counters).copy()}
 
     async def handle(self, pkt: Punted) -> tuple[int, bytes] | None:
         try:

@@ -19,7 +19,7 @@ per-flow entries keep the time of every packet.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -130,6 +130,10 @@ class AssetMonitor:
         the assets: each host has exactly one home)."""
         return {str(IpKey(int.from_bytes(key, "big"))): obj.describe()
                 for key, obj in self.hosts.held()}
+
+    def queries(self) -> dict[str, Callable[[], Awaitable[dict[str, Any]]]]:
+        """What the agent's control service answers for this NF."""
+        return {"Assets": self.report}
 
     async def report(self) -> dict[str, Any]:
         """What the control service's ``Assets`` method answers."""

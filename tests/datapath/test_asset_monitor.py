@@ -10,7 +10,7 @@ from typing import Any
 import grpc
 import pytest
 
-from s6nf import cli_assets
+from s6nf import cli_nf
 from s6nf.agent.control import AgentControl
 from s6nf.agent.maps import FlowTable
 from s6nf.agent.test_run import XDP_DROP, XDP_REDIRECT
@@ -206,6 +206,13 @@ def test_without_an_agent_the_kernel_still_creates_entries():
     run(go())
 
 
+def query_of(nf):
+    async def query(name):
+        return await nf.queries()[name]()
+
+    return query
+
+
 def test_two_instances_share_assets_and_the_cli_query_merges_them():
     """Flows steered by bucket to two instances; each host's asset lives at its home; the
     control services' Assets answers, merged, are the trace's assets."""
@@ -230,19 +237,19 @@ def test_two_instances_share_assets_and_the_cli_query_merges_them():
             controls = []
             for m in mons:
                 server = grpc.aio.server()
-                server.add_generic_rpc_handlers((AgentControl(m.agent, m.nf.report)
-                                                 .handler(),))
+                control = AgentControl(m.agent, query_of(m.nf))
+                server.add_generic_rpc_handlers((control.handler(),))
                 controls.append(f"127.0.0.1:{server.add_insecure_port('127.0.0.1:0')}")
                 await server.start()
                 servers.append(server)
             homes = [set(m.nf.assets()) for m in mons]
             assert homes[0] and homes[1] and not homes[0] & homes[1]
-            report = await cli_assets.fetch(controls)
+            report = await cli_nf.fetch(controls)
             got = {a: {k: v[k] for k in ("flows", "services", "os", "ttl", "window")}
                    for a, v in report["assets"].items()}
             assert got == expected_assets(CONNS)
             assert report["totals"] == {"new_tcp": 5, "new_udp": 3, "handshakes": 5}
-            table = cli_assets.format_table(report)
+            table = cli_nf.format_table(report)
             assert "10.9.0.2" in table and "network device/solaris" in table
             assert table.splitlines()[-1].startswith(f"{len(got)} assets;")
         finally:

@@ -10,7 +10,7 @@ from ipaddress import IPv4Address
 
 import pytest
 
-from s6nf import cli_assets
+from s6nf import cli_nf
 from s6nf.agent.maps import FlowTable, SinkCounters, SteeringMaps
 from s6nf.agent.p4rt import serve
 from s6nf.agent.p4rt.ebpf_backend import EbpfBackend
@@ -56,7 +56,7 @@ def test_agents_create_entries_in_order_and_list_the_traces_assets(bed):
                 report = await asyncio.to_thread(run_trace, tb, workload.path, 10_000)
                 await asyncio.sleep(0.5)
                 agents = [m.control for m in controller.state.members.values()]
-                return report, await cli_assets.fetch(agents)
+                return report, await cli_nf.fetch(agents)
 
     report, assets = asyncio.run(scenario())
     assert report.problems() == []

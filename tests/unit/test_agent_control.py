@@ -73,10 +73,11 @@ def test_adopt_refuses_a_different_bucket_count():
     run(body)
 
 
-def test_assets_without_an_asset_monitor_is_failed_precondition():
+def test_nf_queries_without_an_nf_are_failed_precondition():
     async def body(control):
-        with pytest.raises(RpcRefused, match="agent 3 runs no asset monitor") as err:
-            await control.assets({})
-        assert err.value.code == grpc.StatusCode.FAILED_PRECONDITION
+        for query in (control.assets, control.alerts):
+            with pytest.raises(RpcRefused, match="agent 3 runs no NF slow path") as err:
+                await query({})
+            assert err.value.code == grpc.StatusCode.FAILED_PRECONDITION
 
     run(body)
