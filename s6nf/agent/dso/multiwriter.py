@@ -47,12 +47,27 @@ class MultiWriterMixin(AgentCore):
         queue = ms.mw_queues.get(key)
         if queue is None:
             obj = ms.storage.get(key)
+            if obj is None and not self.paused and self._new_here(ms, key):
+                ms.storage.create(key)
+                ms.directory[key] = self.me
+                ms.owned_epoch[key] = self.epoch
+                ms.arrived(key)
+                obj = ms.storage.get(key)
             if obj is not None and not self.paused:
                 self._apply(obj, spec, args, done)
                 return
             queue = ms.mw_queues[key] = deque()
             self.spawn(self._run_queue(ms, key, queue), "mw-queue")
         queue.append((spec, args, done, origin))
+
+    def _new_here(self, ms: MapState, key: bytes) -> bool:
+        """This agent is the key's home and knows of no copy anywhere (no owner in its
+        directory, no older epoch to ask, no acquire under way): what ``home_acquire`` would
+        conclude, so the object is created here without a queue or a task (a new source's
+        first call)."""
+        return (key not in ms.directory and key not in ms.fetching
+                and self.home_of(key) == self.me and self.previous_home_of(key) is None
+                and not ms.turns.busy(key))
 
     def _apply(self, obj: Any, spec: MethodSpec, args: Any, done: Done) -> None:
         if spec.consistency is Consistency.UNTETHER:
