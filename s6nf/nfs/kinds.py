@@ -9,7 +9,7 @@ from s6nf.agent.dso import DsoAgent, Schema
 from s6nf.agent.dso.ebpf_storage import EbpfStorage
 from s6nf.agent.loader import Program
 from s6nf.agent.maps import FlowTable
-from s6nf.agent.structs import FlowStatsRecord, IdsFlowRecord, NatEntryRecord
+from s6nf.agent.structs import FlowStatsRecord, IdsFlowRecord, NatEntryRecord, NfDirection
 from s6nf.nfs.ids import Ids, IdsConfig, ids_schema
 from s6nf.nfs.ids_maps import IdsTables
 from s6nf.nfs.monitor import AssetMonitor, monitor_schema
@@ -66,8 +66,8 @@ def _monitor_schema(source: Program | Path) -> Schema:
 
 def _monitor_sim_configure(program: Program) -> None:
     with FlowTable.of(program) as table:
-        smac, dmac = SIM_MACS[0]
-        table.configure(1000, smac, dmac)
+        for direction, (smac, dmac) in SIM_MACS.items():
+            table.configure(1000 + direction, smac, dmac, NfDirection(direction))
 
 
 def monitor_kind() -> NfKind:
@@ -77,10 +77,10 @@ def monitor_kind() -> NfKind:
         table = flow_table(source)
         macs = {d: out[1:] for d, out in table.egress().items()}
         table.punt_new_flows(True)
-        monitor = AssetMonitor(agent, lambda direction: macs.get(direction, macs[0]))
+        monitor = AssetMonitor(agent, macs.__getitem__)
         return monitor.handle, monitor
 
-    return NfKind("monitor", ("xdp_monitor", "xdp_monitor"), _monitor_schema, handler,
+    return NfKind("monitor", ("xdp_monitor", "xdp_monitor_reply"), _monitor_schema, handler,
                   _monitor_sim_configure)
 
 

@@ -103,7 +103,7 @@ def test_assets_flows_and_totals_equal_what_the_trace_says(seed):
             assert len(mon.outputs) == len(trace)
             want = {i: [p.frame[12:] for p in packets_of(c, i)] for i, c in enumerate(CONNS)}
             assert by_flow(mon.outputs, trace) == want
-            assert all(f[:12] == SIM_MACS[0][1] + SIM_MACS[0][0] for _, f in mon.outputs)
+            assert all(f[:12] == SIM_MACS[d][1] + SIM_MACS[d][0] for d, f in mon.outputs)
 
             assets = mon.nf.assets()
             got = {a: {k: v[k] for k in ("flows", "services", "os", "ttl", "window")}
