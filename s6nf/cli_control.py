@@ -61,7 +61,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     arun.add_argument("--pin-dir", type=Path, default=None,
                       help="the instance's pinned eBPF maps, for datapath metrics")
     arun.add_argument("--nf", default="",
-                      help="run this NF's slow path (nat); needs --pin-dir")
+                      help="run this NF's slow path (nat, monitor, ids); needs --pin-dir")
     arun.add_argument("--nf-option", action="append", default=[], metavar="KEY=VALUE",
                       help="an NF setting, e.g. public=198.51.100.1 (repeatable)")
     arun.add_argument("--mode", default="s6", choices=[m.value for m in Mode],

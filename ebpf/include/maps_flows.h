@@ -8,6 +8,11 @@
  * migration and reads for queries. */
 S6_MAP("hash", struct flow_key, struct flow_stats, flows, MAX_FLOWS);
 
+/* 0 → punt_new_flows: 1 once an agent serves the monitor's slow path (it creates entries and
+ * sees each flow's handshake), 0 (the default) and the kernel creates entries itself. The agent
+ * writes, the datapath reads on a miss only. */
+S6_MAP("array", __u32, __u32, monitor_mode, 1);
+
 /* Where an instance sends what it handled: forward packets out of "out" towards the sink,
  * replies (the sink reflecting) out of "in" back towards the steering host. */
 #define NF_DIR_FORWARD 0

@@ -44,13 +44,22 @@ struct counter {
     __u64 bytes;
 };
 
-/* The monitor's per-flow state; tcp_flags is the OR of every flag seen. */
+/* The monitor's per-flow state; tcp_flags is the OR of every flag seen. ready is flipped to 1
+ * by the kernel only (docs/punt-design.md); synack_seen is set by whichever side counted the
+ * flow's first SYN-ACK. The TTL and window of the first SYN (client) and SYN-ACK (server) are
+ * the asset monitor's OS hints, written by the agent (0: not seen by the agent). */
 struct flow_stats {
     __u64 packets;
     __u64 bytes;
     __u64 first_seen_ns;
     __u64 last_seen_ns;
     __u64 tcp_flags;
+    __u8 ready;
+    __u8 synack_seen;
+    __u8 client_ttl;
+    __u8 server_ttl;
+    __u16 client_window;
+    __u16 server_window;
 };
 
 /* How an NF entry ends its packets on the fast path. */
@@ -78,6 +87,22 @@ struct nat_entry {
     __u64 packets;
     __u64 bytes;
     __u64 last_seen_ns;
+};
+
+/* The IDS's per-flow entry. ready is flipped by the kernel only; inspect is set by the agent
+ * when the flow's first packet makes it a candidate for the rules: then every packet carrying
+ * payload goes to the agent. tcp_state (enum tcp_state in ids.c, s6nf/nfs/tcpstate.py) is
+ * advanced by whichever side handles a packet: the kernel on the fast path, the agent on
+ * punted packets; the two never run for one flow at once. */
+struct ids_flow {
+    __u64 packets;
+    __u64 bytes;
+    __u64 last_seen_ns;
+    __u8 ready;
+    __u8 tcp_state;
+    __u8 inspect;
+    __u8 pad;
+    __u32 pad2;
 };
 
 /* Kernel-owned per-flow punt state: packets of this flow punted in the current episode. */

@@ -4,11 +4,14 @@ Methods (JSON over gRPC, ``s6nf.rpc``) of service ``s6nf.Agent``:
 ``Status`` → the agent's epoch and what it still holds of older epochs; ``Adopt`` (an agent
 that holds nothing takes the given key space as current: how a fresh or standby agent joins);
 ``Prepare`` (key space e+1 and peers' addresses); ``Switch`` (e+1 is current);
-``WaitDrained`` (until nothing of epoch e is left here); ``Retire`` (forget epoch e).
+``WaitDrained`` (until nothing of epoch e is left here); ``Retire`` (forget epoch e);
+``Assets`` and ``Alerts`` (what the agent's NF answers: the asset monitor's assets homed here
+and its totals; the IDS's recent alerts).
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
@@ -46,13 +49,18 @@ def addresses_from_json(data: Any) -> dict[int, str]:
 class AgentControl:
     """Serves ``s6nf.Agent`` for one DsoAgent."""
 
-    def __init__(self, agent: DsoAgent) -> None:
+    def __init__(self, agent: DsoAgent,
+                 nf_query: Callable[[str], Awaitable[Json]] | None = None) -> None:
+        """``nf_query(name)`` answers the NF's queries (``Assets``, ``Alerts``); it raises
+        ``RpcRefused`` for one the NF does not answer."""
         self.agent = agent
+        self._nf_query = nf_query
 
     def handler(self) -> grpc.GenericRpcHandler:
         return generic_handler(SERVICE, {
             "Status": self.status, "Adopt": self.adopt, "Prepare": self.prepare,
             "Switch": self.switch, "WaitDrained": self.wait_drained, "Retire": self.retire,
+            "Assets": self.assets, "Alerts": self.alerts,
         })
 
     def holds_nothing(self) -> bool:
@@ -107,6 +115,18 @@ class AgentControl:
         except TimeoutError as exc:
             raise RpcRefused(grpc.StatusCode.DEADLINE_EXCEEDED, str(exc)) from exc
         return await self.status({})
+
+    async def _query(self, name: str) -> Json:
+        if self._nf_query is None:
+            raise RpcRefused(grpc.StatusCode.FAILED_PRECONDITION,
+                             f"agent {self.agent.me} runs no NF slow path to answer {name}")
+        return await self._nf_query(name)
+
+    async def assets(self, request: Json) -> Json:
+        return await self._query("Assets")
+
+    async def alerts(self, request: Json) -> Json:
+        return await self._query("Alerts")
 
     async def retire(self, request: Json) -> Json:
         self.agent.retire(field(request, "epoch", int))

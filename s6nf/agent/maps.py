@@ -181,6 +181,27 @@ class FlowTable(_Family):
         self._map("nf_config", U32, NfConfig).update(U32(direction),
                                                      NfConfig.of(out_ifindex, smac, dmac))
 
+    def punt_new_flows(self, on: bool) -> None:
+        """On: flows without a ready entry (and first SYN-ACKs) go to the agent, which creates
+        the entries; off (no agent serves the monitor): the kernel creates them itself."""
+        self._map("monitor_mode", U32, U32).update(U32(0), U32(int(on)))
+
+    def egress(self) -> dict[int, tuple[int, bytes, bytes]]:
+        """direction → (ifindex, source MAC, destination MAC) frames leave by, for every
+        direction configured (0 forward; 1 replies, where the program has a reply entry)."""
+        config = self._map("nf_config", U32, NfConfig)
+        out = {}
+        for direction in range(min(2, config.max_entries)):
+            cfg = config.lookup(U32(direction))
+            if cfg is not None and cfg.out_ifindex:
+                out[direction] = (int(cfg.out_ifindex), bytes(cfg.smac), bytes(cfg.dmac))
+        if 0 not in out:
+            raise LookupError("the monitor's nf_config was never written")
+        return out
+
+    def flow_map(self) -> BpfMap[Any, Any]:
+        return self._map("flows", FlowKeyC, FlowStats)
+
     def size(self) -> int:
         return len(list(self._map("flows", FlowKeyC, FlowStats).keys()))
 

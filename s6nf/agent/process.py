@@ -28,7 +28,7 @@ from s6nf.keys import DEFAULT_BUCKETS
 from s6nf.keyspace import KeySpace
 from s6nf.metrics import MetricsServer, Registry, Sample
 from s6nf.nfs.runtime import NfRuntime, kind_of
-from s6nf.rpc import JsonClient, RpcError
+from s6nf.rpc import Json, JsonClient, RpcError, RpcRefused
 from s6nf.tls import Material, add_port, aio_server
 from s6nf.tls.peers import AGENT_CONTROL
 
@@ -154,7 +154,7 @@ class AgentProcess:
             schema = self.runtime.schema
         self.dso = DsoAgent(AgentConfig(s.instance, mode=s.mode, tls=s.tls), schema,
                             KeySpace(0, (s.instance,) * s.buckets))
-        self.control = AgentControl(self.dso)
+        self.control = AgentControl(self.dso, self._nf_query if s.nf else None)
         self.ready = asyncio.Event()
         self._server: grpc.aio.Server | None = None
         self._controller = JsonClient(s.controller, CONTROLLER_SERVICE, timeout_s=2.0, tls=s.tls)
@@ -162,6 +162,16 @@ class AgentProcess:
         if self.runtime is not None:
             slow_path_metrics(self.registry, self.runtime)
         self.metrics_port = 0
+
+    async def _nf_query(self, name: str) -> Json:
+        nf = self.runtime.nf if self.runtime is not None else None
+        queries = nf.queries() if nf is not None and hasattr(nf, "queries") else {}
+        if name not in queries:
+            raise RpcRefused(grpc.StatusCode.FAILED_PRECONDITION,
+                             f"agent {self.settings.instance}'s NF {self.settings.nf!r} does "
+                             f"not answer {name} (it answers: {sorted(queries) or 'nothing'})")
+        result: Json = await queries[name]()
+        return result
 
     async def run(self) -> None:
         s = self.settings

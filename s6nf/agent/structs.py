@@ -71,13 +71,21 @@ class Counter(ct.Structure):
 
 
 class FlowStatsRecord(Record, c_name="flow_stats"):
-    """The monitor's per-flow state; tcp_flags is the OR of every flag seen."""
+    """The monitor's per-flow state; tcp_flags is the OR of every flag seen. ``ready`` is
+    written by the kernel only; the TTLs and windows of the first SYN and SYN-ACK by the
+    agent (the asset monitor's OS hints)."""
 
     packets: U64 = 0
     bytes: U64 = 0
     first_seen_ns: U64 = 0
     last_seen_ns: U64 = 0
     tcp_flags: U64 = 0
+    ready: U8 = 0
+    synack_seen: U8 = 0
+    client_ttl: U8 = 0
+    server_ttl: U8 = 0
+    client_window: U16 = 0
+    server_window: U16 = 0
 
 
 class FlowStats(ct.Structure):
@@ -147,6 +155,25 @@ class NatEntryRecord(Record, c_name="nat_entry"):
 
 class NatEntry(ct.Structure):
     _fields_ = NatEntryRecord.ctypes_fields()
+
+
+class IdsFlowRecord(Record, c_name="ids_flow"):
+    """The IDS's per-flow entry (see ``struct ids_flow``): ``ready`` written by the kernel
+    only, ``inspect`` by the agent, ``tcp_state`` (``s6nf.nfs.tcpstate``) by the side that
+    handles a packet."""
+
+    packets: U64 = 0
+    bytes: U64 = 0
+    last_seen_ns: U64 = 0
+    ready: U8 = 0
+    tcp_state: U8 = 0
+    inspect: U8 = 0
+    pad: U8 = 0
+    pad2: U32 = 0
+
+
+class IdsFlow(ct.Structure):
+    _fields_ = IdsFlowRecord.ctypes_fields()
 
 
 class PuntPendRecord(Record, c_name="punt_pend"):

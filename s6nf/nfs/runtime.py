@@ -23,24 +23,60 @@ from s6nf.nfs.slowpath import SlowPath
 
 def kind_of(name: str, options: Mapping[str, str]) -> NfKind:
     """The NF called ``name`` configured by ``options`` (``key=value`` pairs from the CLI)."""
+    if name == "nat":
+        return _nat(options)
+    if name == "monitor":
+        _only(name, options, set())
+        from s6nf.nfs.kinds import monitor_kind
+
+        return monitor_kind()
+    if name == "ids":
+        return _ids(options)
+    raise ValueError(f"unknown NF {name!r}; this agent runs: nat, monitor, ids")
+
+
+def _only(name: str, options: Mapping[str, str], known: set[str]) -> None:
+    unknown = set(options) - known
+    if unknown:
+        raise ValueError(f"unknown {name} options {sorted(unknown)}; known: {sorted(known)}")
+
+
+def _nat(options: Mapping[str, str]) -> NfKind:
     from s6nf.nfs.kinds import nat_kind
 
-    if name == "nat":
-        known = {"public", "ports", "idle_timeout_s", "close_linger_s"}
-        unknown = set(options) - known
-        if unknown:
-            raise ValueError(f"unknown NAT options {sorted(unknown)}; known: {sorted(known)}")
-        if "public" not in options:
-            raise ValueError("the NAT needs public=ADDRESS")
-        first, _, last = options.get("ports", "1024-65535").partition("-")
-        try:
-            ports = PortRange(int(first), int(last or first))
-            return nat_kind(NatConfig(options["public"], ports,
-                                      float(options.get("idle_timeout_s", 60.0)),
-                                      float(options.get("close_linger_s", 2.0))))
-        except ValueError as exc:
-            raise ValueError(f"NAT options: {exc}") from None
-    raise ValueError(f"unknown NF {name!r}; this agent runs: nat")
+    _only("NAT", options, {"public", "ports", "idle_timeout_s", "close_linger_s"})
+    if "public" not in options:
+        raise ValueError("the NAT needs public=ADDRESS")
+    first, _, last = options.get("ports", "1024-65535").partition("-")
+    try:
+        ports = PortRange(int(first), int(last or first))
+        return nat_kind(NatConfig(options["public"], ports,
+                                  float(options.get("idle_timeout_s", 60.0)),
+                                  float(options.get("close_linger_s", 2.0))))
+    except ValueError as exc:
+        raise ValueError(f"NAT options: {exc}") from None
+
+
+def _ids(options: Mapping[str, str]) -> NfKind:
+    """rules=FILE (required), whitelist=A,B,..., scan_threshold=N, scan_window_s=S,
+    inspect_all=1."""
+    from s6nf.nfs.ids import IdsConfig
+    from s6nf.nfs.kinds import ids_kind
+    from s6nf.nfs.rules import RuleSet
+
+    _only("IDS", options, {"rules", "whitelist", "scan_threshold", "scan_window_s",
+                           "inspect_all"})
+    if "rules" not in options:
+        raise ValueError("the IDS needs rules=FILE (docs/nfs.md describes the format)")
+    rules = RuleSet.load(Path(options["rules"]))
+    whitelist = tuple(a for a in options.get("whitelist", "").split(",") if a)
+    try:
+        config = IdsConfig(rules, whitelist, int(options.get("scan_threshold", 20)),
+                           float(options.get("scan_window_s", 10.0)),
+                           options.get("inspect_all", "0") not in ("", "0", "false", "no"))
+    except ValueError as exc:
+        raise ValueError(f"IDS options: {exc}") from None
+    return ids_kind(config)
 
 
 def egress_ifindexes(pin_dir: Path) -> dict[int, int]:

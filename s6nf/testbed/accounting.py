@@ -18,6 +18,7 @@ from s6nf.agent.maps import FlowTable, SinkCounters, SteeringMaps, UplinkMaps
 from s6nf.agent.verdicts import Reason, verdict_total
 from s6nf.keys import FlowKey, unpack_canonical
 from s6nf.netns import entered
+from s6nf.nfs.ids_maps import IdsTables
 from s6nf.nfs.nat_maps import NatTables
 from s6nf.testbed.testbed import Testbed
 from s6nf.testbed.topology import Topology, instance_host
@@ -137,6 +138,10 @@ def _instance_counts(nf: str, pin_dir: Path) -> tuple[dict[FlowKey, int], dict[R
         with NatTables.pinned(pin_dir) as nat:
             return ({unpack_canonical(k): e.packets for k, e in nat.entries().items()},
                     nat.reason_counts())
+    if nf == "ids":
+        with IdsTables.pinned(pin_dir) as ids:
+            return ({unpack_canonical(k): e.packets for k, e in ids.entries().items()},
+                    ids.reason_counts())
     with FlowTable.pinned(pin_dir) as table:
         return {k: v.packets for k, v in table.entries().items()}, table.reason_counts()
 

@@ -32,6 +32,7 @@ from s6nf.agent.structs import FwdAction, FwdTarget, NfDirection, mac_bytes
 from s6nf.config import TestbedConfig
 from s6nf.keys import DEFAULT_BUCKETS
 from s6nf.keyspace import KeySpace, initial, rebalance
+from s6nf.nfs.ids_maps import IdsTables
 from s6nf.nfs.nat_maps import NatTables
 from s6nf.testbed import management
 from s6nf.testbed.programs import attach_pinned, pin_name, pin_program, pinned_fd
@@ -50,7 +51,7 @@ from s6nf.testbed.topology import (
 BPFFS = Path("/sys/fs/bpf")
 STATE_DIR = Path("/run/s6nf")
 NF_PROGRAM = "monitor"
-REPLY_ENTRIES = {"monitor": "xdp_monitor_reply", "nat": "xdp_nat_reply"}
+REPLY_ENTRIES = {"monitor": "xdp_monitor_reply", "nat": "xdp_nat_reply", "ids": "xdp_ids_reply"}
 """NF programs' second XDP entry, for replies, attached on the instance's "out" link (idle
 until the sink reflects)."""
 
@@ -196,10 +197,11 @@ class Testbed:
         out_macs = mac_bytes(to_sink.a.mac), mac_bytes(to_sink.b.mac)
         back_ifindex = self._ifindex(topo, to_nf.b)
         back_macs = mac_bytes(to_nf.b.mac), mac_bytes(to_nf.a.mac)
-        if self.nf == "nat":
-            with NatTables.pinned(self.pin_dir(host)) as nat:
-                nat.configure(NfDirection.FORWARD, out_ifindex, *out_macs)
-                nat.configure(NfDirection.REPLY, back_ifindex, *back_macs)
+        if self.nf in ("nat", "ids"):
+            family = NatTables if self.nf == "nat" else IdsTables
+            with family.pinned(self.pin_dir(host)) as nf:
+                nf.configure(NfDirection.FORWARD, out_ifindex, *out_macs)
+                nf.configure(NfDirection.REPLY, back_ifindex, *back_macs)
         else:
             with FlowTable.pinned(self.pin_dir(host)) as table:
                 table.configure(out_ifindex, *out_macs)

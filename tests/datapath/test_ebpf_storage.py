@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 from s6nf.agent.dso.ebpf_storage import EbpfStorage
 from s6nf.agent.dso.errors import StorageFull
-from s6nf.agent.structs import FlowKeyC, FlowStatsRecord, NfConfigRecord, SinkFlow
+from s6nf.agent.structs import FlowKeyC, FlowStats, FlowStatsRecord, NfConfigRecord
 from tests.datapath.monitor_flows import monitor_storage, send, udp_flow, udp_key
 
 pytestmark = pytest.mark.root
@@ -103,7 +103,7 @@ def test_a_full_map_refuses_a_whole_import_and_keeps_what_it_had(prog, store):
     assert {k: v.to_bytes() for k, v in store.items()} == before
     store.import_(incoming[:2])
     with pytest.raises(StorageFull, match="max_entries 64"):
-        store.put(udp_flow(2000)[1], bytes(40))
+        store.put(udp_flow(2000)[1], bytes(48))
     with pytest.raises(StorageFull, match="new key"):
         store.create(udp_flow(2001)[1])
 
@@ -111,14 +111,14 @@ def test_a_full_map_refuses_a_whole_import_and_keeps_what_it_had(prog, store):
 def test_wrong_sizes_name_the_offending_value(prog, store):
     with pytest.raises(ValueError, match="13 canonical bytes, got 4: 01020304"):
         store.get(b"\x01\x02\x03\x04")
-    with pytest.raises(ValueError, match="flow_stats is 40 bytes, got 3"):
+    with pytest.raises(ValueError, match="flow_stats is 48 bytes, got 3"):
         store.import_([(udp_flow(1)[1], b"abc")])
     assert store.snapshot() == []
 
 
 def test_a_map_whose_values_are_not_the_record_is_refused(prog):
-    with prog.map("flows", FlowKeyC, SinkFlow) as flows, \
-            pytest.raises(ValueError, match="values are 40 bytes, record NfConfigRecord"):
+    with prog.map("flows", FlowKeyC, FlowStats) as flows, \
+            pytest.raises(ValueError, match="values are 48 bytes, record NfConfigRecord"):
         EbpfStorage(flows, NfConfigRecord)
 
 

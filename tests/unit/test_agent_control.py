@@ -71,3 +71,13 @@ def test_adopt_refuses_a_different_bucket_count():
             await control.adopt({"key_space": key_space_to_json(KeySpace(2, (3,) * 32))})
 
     run(body)
+
+
+def test_nf_queries_without_an_nf_are_failed_precondition():
+    async def body(control):
+        for query in (control.assets, control.alerts):
+            with pytest.raises(RpcRefused, match="agent 3 runs no NF slow path") as err:
+                await query({})
+            assert err.value.code == grpc.StatusCode.FAILED_PRECONDITION
+
+    run(body)

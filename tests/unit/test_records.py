@@ -14,10 +14,11 @@ from s6nf.agent.records import U8, U16, U32, U64, Record, byte_array
 
 HEADER = (Path(__file__).parents[2] / "ebpf" / "include" / "structs.h").read_text()
 RECORDS = [structs.FlowStatsRecord, structs.SinkFlowRecord, structs.NfConfigRecord,
-           structs.NatEntryRecord, structs.PuntPendRecord]
+           structs.NatEntryRecord, structs.PuntPendRecord, structs.IdsFlowRecord]
 MIRRORS = {structs.FlowStatsRecord: structs.FlowStats, structs.SinkFlowRecord: structs.SinkFlow,
            structs.NfConfigRecord: structs.NfConfig,
-           structs.NatEntryRecord: structs.NatEntry, structs.PuntPendRecord: structs.PuntPend}
+           structs.NatEntryRecord: structs.NatEntry, structs.PuntPendRecord: structs.PuntPend,
+           structs.IdsFlowRecord: structs.IdsFlow}
 
 
 def header_struct(c_name: str) -> str:
@@ -65,7 +66,7 @@ def test_bytes_round_trip_and_agree_with_ctypes(record, data):
 
 def test_defaults_are_zero_and_values_are_mutable():
     stats = structs.FlowStatsRecord()
-    assert stats.to_bytes() == bytes(40)
+    assert stats.to_bytes() == bytes(48)
     stats.packets += 2
     assert structs.FlowStatsRecord.from_bytes(stats.to_bytes()).packets == 2
 
@@ -104,7 +105,7 @@ def test_tail_padding_is_zero_bytes_as_in_c():
 
 
 def test_bad_values_name_what_is_wrong():
-    with pytest.raises(ValueError, match="40 bytes, got 3"):
+    with pytest.raises(ValueError, match="48 bytes, got 3"):
         structs.FlowStatsRecord.from_bytes(b"abc")
     with pytest.raises(ValueError, match="smac must be 6 bytes, got 2"):
         structs.NfConfigRecord(smac=b"\x01\x02").to_bytes()

@@ -47,12 +47,27 @@ class MultiWriterMixin(AgentCore):
         queue = ms.mw_queues.get(key)
         if queue is None:
             obj = ms.storage.get(key)
+            if obj is None and not self.paused and self._new_here(ms, key):
+                ms.storage.create(key)
+                ms.directory[key] = self.me
+                ms.owned_epoch[key] = self.epoch
+                ms.arrived(key)
+                obj = ms.storage.get(key)
             if obj is not None and not self.paused:
                 self._apply(obj, spec, args, done)
                 return
             queue = ms.mw_queues[key] = deque()
             self.spawn(self._run_queue(ms, key, queue), "mw-queue")
         queue.append((spec, args, done, origin))
+
+    def _new_here(self, ms: MapState, key: bytes) -> bool:
+        """This agent is the key's home and knows of no copy anywhere (no owner in its
+        directory, no older epoch to ask, no acquire under way): what ``home_acquire`` would
+        conclude, so the object is created here without a queue or a task (a new source's
+        first call)."""
+        return (key not in ms.directory and key not in ms.fetching
+                and self.home_of(key) == self.me and self.previous_home_of(key) is None
+                and not ms.turns.busy(key))
 
     def _apply(self, obj: Any, spec: MethodSpec, args: Any, done: Done) -> None:
         if spec.consistency is Consistency.UNTETHER:
@@ -284,6 +299,13 @@ class MwHandle(Generic[T]):
             raise TypeError(f"{self._decl.name}.{spec.name} is {spec.consistency.value}; "
                             "cast() needs an @untether method")
         self._agent.mw_cast(self._ms, key_bytes(key), spec, args)
+
+    def held(self) -> list[tuple[bytes, T]]:
+        """The objects homed at this agent now, for local queries (listing assets); read
+        them at once and keep none: calls may change them and a scale event may move them."""
+        storage = self._ms.storage
+        return [(key, obj) for key in storage.snapshot()
+                if (obj := storage.get(key)) is not None]
 
 
 __all__ = ["MultiWriterMixin", "MwHandle", "RemoteError"]

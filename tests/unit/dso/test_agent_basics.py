@@ -84,3 +84,17 @@ def test_fixed_size_records_move_as_their_packed_bytes():
                 assert rec == [1 << 40, 7]
 
     asyncio.run(main())
+
+
+def test_a_new_multiwriter_object_is_made_at_its_home_by_the_first_call_at_once():
+    """No queue or task for a key nobody holds: the untether call has been applied when cast
+    returns, and a later strict call from another agent sees it."""
+    async def main() -> None:
+        async with cluster(2, SCHEMA) as (a0, a1):
+            key = key_homed_at(a0, 0)
+            a0.mw(COUNTERS).cast(key, Counter.add, 3)
+            assert [(k, c.n) for k, c in a0.mw(COUNTERS).held()] == [(key, 3)]
+            assert not a0.maps[2].mw_queues
+            assert await a1.mw(COUNTERS).call(key, Counter.read) == 3
+
+    asyncio.run(main())

@@ -1,0 +1,88 @@
+"""The asset monitor on the embedded testbed: two instances whose agents run its slow path
+(punt ring, entries created by the agent, re-injection by AF_PACKET) under the controller;
+every packet arrives in order, every flow's entry is at one instance and counts all its
+packets, and the assets the agents' control services list are the trace's (root only)."""
+
+import asyncio
+import os
+from collections import Counter
+from ipaddress import IPv4Address
+
+import pytest
+
+from s6nf import cli_nf
+from s6nf.agent.maps import FlowTable, SinkCounters, SteeringMaps
+from s6nf.agent.p4rt import serve
+from s6nf.agent.p4rt.ebpf_backend import EbpfBackend
+from s6nf.agent.verdicts import Reason
+from s6nf.controller.app import Controller, ControllerSettings
+from s6nf.controller.p4rt_client import DeviceConfig
+from s6nf.testbed.agents import agent_processes
+from s6nf.testbed.run import run_trace
+from s6nf.testbed.testbed import Testbed
+from s6nf.testbed.topology import gen_link, instance_host
+from s6nf.testbed.workload import WorkloadSpec, generate
+from tests.integration.test_controller import wait_registered
+
+pytestmark = [pytest.mark.root, pytest.mark.timeout(240)]
+
+
+@pytest.fixture(scope="module")
+def bed(tmp_path_factory):
+    tb = Testbed(f"mt{os.getpid() % 100000}")
+    tb.up(2, steer=False)
+    maps = SteeringMaps.pinned(tb.pin_dir("sw"))
+    with serve(EbpfBackend(maps), "127.0.0.1:0", device_id=1) as target:
+        yield tb, target, tmp_path_factory.mktemp("monitor")
+    maps.close()
+    tb.down()
+
+
+def test_agents_create_entries_in_order_and_list_the_traces_assets(bed):
+    tb, target, tmp = bed
+    spec = WorkloadSpec(flows=800, concurrency=200, rate_pps=10_000,
+                        dst_mac=gen_link().b.mac, seed=5)
+    workload = generate(tmp / "monitor.pcap", spec)
+    settings = ControllerSettings("127.0.0.1:0", DeviceConfig(target.address),
+                                  tmp / "state.json", phase_timeout_s=20)
+
+    async def scenario():
+        async with Controller(settings) as controller:
+            with agent_processes(tb, f"127.0.0.1:{controller.port}", "127.0.0.1",
+                                 nf_options={}):
+                await wait_registered(controller, 2)
+                outcome = await controller.scale_to(2)
+                assert outcome.ok, outcome.to_json()
+                report = await asyncio.to_thread(run_trace, tb, workload.path, 10_000)
+                await asyncio.sleep(0.5)
+                agents = [m.control for m in controller.state.members.values()]
+                return report, await cli_nf.fetch(agents)
+
+    report, assets = asyncio.run(scenario())
+    assert report.problems() == []
+    entries = {}
+    for i in tb.topology().instances:
+        with FlowTable.pinned(tb.pin_dir(instance_host(i))) as table:
+            assert table.reason_counts().get(Reason.PUNTED, 0) > 0
+            for key, stats in table.entries().items():
+                assert key.canonical() not in entries, "a flow's entry at two instances"
+                entries[key.canonical()] = stats
+    with SinkCounters.pinned(tb.pin_dir("sink")) as sink:
+        assert sink.reason_counts().get(Reason.NOTE_REORDERED, 0) == 0
+    for flow, size in workload.flows.items():
+        assert entries[flow.canonical()].packets == size
+
+    hosts: Counter[str] = Counter()
+    services: dict[str, Counter[str]] = {}
+    for flow in workload.flows:
+        hosts[str(IPv4Address(flow.src))] += 1
+        hosts[str(IPv4Address(flow.dst))] += 1
+        name = f"{'tcp' if flow.proto == 6 else 'udp'}/{flow.dport}"
+        server = services.setdefault(str(IPv4Address(flow.dst)), Counter())
+        server[name] += 1
+    assert {a: v["flows"] for a, v in assets["assets"].items()} == dict(hosts)
+    assert {a: v["services"] for a, v in assets["assets"].items() if v["services"]} == {
+        a: dict(s) for a, s in services.items()}
+    tcp = sum(1 for f in workload.flows if f.proto == 6)
+    assert assets["totals"] == {"new_tcp": tcp, "new_udp": len(workload.flows) - tcp,
+                                "handshakes": tcp}
