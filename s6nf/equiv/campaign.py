@@ -33,7 +33,7 @@ class Counterexample(AssertionError):
 
 
 @st.composite
-def cases(draw: st.DrawFn, mode: Mode = Mode.S6) -> Case:
+def cases(draw: st.DrawFn, mode: Mode = Mode.S6, nf: str = "nat") -> Case:
     specs = draw(st.lists(st.builds(FlowSpec, st.booleans(), st.integers(0, 5),
                                     st.integers(0, 127)), min_size=1, max_size=MAX_FLOWS))
     order = [i for i, spec in enumerate(specs) for _ in script(i, spec)]
@@ -47,7 +47,7 @@ def cases(draw: st.DrawFn, mode: Mode = Mode.S6) -> Case:
         events.append(ScaleEvent(at, add, remove))
     schedule = Schedule(draw(st.integers(1, MAX_ALIVE - 1)), tuple(events),
                         draw(st.integers(0, 5)))
-    return Case(trace, schedule, mode)
+    return Case(trace, schedule, mode, nf)
 
 
 @dataclass
@@ -100,7 +100,7 @@ def campaign(checker: Checker, schedules: int, mode: Mode = Mode.S6, seed: int =
               phases=(Phase.generate, Phase.shrink) if shrink else (Phase.generate,),
               verbosity=Verbosity.quiet)
     @hypothesis_seed(seed)
-    @given(cases(mode))
+    @given(cases(mode, checker.nf))
     def check(case: Case) -> None:
         if report.failures:
             report.shrink_runs += 1
@@ -127,5 +127,6 @@ def campaign(checker: Checker, schedules: int, mode: Mode = Mode.S6, seed: int =
         report.smallest = min(report.failures, key=lambda f: f[0].size)
         if out is not None:
             case, found = report.smallest
-            report.written = write_case(case, found, out, f"nat-{mode.value}-seed{seed}")
+            report.written = write_case(case, found, out,
+                                        f"{checker.nf}-{mode.value}-seed{seed}")
     return report

@@ -16,12 +16,16 @@ from s6nf.equiv.pool import ProgramPool
 from s6nf.equiv.schedule import Schedule
 from s6nf.equiv.trace import Trace
 
+NFS = ("nat", "monitor")
+"""The NFs the checker runs (``driver.kind_named``)."""
+
 
 @dataclass(frozen=True)
 class Case:
     trace: Trace
     schedule: Schedule
     mode: Mode = Mode.S6
+    nf: str = "nat"
 
     @property
     def size(self) -> tuple[int, int, int]:
@@ -29,22 +33,26 @@ class Case:
         return (len(self.trace.steps()), len(self.schedule.events), len(self.trace.flows))
 
     def to_json(self) -> dict[str, Any]:
-        return {"nf": "nat", "mode": self.mode.value, "trace": self.trace.to_json(),
+        return {"nf": self.nf, "mode": self.mode.value, "trace": self.trace.to_json(),
                 "schedule": self.schedule.to_json()}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Case:
-        if data.get("nf", "nat") != "nat":
-            raise ValueError(f"equivalence cases exist for the NAT only, got nf {data['nf']!r}")
+        nf = data.get("nf", "nat")
+        if nf not in NFS:
+            raise ValueError(f"equivalence cases exist for {', '.join(NFS)}, got nf {nf!r}")
         return cls(Trace.from_json(data["trace"]), Schedule.from_json(data["schedule"]),
-                   Mode(data.get("mode", "s6")))
+                   Mode(data.get("mode", "s6")), nf)
 
 
 class Checker:
     """Runs cases on one event loop with one pool of loaded programs (reused by every run)."""
 
-    def __init__(self) -> None:
-        self.pool = ProgramPool()
+    def __init__(self, nf: str = "nat") -> None:
+        if nf not in NFS:
+            raise ValueError(f"the checker runs {', '.join(NFS)}, not {nf!r}")
+        self.nf = nf
+        self.pool = ProgramPool(nf)
         self.loop = asyncio.new_event_loop()
         self.runs = 0
 
@@ -52,10 +60,12 @@ class Checker:
         return self.loop.run_until_complete(self.check_async(case))
 
     async def check_async(self, case: Case) -> list[Violation]:
+        if case.nf != self.nf:
+            raise ValueError(f"a {case.nf} case given to the {self.nf} checker")
         ref = await reference(case.trace, self.pool, case.schedule.pace)
         got = await run(case.trace, case.schedule, self.pool, case.mode)
         self.runs += 1
-        return compare(case.trace, ref, got)
+        return compare(case.trace, ref, got, self.nf)
 
     def close(self) -> None:
         self.loop.run_until_complete(self.loop.shutdown_asyncgens())

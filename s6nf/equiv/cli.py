@@ -14,7 +14,8 @@ from s6nf.agent.dso import Mode
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("equiv", help="check that scaled runs emit what one instance emits, "
                                      "on random scale schedules (docs/equivalence.md)")
-    p.add_argument("--nf", choices=["nat"], default="nat", help="the NF to check")
+    p.add_argument("--nf", choices=["nat", "monitor"], default="nat",
+                   help="the NF to check (monitor: the asset monitor)")
     p.add_argument("--schedules", type=int, default=1000,
                    help="random (trace, schedule) cases to check (default 1000)")
     p.add_argument("--mode", choices=[m.value for m in Mode], default=Mode.S6.value,
@@ -35,10 +36,13 @@ def run(args: argparse.Namespace) -> int:
     from s6nf.equiv.campaign import campaign
     from s6nf.equiv.case import Checker, read_case
 
-    checker = Checker()
+    checker = Checker(args.nf)
     try:
         if args.case is not None:
             case, _ = read_case(args.case)
+            if case.nf != checker.nf:
+                checker.close()
+                checker = Checker(case.nf)
             found = checker.check(case)
             for v in found:
                 print(v)

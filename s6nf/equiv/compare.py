@@ -18,7 +18,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from s6nf.agent.structs import NatEntryRecord
-from s6nf.equiv.driver import NAT, RunRecord
+from s6nf.equiv.driver import NAT, UNAPPLIED, RunRecord
 from s6nf.equiv.trace import FORWARD, INSIDE_NET, Trace, read_tag
 from s6nf.keys import FlowKey, unpack_canonical
 from s6nf.nfs.frames import parse, rewrite
@@ -33,7 +33,8 @@ _PUBLIC = NAT.public_int
 class Violation:
     kind: str
     """"run" (the scaled run failed a step), "port", "output" (packets missing, extra or
-    changed), "order" (the same packets in another order), "placement", "state", or
+    changed), "order" (the same packets in another order), "placement", "state" (per-flow
+    entries), "shared" (MultiWriter objects, and one-way calls never applied), or
     "reference" (the single instance itself misbehaved: the checker's premise)."""
     flow: int | None
     detail: str
@@ -184,15 +185,23 @@ def _state(trace: Trace, ref: RunRecord, got: RunRecord, ports: dict[int, int],
                                                 f"(reference, scaled): {diff}"))
 
 
-def compare(trace: Trace, ref: RunRecord, got: RunRecord) -> list[Violation]:
-    """Every way ``got`` (the scaled run) differs from ``ref``; empty if equivalent."""
+def compare(trace: Trace, ref: RunRecord, got: RunRecord, nf: str = "nat") -> list[Violation]:
+    """Every way ``got`` (the scaled run) differs from ``ref``; empty if equivalent. The NAT
+    is compared up to a renaming of public ports; an NF that rewrites no address (the asset
+    monitor) byte for byte, its shared objects included."""
     out: list[Violation] = [Violation("reference", None, p) for p in ref.problems]
-    out += [Violation("run", None, p) for p in got.problems]
+    out += [Violation("shared" if p.endswith(UNAPPLIED) else "run", None, p)
+            for p in got.problems]
     ref_flows, ref_untagged = _by_flow(ref)
     got_flows, got_untagged = _by_flow(got)
     if ref_untagged or got_untagged:
         out.append(Violation("output", None, f"untagged frames left: {ref_untagged} in the "
                                              f"reference, {got_untagged} in the scaled run"))
+    if nf != "nat":
+        _outputs(ref_flows, got_flows, {}, out)
+        _plain_state(ref, got, out)
+        _objects(ref, got, out)
+        return out
     premise: list[Violation] = []
     ref_ports = _ports(ref_flows, "reference", premise)
     out += [Violation("reference", v.flow, v.detail) for v in premise]
@@ -206,3 +215,60 @@ def compare(trace: Trace, ref: RunRecord, got: RunRecord) -> list[Violation]:
         out.append(Violation("state", None, "not compared: the scaled run's ports cannot be "
                                             "renamed one to one"))
     return out
+
+
+CLOCK_FIELDS = frozenset({"first_seen_ns", "last_seen_ns", "ready", "pad"})
+"""Fields of an NF's entries and objects that hold clock readings (or the punt gate)."""
+
+
+def _plain_flow(key: bytes) -> int | None:
+    """The trace flow of a canonical key whose lower address is the inside host."""
+    flow = unpack_canonical(key).src - INSIDE_NET - 1
+    return flow if flow >= 0 else None
+
+
+def _plain_state(ref: RunRecord, got: RunRecord, out: list[Violation]) -> None:
+    """Per-flow entries of an NF that keeps its packets' own keys: equal but for clocks, and
+    each held by one instance."""
+    want = {k: v for entries in ref.entries.values() for k, v in entries.items()}
+    have: dict[bytes, object] = {}
+    holders: dict[bytes, list[int]] = defaultdict(list)
+    for instance, entries in sorted(got.entries.items()):
+        for key, entry in entries.items():
+            holders[key].append(instance)
+            have[key] = entry
+    for key, where in sorted(holders.items()):
+        if len(where) > 1:
+            out.append(Violation("placement", _plain_flow(key), f"entry {key.hex()} held by "
+                                                               f"instances {where}"))
+    for key in sorted(set(want) | set(have)):
+        a, b = want.get(key), have.get(key)
+        if a is None or b is None:
+            which = "only in the scaled run" if a is None else "missing in the scaled run"
+            out.append(Violation("state", _plain_flow(key), f"entry {key.hex()} {which}"))
+            continue
+        fa = {n: v for n, v in vars(a).items() if n not in CLOCK_FIELDS}
+        fb = {n: v for n, v in vars(b).items() if n not in CLOCK_FIELDS}
+        if fa != fb:
+            diff = {n: (v, fb.get(n)) for n, v in fa.items() if fb.get(n) != v}
+            out.append(Violation("state", _plain_flow(key), f"entry {key.hex()} differs "
+                                                            f"(reference, scaled): {diff}"))
+
+
+def _objects(ref: RunRecord, got: RunRecord, out: list[Violation]) -> None:
+    """MultiWriter objects: each at one instance (its home), equal but for clocks."""
+    for name in sorted(set(ref.objects) | set(got.objects)):
+        want = {k: v for held in ref.objects.get(name, {}).values() for k, v in held.items()}
+        have: dict[bytes, dict[str, object]] = {}
+        for instance, held in sorted(got.objects.get(name, {}).items()):
+            for key, attrs in held.items():
+                if key in have:
+                    out.append(Violation("shared", None, f"{name}[{key.hex()}] held by "
+                                                         f"two instances (one is {instance})"))
+                have[key] = attrs
+        for key in sorted(set(want) | set(have)):
+            a = {n: v for n, v in want.get(key, {}).items() if n not in CLOCK_FIELDS}
+            b = {n: v for n, v in have.get(key, {}).items() if n not in CLOCK_FIELDS}
+            if a != b:
+                out.append(Violation("shared", None, f"{name}[{key.hex()}] (reference, "
+                                                     f"scaled): {a} vs {b}"))

@@ -18,13 +18,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from s6nf.agent.dso import Mode, Prepare, Switch
-from s6nf.agent.structs import NatEntryRecord
+from s6nf.agent.dso import Mode, MwMap, Prepare, Switch
 from s6nf.equiv.pool import ProgramPool
 from s6nf.equiv.schedule import Schedule
 from s6nf.equiv.trace import FORWARD, Step, Trace, forward_frame, read_tag, reply_frame
 from s6nf.keyspace import KeySpace, initial, rebalance
-from s6nf.nfs.kinds import nat_kind
+from s6nf.nfs.kinds import monitor_kind, nat_kind
 from s6nf.nfs.nat import NatConfig
 from s6nf.nfs.portpool import PortRange
 from s6nf.nfs.sim import NfKind, Output, SimInstance
@@ -37,6 +36,8 @@ NAT = NatConfig("198.51.100.7", PortRange(20000, 20999, shards=4, lease=8),
 DRAIN_TIMEOUT_S = 10.0
 SETTLE_TIMEOUT_S = 10.0
 Tag = tuple[int, int, int]
+UNAPPLIED = "one-way calls never applied"
+"""The end of a run's problem line when casts were lost (compared as "shared" state)."""
 
 
 class RunAborted(Exception):
@@ -47,8 +48,10 @@ class RunAborted(Exception):
 class RunRecord:
     outputs: list[Output] = field(default_factory=list)
     """(direction, frame) in the order frames left, over every instance."""
-    entries: dict[int, dict[bytes, NatEntryRecord]] = field(default_factory=dict)
-    """instance → canonical key → nat_flows entry, after the last event completed."""
+    entries: dict[int, dict[bytes, Any]] = field(default_factory=dict)
+    """instance → canonical key → per-flow entry (a Record), after the last event completed."""
+    objects: dict[str, dict[int, dict[bytes, dict[str, Any]]]] = field(default_factory=dict)
+    """MultiWriter map name → instance → key → the object's attributes, at the end."""
     problems: list[str] = field(default_factory=list)
     """What went wrong in the run itself (a leaver not empty, a protocol step that failed)."""
     skipped: list[Tag] = field(default_factory=list)
@@ -71,6 +74,7 @@ class Driver:
         self.pending: tuple[int, list[int]] | None = None
         self.seen: dict[Tag, bytes] = {}
         self._scanned = 0
+        self._left_casts = (0, 0)
 
     async def run(self, schedule: Schedule) -> RunRecord:
         try:
@@ -101,9 +105,14 @@ class Driver:
         if self.pending is not None:
             await self.complete()
         await self.settle()
+        await self.quiesce()
         self._scan()
         for i, sim in self.sims.items():
             self.record.entries[i] = dict(sim.nf.flows.storage.items())
+            for ms in sim.agent.maps.values():
+                if isinstance(ms.decl, MwMap):
+                    held = {k: dict(vars(ms.storage.get(k))) for k in ms.storage.snapshot()}
+                    self.record.objects.setdefault(ms.decl.name, {})[i] = held
 
     async def _add(self, instance: int) -> None:
         sim = SimInstance(self.kind, instance, self.ks, config=self.agent_config,
@@ -197,7 +206,34 @@ class Driver:
             if not any(sim.agent.micro.depth for sim in self.sims.values()):
                 return
 
+    def _casts(self) -> tuple[int, int]:
+        """(casts made, casts applied or lost) over every instance, those gone included."""
+        made, ended = self._left_casts
+        for sim in self.sims.values():
+            c = sim.agent.counters
+            made += c.casts_sent + c.casts_local
+            ended += c.casts_applied + c.casts_lost
+        return made, ended
+
+    async def quiesce(self) -> None:
+        """Until every one-way call made has been applied (or counted lost): casts travel in
+        batches on timers, so the end of the slow paths is not the end of their effects."""
+        deadline = asyncio.get_running_loop().time() + SETTLE_TIMEOUT_S
+        while True:
+            made, ended = self._casts()
+            if ended >= made:
+                return
+            if asyncio.get_running_loop().time() > deadline:
+                self.record.problems.append(f"{made - ended} {UNAPPLIED}")
+                return
+            await asyncio.sleep(0.001)
+            await self.settle()
+
     async def _close(self, sim: SimInstance) -> None:
+        c = sim.agent.counters
+        made, ended = self._left_casts
+        self._left_casts = (made + c.casts_sent + c.casts_local,
+                            ended + c.casts_applied + c.casts_lost)
         await sim.close()
         self.pool.give(sim.program)
 
@@ -207,11 +243,21 @@ class Driver:
         self.sims.clear()
 
 
+def kind_named(nf: str) -> NfKind:
+    """The NFs the checker runs: ``nat`` and ``monitor`` (the asset monitor)."""
+    if nf == "nat":
+        return nat_kind(NAT)
+    if nf == "monitor":
+        return monitor_kind()
+    raise ValueError(f"the checker runs the nat and the monitor, not {nf!r}")
+
+
 async def run(trace: Trace, schedule: Schedule, pool: ProgramPool,
               mode: Mode = Mode.S6) -> RunRecord:
-    return await Driver(trace, pool, mode).run(schedule)
+    return await Driver(trace, pool, mode, kind_named(pool.program)).run(schedule)
 
 
 async def reference(trace: Trace, pool: ProgramPool, pace: int = 0) -> RunRecord:
     """One instance that never scales."""
-    return await Driver(trace, pool, Mode.S6).run(Schedule(1, (), pace))
+    return await Driver(trace, pool, Mode.S6, kind_named(pool.program)).run(
+        Schedule(1, (), pace))

@@ -5,10 +5,11 @@ deleted, the ring drained), as if freshly loaded."""
 from __future__ import annotations
 
 import ctypes as ct
+from typing import Any
 
 from s6nf.agent.loader import Program, load
 from s6nf.agent.punt import PuntPath
-from s6nf.agent.structs import FlowKeyC, NatEntry, PuntPend
+from s6nf.agent.structs import FlowKeyC, FlowStats, NatEntry, PuntPend
 
 DEFINES = {"MAX_FLOWS": 1024, "MAX_PEND": 1024, "PUNT_RING_PAGES": 16}
 """Small maps: a trace has tens of flows, and the agent drains the ring after every packet."""
@@ -28,7 +29,7 @@ class ProgramPool:
         return self._free.pop()
 
     def give(self, prog: Program) -> None:
-        empty(prog)
+        empty(prog, FLOW_MAPS[self.program])
         self._free.append(prog)
 
     def close(self) -> None:
@@ -38,8 +39,13 @@ class ProgramPool:
         self._free.clear()
 
 
-def empty(prog: Program) -> None:
-    for name, value in (("nat_flows", NatEntry), ("pend", PuntPend), ("released", ct.c_uint64)):
+FLOW_MAPS: dict[str, tuple[str, type[Any]]] = {"nat": ("nat_flows", NatEntry),
+                                               "monitor": ("flows", FlowStats)}
+"""Each program's per-flow map and its value type."""
+
+
+def empty(prog: Program, flows: tuple[str, type[Any]]) -> None:
+    for name, value in (flows, ("pend", PuntPend), ("released", ct.c_uint64)):
         with prog.map(name, FlowKeyC, value) as table:
             table.delete_batch(list(table.keys()))
     punt = PuntPath.of(prog)

@@ -30,6 +30,16 @@ def checker():
     c.close()
 
 
+@pytest.fixture(scope="module")
+def checkers(checker):
+    """A checker per NF, the NAT's shared with the tests above."""
+    made = {"nat": checker}
+    yield made
+    for nf, c in made.items():
+        if nf != "nat":
+            c.close()
+
+
 @pytest.mark.parametrize(("mode", "schedules"), [(Mode.S6, 40), (Mode.STOP_AND_COPY, 15)])
 def test_a_short_random_campaign_finds_no_violation_but_the_known_reorder(checker, mode,
                                                                           schedules):
@@ -57,9 +67,11 @@ def _cases() -> list[object]:
 
 
 @pytest.mark.parametrize("path", _cases())
-def test_regression_case(checker, path):
+def test_regression_case(checkers, path):
     case, data = read_case(path)
-    found = checker.check(case)
+    if case.nf not in checkers:
+        checkers[case.nf] = Checker(case.nf)
+    found = checkers[case.nf].check(case)
     if data.get("expect") == "violations":
         assert found, f"{path.name}: expected violations, found none"
     else:

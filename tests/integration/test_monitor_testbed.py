@@ -11,9 +11,11 @@ from ipaddress import IPv4Address
 import pytest
 
 from s6nf import cli_nf
+from s6nf.agent.bpfmap import BpfMap
 from s6nf.agent.maps import FlowTable, SinkCounters, SteeringMaps
 from s6nf.agent.p4rt import serve
 from s6nf.agent.p4rt.ebpf_backend import EbpfBackend
+from s6nf.agent.structs import FlowKeyC, FlowStats
 from s6nf.agent.verdicts import Reason
 from s6nf.controller.app import Controller, ControllerSettings
 from s6nf.controller.p4rt_client import DeviceConfig
@@ -86,3 +88,39 @@ def test_agents_create_entries_in_order_and_list_the_traces_assets(bed):
     tcp = sum(1 for f in workload.flows if f.proto == 6)
     assert assets["totals"] == {"new_tcp": tcp, "new_udp": len(workload.flows) - tcp,
                                 "handshakes": tcp}
+
+
+def test_replies_reflected_by_the_sink_are_counted_on_their_flows_entry(bed):
+    tb, target, tmp = bed
+    for i in tb.topology().instances:
+        path = str(tb.pin_dir(instance_host(i)) / "flows")
+        with BpfMap.pinned(path, FlowKeyC, FlowStats) as flows:
+            for key in list(flows.keys()):
+                flows.delete(key)
+    tb.up(2, steer=False, reflect=True)
+    try:
+        spec = WorkloadSpec(flows=500, concurrency=100, rate_pps=10_000, one_way=True,
+                            dst_mac=gen_link().b.mac, seed=6)
+        workload = generate(tmp / "monitor-replies.pcap", spec)
+        settings = ControllerSettings("127.0.0.1:0", DeviceConfig(target.address),
+                                      tmp / "replies.state.json", phase_timeout_s=20)
+
+        async def scenario():
+            async with Controller(settings) as controller:
+                with agent_processes(tb, f"127.0.0.1:{controller.port}", "127.0.0.1",
+                                     nf_options={}):
+                    await wait_registered(controller, 2)
+                    outcome = await controller.scale_to(2)
+                    assert outcome.ok, outcome.to_json()
+                    return await asyncio.to_thread(run_trace, tb, workload.path, 10_000)
+
+        report = asyncio.run(scenario())
+        assert report.problems() == []
+        counted = {}
+        for i in tb.topology().instances:
+            with FlowTable.pinned(tb.pin_dir(instance_host(i))) as table:
+                counted.update({k.canonical(): s.packets for k, s in table.entries().items()})
+        for flow, size in workload.flows.items():
+            assert counted[flow.canonical()] == 2 * size
+    finally:
+        tb.up(2, steer=False, reflect=False)

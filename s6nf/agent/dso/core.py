@@ -48,6 +48,8 @@ class Counters:
     fetches_sent: int = 0
     calls_sent: int = 0
     casts_sent: int = 0
+    casts_local: int = 0
+    """Casts whose home was this agent (applied here, nothing sent)."""
     calls_applied: int = 0
     casts_applied: int = 0
     forwarded: int = 0

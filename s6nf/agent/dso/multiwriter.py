@@ -241,6 +241,7 @@ class MultiWriterMixin(AgentCore):
     def mw_cast(self, ms: MapState, key: bytes, spec: MethodSpec, args: tuple[Any, ...]) -> None:
         home = self.home_of(key)
         if home == self.me:
+            self.counters.casts_local += 1
             self.mw_submit(ms, key, spec, args, self._log_failure(ms, spec, args))
             return
         self.counters.casts_sent += 1
