@@ -96,6 +96,7 @@ NAT_OPTIONS = {"public": "198.51.100.1", "ports": "1024-65535", "idle_timeout_s"
 """The bench's NAT: expiry held off for the run, so every flow's translation can still be read
 afterwards to match what the sink received with what was sent."""
 
+
 def run(spec: BenchSpec, progress: Callable[[str], None] = print) -> dict[str, Any]:
     """One mode (``spec.mode``): its run's figures (the results folder as ``run_modes``)."""
     results: dict[str, Any] = run_modes(spec, [spec.mode], progress)["modes"][spec.mode]
@@ -170,8 +171,7 @@ def _run_mode(spec: BenchSpec, workload: Workload,
     tb = Testbed(spec.name, config=dataclasses.replace(
         base, nf=dataclasses.replace(base.nf, name=spec.nf)))
     progress(f"  testbed {spec.name}: {peak} instance{'s' if peak > 1 else ''} of {spec.nf} "
-             f"({spec.mode}), "
-             "stamper at gen")
+             f"({spec.mode}), stamper at gen")
     tb.up(peak, steer=False)
     try:
         tb.attach_stamper()
