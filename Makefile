@@ -14,7 +14,7 @@ test: lint
 	$(PY) -m pytest -q
 
 demo: setup
-	$(VENV)/bin/s6nf demo
+	GRPC_VERBOSITY=ERROR $(VENV)/bin/s6nf demo
 
 bench: setup
 	$(PY) bench/fastpath_cost.py

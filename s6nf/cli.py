@@ -6,13 +6,15 @@ import argparse
 import os
 import signal
 import sys
-import tempfile
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from s6nf import cli_config, cli_control, cli_nf, cli_pki
 from s6nf.rpc import RpcError
+
+ALL_MODES = ("s6", "stop-and-copy", "remote-only", "local-only")
 
 
 def _testbed_args(p: argparse.ArgumentParser) -> None:
@@ -110,7 +112,14 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--name", default="s6bench", help="testbed name")
     bench.add_argument("--nf", default="monitor", choices=["monitor", "nat"],
                        help="the NF under test (default monitor)")
-    bench.add_argument("--mode", default="s6", help="agents' DSO mode (default s6)")
+    which = bench.add_mutually_exclusive_group()
+    which.add_argument("--modes", default=None,
+                       help="DSO modes to run in turn on the same trace, comma-separated "
+                            f"(default: {','.join(ALL_MODES)} for the NAT, s6 for the monitor)")
+    which.add_argument("--mode", default=None, help="one DSO mode only")
+    bench.add_argument("--single", action="store_true",
+                       help="first run the trace through one instance with no scale event, and "
+                            "compare each mode's per-flow output at the sink with it")
     bench.add_argument("--ramp", type=float, default=0.0,
                        help="open the first --concurrency flows over this many seconds")
     bench.add_argument("--size", default=None,
@@ -119,11 +128,11 @@ def build_parser() -> argparse.ArgumentParser:
     from s6nf.equiv import cli as equiv_cli
     equiv_cli.add_parser(sub)
 
-    demo = sub.add_parser("demo", help="bring up a testbed, push traffic, show the counters")
-    demo.add_argument("--name", default="s6demo")
-    demo.add_argument("--instances", type=int, default=2)
-    demo.add_argument("--flows", type=int, default=1000)
-    demo.add_argument("--keep", action="store_true", help="leave the testbed up afterwards")
+    demo = sub.add_parser("demo", help="the NAT scaling out and in under load in s6 and "
+                                       "stop-and-copy mode, compared with one instance")
+    demo.add_argument("--name", default="s6demo", help="testbed name")
+    demo.add_argument("--out", type=Path, default=None,
+                      help="results directory (default results/demo-<time>)")
     return parser
 
 
@@ -273,24 +282,50 @@ def _p4(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    import time
-
-    from s6nf.harness.runner import TAIL_S, BenchSpec, flows_for, run
+    from s6nf.harness.runner import TAIL_S, BenchSpec, flows_for, run_modes
     from s6nf.harness.schedule import parse_schedule
     from s6nf.testbed.workload import parse_distribution
 
     schedule = parse_schedule(args.schedule)
+    size = parse_distribution(args.size) if args.size else None
+    modes = _modes(args)
     packets = args.rate * (schedule[-1].at_s + TAIL_S)
-    flows = args.flows or flows_for(packets)
+    flows = args.flows or flows_for(packets, flow_size=size)
     out = args.out or Path("results") / time.strftime("bench-%Y%m%d-%H%M%S")
     spec = BenchSpec(schedule, args.rate, flows, min(args.concurrency, flows), out, args.name,
-                     nf=args.nf, mode=args.mode, ramp_s=args.ramp,
-                     flow_size=parse_distribution(args.size) if args.size else None)
-    results = run(spec)
-    m = results["measured"]
-    print(f"sent {results['sent']}, received {m['received']}, lost {m['lost']}, "
-          f"reordered {m['reordered']}")
-    return 0 if m["lost"] == 0 and m["reordered"] == 0 else 2
+                     nf=args.nf, mode=modes[0], ramp_s=args.ramp, flow_size=size)
+    results = run_modes(spec, modes, _progress, single_reference=args.single)
+    for mode, run in results["modes"].items():
+        m = run["measured"]
+        print(f"{mode}: sent {run['sent']}, received {m['received']}, lost "
+              f"{run['loss']['packets']}, reordered {m['reordered']}, under a key never sent "
+              f"{run['loss']['unsent_key_packets']}")
+    checked = ["s6"] if "s6" in modes else modes
+    broken = [mode for mode in checked if results["modes"][mode]["loss"]["packets"]
+              or results["modes"][mode]["loss"]["unsent_key_packets"]
+              or results["modes"][mode]["measured"]["reordered"]]
+    return 2 if broken else 0
+
+
+def _modes(args: argparse.Namespace) -> list[str]:
+    if args.mode:
+        text = args.mode
+    elif args.modes:
+        text = args.modes
+    else:
+        text = ",".join(ALL_MODES) if args.nf == "nat" else "s6"
+    modes = [m.strip() for m in text.split(",") if m.strip()]
+    unknown = [m for m in modes if m not in ALL_MODES]
+    if unknown or not modes:
+        raise ValueError(f"unknown mode(s) {', '.join(unknown) or repr(text)}; the modes are "
+                         f"{', '.join(ALL_MODES)}")
+    if len(set(modes)) != len(modes):
+        raise ValueError(f"a mode is given twice in {text!r}")
+    return modes
+
+
+def _progress(line: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {line}", flush=True)
 
 
 def _traffic(args: argparse.Namespace) -> int:
@@ -317,23 +352,15 @@ def _workload(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from s6nf.testbed.testbed import Testbed
-    from s6nf.testbed.topology import gen_link
-    from s6nf.testbed.traffic import write_flows
+    from s6nf.harness import demo
 
-    tb = Testbed(args.name)
-    try:
-        topo = tb.up(args.instances)
-        print(f"testbed {topo.name} up: {', '.join(topo.hosts)}")
-        with tempfile.TemporaryDirectory() as tmp:
-            pcap = Path(tmp) / "flows.pcap"
-            trace = write_flows(pcap, args.flows, 5, 1, gen_link().b.mac)
-            print(f"replaying {trace.packets} packets of {len(trace.flows)} flows from gen")
-            return _print_run(tb, pcap, None)
-    finally:
-        if not args.keep:
-            tb.down()
-            print(f"testbed {args.name} down")
+    out = args.out or Path("results") / time.strftime("demo-%Y%m%d-%H%M%S")
+    started = time.monotonic()
+    results = demo.run(args.name, out, _progress)
+    for line in demo.summary(results, out):
+        print(line)
+    print(f"done in {time.monotonic() - started:.0f} s; every testbed is down")
+    return 0 if demo.kept_promises(results) else 2
 
 
 if __name__ == "__main__":

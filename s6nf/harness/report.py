@@ -1,84 +1,118 @@
-"""Turning a bench run's results into a Markdown summary and PNG plots."""
+"""A bench run's results as Markdown: the modes side by side, the issue's ratios, the scale
+events."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-
-from s6nf.measure.histogram import Histogram, bucket_range
+from s6nf.harness.compare import NORMAL, SCALING, TARGETS, lost, unsent
 
 PHASE_NAMES = {0: "normal", 1: "scaling"}
 
 
-def markdown(results: dict[str, Any]) -> str:
-    m = results["measured"]
+def _us(ns: float) -> str:
+    return f"{ns / 1e3:,.1f}"
+
+
+def latency_cell(run: Mapping[str, Any], phase: str) -> str:
+    """p50 / p99 / p99.9 in µs, or "—" without samples."""
+    lat = run["measured"]["latency_ns_by_phase"].get(phase)
+    if not lat or "p50" not in lat:
+        return "—"
+    return f"{_us(lat['p50'])} / {_us(lat['p99'])} / {_us(lat['p99.9'])}"
+
+
+def _unsent_cell(run: Mapping[str, Any]) -> str:
+    got = unsent(run)
+    return "—" if got is None else f"{got[0]:,} ({got[1]:,})"
+
+
+def _equivalence_cell(run: Mapping[str, Any]) -> str:
+    eq = run.get("equivalence")
+    if eq is None:
+        return "—"
+    if eq["equal"]:
+        return f"yes ({eq['flows_compared']:,} flows)"
+    return f"no: {eq['flows_differing']:,} of {eq['flows_compared']:,} flows differ"
+
+
+def _ratio_cell(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value:,.2f}" if value < 100 else f"{value:,.0f}"
+
+
+def _workload_text(results: Mapping[str, Any]) -> str:
+    w = results["workload"]
+    size = w.get("flow_size")
+    parts = [f"{w['packets']:,} packets of {w['flows']:,} flows"]
+    if "concurrency" in w:
+        parts.append(f"{w['concurrency']:,} active at once")
+    if size:
+        parts.append(f"flow size {size['kind']} mean {size['mean']:g} packets")
+    if w.get("ramp_s"):
+        parts.append(f"first flows opened over {w['ramp_s']:g} s")
+    return ", ".join(parts) + f"; replayed at {results['rate_pps']:,} pps"
+
+
+def comparison_table(results: Mapping[str, Any]) -> list[str]:
+    """One column per mode, one row per figure."""
+    modes: Mapping[str, Mapping[str, Any]] = results["modes"]
+    names = list(modes)
+    rows: list[tuple[str, list[str]]] = [
+        ("packets sent", [f"{r['sent']:,}" for r in modes.values()]),
+        ("received at the sink", [f"{r['measured']['received']:,}" for r in modes.values()]),
+        ("lost packets (flows)", [f"{lost(r)[0]:,} ({lost(r)[1]:,})" for r in modes.values()]),
+        ("packets under a key never sent (flows)", [_unsent_cell(r) for r in modes.values()]),
+        ("reordered packets (flows)", [
+            f"{r['measured']['reordered']:,} ({r['measured']['flows_reordered']:,})"
+            for r in modes.values()]),
+        ("latency p50 / p99 / p99.9, normal (µs)", [latency_cell(r, NORMAL)
+                                                    for r in modes.values()]),
+        ("latency p50 / p99 / p99.9, during scale events (µs)", [
+            latency_cell(r, SCALING) for r in modes.values()]),
+        ("throughput in normal operation (packets/s)", [
+            "—" if r.get("throughput_normal_pps") is None else f"{r['throughput_normal_pps']:,.0f}"
+            for r in modes.values()]),
+        ("scale events took (ms)", [", ".join(f"{e['seconds'] * 1e3:.0f}" for e in r["events"])
+                                    or "—" for r in modes.values()]),
+    ]
+    if any("equivalence" in r for r in modes.values()):
+        rows.append(("output equals a single-instance run", [_equivalence_cell(r)
+                                                             for r in modes.values()]))
+    lines = ["| figure | " + " | ".join(names) + " |",
+             "|---|" + "---:|" * len(names)]
+    lines += [f"| {label} | " + " | ".join(cells) + " |" for label, cells in rows]
+    return lines
+
+
+def ratio_table(results: Mapping[str, Any]) -> list[str]:
+    lines = ["| ratio | measured | target | met |", "|---|---:|---:|---|"]
+    for target in TARGETS:
+        value = results["ratios"].get(target.key)
+        met = target.met(value)
+        lines.append(f"| {target.text} | {_ratio_cell(value)} | {target.goal} | "
+                     f"{'—' if met is None else 'yes' if met else 'no'} |")
+    return lines
+
+
+def markdown(results: Mapping[str, Any]) -> str:
     lines = [f"# s6nf bench: {results['nf']} under {results['schedule']}", "",
-             f"{results['workload']['packets']} packets of {results['workload']['flows']} flows "
-             f"at {results['rate_pps']:,} pps; mode {results['mode']}.", "",
-             "| figure | value |", "|---|---:|",
-             f"| packets sent | {results['sent']} |",
-             f"| packets received at the sink | {m['received']} |",
-             f"| lost | {m['lost']} ({m['flows_with_loss']} flows) |",
-             f"| reordered | {m['reordered']} ({m['flows_reordered']} flows) |"]
-    for phase, name in PHASE_NAMES.items():
-        lat = m["latency_ns_by_phase"].get(str(phase))
-        if lat:
-            lines.append(f"| latency p50 / p99 / p99.9, {name} (µs) | "
-                         f"{lat['p50'] / 1e3:.1f} / {lat['p99'] / 1e3:.1f} / "
-                         f"{lat['p99.9'] / 1e3:.1f} |")
-    lines += ["", "| scale event | at (s) | moved buckets | took (ms) | outcome |",
-              "|---|---:|---:|---:|---|"]
-    for e in results["events"]:
-        lines.append(f"| to {e['instances']} | {e['at_s']:.2f} | {e['moved']} | "
-                     f"{e['seconds'] * 1e3:.0f} | {'ok' if e['ok'] else 'FAILED'} |")
+             _workload_text(results) + ". The modes ran one after the other on the same trace, "
+             "each on a fresh testbed.", ""]
+    lines += comparison_table(results)
+    lines += ["", "Ratios, measured side by side in this run (— where a mode did not run):", ""]
+    lines += ratio_table(results)
+    lines += ["", "| mode | scale event | at (s) | moved buckets | took (ms) | outcome |",
+              "|---|---|---:|---:|---:|---|"]
+    for mode, run in results["modes"].items():
+        for e in run["events"]:
+            lines.append(f"| {mode} | to {e['instances']} | {e['at_s']:.2f} | {e['moved']} | "
+                         f"{e['seconds'] * 1e3:.0f} | {'ok' if e['ok'] else 'FAILED'} |")
+    env = results.get("environment")
+    if env:
+        versions = ", ".join(f"{k} {v}" for k, v in env.get("versions", {}).items() if v)
+        lines += ["", f"Kernel {env['kernel']} ({env['machine']}), {env['cpus']} CPUs, Python "
+                  f"{env['python']}; {versions}; {env['time']}."]
     return "\n".join(lines) + "\n"
-
-
-def plot_throughput(results: dict[str, Any], path: Path) -> None:
-    m = results["measured"]
-    slot_s = m["slot_ns"] / 1e9
-    slots = sorted(m["throughput"], key=lambda s: s["slot"])
-    fig, ax = plt.subplots(figsize=(9, 4))
-    ax.plot([s["slot"] * slot_s for s in slots], [s["packets"] / slot_s for s in slots],
-            label="received at sink")
-    for e in results["events"]:
-        ax.axvspan(e["at_s"], e["at_s"] + e["seconds"], color="tab:orange", alpha=0.3)
-        ax.axvline(e["at_s"], color="tab:orange", linestyle="--")
-        ax.annotate(f"→{e['instances']}", (e["at_s"], 0), textcoords="offset points",
-                    xytext=(3, 5), color="tab:orange")
-    ax.set_xlabel("time since start (s)")
-    ax.set_ylabel("throughput (packets/s)")
-    ax.set_title(f"{results['nf']}: throughput, scale events shaded")
-    ax.set_ylim(bottom=0)
-    ax.legend(loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-
-
-def plot_latency_cdf(histograms: dict[int, Histogram], path: Path, title: str) -> None:
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for phase, hist in sorted(histograms.items()):
-        if not hist.total:
-            continue
-        xs, ys, seen = [], [], 0
-        for bucket, count in enumerate(hist.counts):
-            if count:
-                seen += count
-                xs.append(bucket_range(bucket)[1] / 1e3)
-                ys.append(seen / hist.total)
-        ax.step(xs, ys, where="post", label=f"{PHASE_NAMES.get(phase, phase)} ({hist.total})")
-    ax.set_xscale("log")
-    ax.set_xlabel("latency gen → sink (µs, log scale)")
-    ax.set_ylabel("fraction of packets")
-    ax.set_title(title)
-    ax.legend(loc="lower right")
-    ax.grid(True, which="both", alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)

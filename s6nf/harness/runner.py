@@ -1,12 +1,13 @@
 """``s6nf bench``: an NF under a scale schedule at a set load on the embedded testbed,
-measured in the kernel (DESIGN.md §8), written out as JSON, Markdown and plots.
+measured in the kernel (DESIGN.md §8), for each mode of DESIGN.md §6 in turn on the same
+trace, written out as JSON, Markdown and plots.
 
-The run: testbed with as many instances as the schedule's peak (steering left to the
+One mode's run: testbed with as many instances as the schedule's peak (steering left to the
 controller) → the eBPF target's P4Runtime server → the controller and one agent process per
-instance → first step of the schedule → stamper at gen, sink measuring → tcpreplay of a
-generated workload at the set rate while the controller runs each later step at its time →
-drain → read the sink's maps. Latency samples taken while a scale event runs go to the
-sink's "scaling" phase, the rest to "normal".
+instance, in that mode → first step of the schedule → stamper at gen, sink measuring →
+tcpreplay of the workload at the set rate while the controller runs each later step at its
+time → drain → read the sink's maps → testbed down. Latency samples taken while a scale
+event runs go to the sink's "scaling" phase, the rest to "normal".
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ import dataclasses
 import json
 import os
 import platform
+import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,9 +32,18 @@ from s6nf.agent.p4rt.ebpf_backend import EbpfBackend
 from s6nf.agent.structs import NatEntryRecord
 from s6nf.controller.app import Controller, ControllerSettings
 from s6nf.controller.p4rt_client import DeviceConfig
-from s6nf.harness import report
+from s6nf.harness import plots, report
+from s6nf.harness.compare import (
+    FlowOutcome,
+    equivalence,
+    flow_outcomes,
+    loss_figures,
+    normal_throughput_pps,
+    ratios,
+)
 from s6nf.harness.schedule import Step
 from s6nf.keys import FlowKey, unpack_canonical
+from s6nf.measure.sequence import sequence_report
 from s6nf.measure.summary import summarize
 from s6nf.nfs.frames import host16, host32
 from s6nf.nfs.nat_maps import NatTables
@@ -40,7 +51,7 @@ from s6nf.testbed.agents import agent_processes
 from s6nf.testbed.replay import ReplayResult, replay, wait_until_stable
 from s6nf.testbed.testbed import Testbed
 from s6nf.testbed.topology import default_config, gen_link, instance_host
-from s6nf.testbed.workload import Distribution, WorkloadSpec, generate
+from s6nf.testbed.workload import Distribution, Workload, WorkloadSpec, generate
 
 NORMAL, SCALING = 0, 1
 DEFAULT_FLOW_SIZE = WorkloadSpec().flow_size
@@ -49,11 +60,12 @@ TAIL_S = 2.0
 """Traffic keeps flowing this long after the last scale event."""
 
 
-def flows_for(packets: float, seed: int = 1) -> int:
-    """Flows the default workload needs for about ``packets`` packets, from a sample of it
-    (its flow sizes are heavy-tailed, so the mean is measured rather than assumed)."""
+def flows_for(packets: float, seed: int = 1, flow_size: Distribution | None = None) -> int:
+    """Flows a workload needs for about ``packets`` packets, from a sample of it (its flow
+    sizes are heavy-tailed, so the mean is measured rather than assumed)."""
     with tempfile.TemporaryDirectory() as tmp:
-        sample = generate(Path(tmp) / "sample.pcap", WorkloadSpec(flows=500, seed=seed))
+        sample = generate(Path(tmp) / "sample.pcap", WorkloadSpec(
+            flows=500, seed=seed, flow_size=flow_size or DEFAULT_FLOW_SIZE))
     return max(100, round(packets * len(sample.flows) / sample.packets))
 
 
@@ -86,49 +98,109 @@ NAT_OPTIONS = {"public": "198.51.100.1", "ports": "1024-65535", "idle_timeout_s"
 """The bench's NAT: expiry held off for the run, so every flow's translation can still be read
 afterwards to match what the sink received with what was sent."""
 
+
 def run(spec: BenchSpec, progress: Callable[[str], None] = print) -> dict[str, Any]:
+    """One mode (``spec.mode``): its run's figures (the results folder as ``run_modes``)."""
+    results: dict[str, Any] = run_modes(spec, [spec.mode], progress)["modes"][spec.mode]
+    return results
+
+
+def run_modes(spec: BenchSpec, modes: Sequence[str], progress: Callable[[str], None] = print,
+              single_reference: bool = False) -> dict[str, Any]:
+    """Each mode in turn on the same generated trace, each on a fresh testbed (its NF maps and
+    the controller's state file new), then the results folder for all of them.
+
+    With ``single_reference`` the trace first runs through one instance with no scale event,
+    and each mode's per-flow output at the sink is compared with that run's (DESIGN.md §8).
+    """
+    if not modes:
+        raise ValueError("no mode to run; give at least one of s6, stop-and-copy, remote-only, "
+                         "local-only")
     duration = spec.schedule[-1].at_s + TAIL_S
-    peak = max(s.instances for s in spec.schedule)
     spec.out.mkdir(parents=True, exist_ok=True)
+    runs: dict[str, dict[str, Any]] = {}
+    outcomes: dict[str, FlowOutcome] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        workload = generate(Path(tmp) / "workload.pcap", WorkloadSpec(
+            flows=spec.flows, concurrency=spec.concurrency, rate_pps=spec.rate_pps,
+            seed=spec.seed, dst_mac=gen_link().b.mac, one_way=spec.nf == "nat",
+            ramp_s=spec.ramp_s, flow_size=spec.flow_size or DEFAULT_FLOW_SIZE))
+        progress(f"workload: {workload.packets} packets of {len(workload.flows)} flows "
+                 f"(replayed at {spec.rate_pps:,} pps, ~{workload.packets / spec.rate_pps:.1f} s;"
+                 f" schedule {_schedule_text(spec.schedule)} spans {duration:.1f} s)")
+        reference = None
+        if single_reference:
+            progress("[reference] one instance, no scale event")
+            reference, single = _run_mode(
+                dataclasses.replace(spec, schedule=[Step(0.0, 1)], mode="s6"), workload,
+                progress)
+        for n, mode in enumerate(modes, 1):
+            progress(f"[{n}/{len(modes)}] mode {mode}")
+            runs[mode], outcomes[mode] = _run_mode(dataclasses.replace(spec, mode=mode),
+                                                   workload, progress)
+    if reference is not None:
+        for mode, run_ in runs.items():
+            run_["equivalence"] = equivalence(outcomes[mode], single)
+    results = {"nf": spec.nf, "schedule": _schedule_text(spec.schedule),
+               "rate_pps": spec.rate_pps,
+               "workload": {"packets": workload.packets, "flows": len(workload.flows),
+                            "concurrency": spec.concurrency, "seed": spec.seed,
+                            "ramp_s": spec.ramp_s,
+                            "flow_size": dataclasses.asdict(spec.flow_size or DEFAULT_FLOW_SIZE),
+                            "duration_s": workload.duration_s},
+               "modes": runs, "reference": reference, "ratios": ratios(runs),
+               "environment": _environment()}
+    (spec.out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
+    (spec.out / "summary.md").write_text(report.markdown(results))
+    plots.throughput(results, spec.out / "throughput.png")
+    plots.latency_cdf(results, spec.out / "latency_cdf.png")
+    plots.modes(results, spec.out / "modes.png")
+    progress(f"results in {spec.out}: {', '.join(OUTPUT_FILES)}")
+    return results
+
+
+OUTPUT_FILES = ("results.json", "summary.md", "throughput.png", "latency_cdf.png", "modes.png")
+
+
+def _schedule_text(schedule: Sequence[Step]) -> str:
+    return ",".join(f"{s.instances}@{s.at_s:g}s" for s in schedule)
+
+
+def _run_mode(spec: BenchSpec, workload: Workload,
+              progress: Callable[[str], None]) -> tuple[dict[str, Any], FlowOutcome]:
+    peak = max(s.instances for s in spec.schedule)
     base = default_config()
     tb = Testbed(spec.name, config=dataclasses.replace(
         base, nf=dataclasses.replace(base.nf, name=spec.nf)))
-    progress(f"testbed {spec.name}: {peak} instances of {spec.nf} ({spec.mode}), stamper at gen")
+    progress(f"  testbed {spec.name}: {peak} instance{'s' if peak > 1 else ''} of {spec.nf} "
+             f"({spec.mode}), stamper at gen")
     tb.up(peak, steer=False)
     try:
         tb.attach_stamper()
-        with tempfile.TemporaryDirectory() as tmp:
-            workload = generate(Path(tmp) / "workload.pcap", WorkloadSpec(
-                flows=spec.flows, concurrency=spec.concurrency, rate_pps=spec.rate_pps,
-                seed=spec.seed, dst_mac=gen_link().b.mac, one_way=spec.nf == "nat",
-                ramp_s=spec.ramp_s, flow_size=spec.flow_size or DEFAULT_FLOW_SIZE))
-            progress(f"workload: {workload.packets} packets of {len(workload.flows)} flows "
-                     f"(replayed at {spec.rate_pps:,} pps, ~{workload.packets / spec.rate_pps:.1f}"
-                     f" s; schedule spans {duration:.1f} s)")
-            results = asyncio.run(_run(tb, spec, workload.path, progress))
-            sent = workload.flows if spec.nf != "nat" else translated(tb, workload.flows)
-            verdicts = instance_verdicts(tb)
-            placement = state_placement(tb) if spec.nf == "nat" else {}
-            with SinkCounters.pinned(tb.pin_dir("sink")) as sink:
-                hists = dict(enumerate(sink.histograms()))
-                measured = summarize(sink, sent)
-        results.update(nf=spec.nf, mode=spec.mode, schedule=",".join(
-            f"{s.instances}@{s.at_s:g}s" for s in spec.schedule), rate_pps=spec.rate_pps,
-            workload={"packets": workload.packets, "flows": len(workload.flows),
-                      "seed": spec.seed}, measured=measured, instances=verdicts,
-            state=placement,
-            environment=_environment())
+        results = asyncio.run(_run(tb, spec, workload.path, progress))
+        sink_keys = ({k: k for k in workload.flows} if spec.nf != "nat"
+                     else nat_keys(tb, workload.flows))
+        sent = {sink_keys[k]: n for k, n in workload.flows.items()}
+        verdicts = instance_verdicts(tb)
+        placement = state_placement(tb) if spec.nf == "nat" else {}
+        with SinkCounters.pinned(tb.pin_dir("sink")) as sink:
+            hists = sink.histograms()
+            measured = summarize(sink, sent)
+            seq = sequence_report(sink.records(), sent)
+            outcome = flow_outcomes(seq, {k.canonical(): v.canonical()
+                                          for k, v in sink_keys.items()})
     finally:
         tb.down()
-    (spec.out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
-    (spec.out / "summary.md").write_text(report.markdown(results))
-    report.plot_throughput(results, spec.out / "throughput.png")
-    report.plot_latency_cdf({p: h for p, h in hists.items() if p in report.PHASE_NAMES},
-                            spec.out / "latency_cdf.png",
-                            f"{spec.nf} ({spec.mode}): latency, normal operation vs scale "
-                            "events")
-    progress(f"results in {spec.out}: results.json, summary.md, throughput.png, latency_cdf.png")
-    return results
+    results.update(mode=spec.mode, schedule=_schedule_text(spec.schedule), measured=measured,
+                   instances=verdicts, state=placement, loss=loss_figures(seq),
+                   histograms={str(p): {str(b): c for b, c in enumerate(h.counts) if c}
+                               for p, h in enumerate(hists) if h.total})
+    results["throughput_normal_pps"] = normal_throughput_pps(results)
+    m, loss = measured, results["loss"]
+    progress(f"  {spec.mode}: lost {loss['packets']} ({loss['flows']} flows), reordered "
+             f"{m['reordered']} ({m['flows_reordered']} flows), under a key never sent "
+             f"{loss['unsent_key_packets']} ({loss['unsent_key_flows']} flows)")
+    return results, outcome
 
 
 async def _run(tb: Testbed, spec: BenchSpec, pcap: Path,
@@ -231,21 +303,21 @@ def state_placement(tb: Testbed) -> dict[str, Any]:
             "flows": dict(sorted(counted.items()))}
 
 
-def translated(tb: Testbed, flows: dict[FlowKey, int]) -> dict[FlowKey, int]:
-    """The NAT's outputs: each sent flow's packet count under the key the sink saw (public
-    address and port), from the forward entries at the instances. A flow whose entry is at no
-    instance (its state lost) keeps its inside key, so all its packets count as lost."""
+def nat_keys(tb: Testbed, flows: Iterable[FlowKey]) -> dict[FlowKey, FlowKey]:
+    """Each sent flow → the key the sink saw it under (public address and port), from the
+    forward entries at the instances. A flow whose entry is at no instance (its state lost)
+    keeps its inside key, so all its packets count as lost."""
     public = FlowKey.of(NAT_OPTIONS["public"], "0.0.0.0", 0, 0, 0).src
     ports: dict[bytes, int] = {}
     for entries in nat_entries(tb).values():
         for key, entry in entries.items():
             if not entry.reverse and entry.orig_saddr:
-                ports[key] = int.from_bytes(entry.new_sport.to_bytes(2, "little"), "big")
-    out: dict[FlowKey, int] = {}
-    for flow, count in flows.items():
+                ports[key] = host16(entry.new_sport)
+    out: dict[FlowKey, FlowKey] = {}
+    for flow in flows:
         port = ports.get(flow.canonical())
-        sink_key = flow if port is None else FlowKey(public, flow.dst, port, flow.dport, flow.proto)
-        out[sink_key] = count
+        out[flow] = (flow if port is None
+                     else FlowKey(public, flow.dst, port, flow.dport, flow.proto))
     return out
 
 
@@ -258,4 +330,25 @@ def _environment() -> dict[str, Any]:
 
     return {"kernel": platform.release(), "machine": platform.machine(),
             "python": platform.python_version(), "cpus": len(os.sched_getaffinity(0)),
-            "s6nf": md.version("s6nf"), "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "versions": {"s6nf": md.version("s6nf"), "bcc": _bcc_version(),
+                         "tcpreplay": _tcpreplay_version()}}
+
+
+def _bcc_version() -> str | None:
+    try:
+        import bcc
+    except ImportError:
+        return None
+    version = getattr(bcc, "__version__", None)
+    return str(version) if version is not None else None
+
+
+def _tcpreplay_version() -> str | None:
+    try:
+        out = subprocess.run(["tcpreplay", "-V"], capture_output=True, text=True, timeout=10,
+                             check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    first = (out.stdout or out.stderr).splitlines()
+    return first[0].removeprefix("tcpreplay version: ") if first else None

@@ -1,14 +1,17 @@
-"""A short `s6nf bench` run on the testbed: scale under stamped load (root only)."""
+"""Short `s6nf bench` runs on the testbed: scale under stamped load, modes side by side (root
+only)."""
 
 import json
 import os
 
 import pytest
 
-from s6nf.harness.runner import BenchSpec, run
+from s6nf.harness.compare import TARGETS
+from s6nf.harness.runner import OUTPUT_FILES, BenchSpec, run, run_modes
 from s6nf.harness.schedule import parse_schedule
+from s6nf.testbed.workload import Distribution
 
-pytestmark = [pytest.mark.root, pytest.mark.timeout(180)]
+pytestmark = [pytest.mark.root, pytest.mark.timeout(240)]
 
 
 def test_a_scale_event_under_load_loses_and_reorders_nothing(tmp_path):
@@ -16,10 +19,43 @@ def test_a_scale_event_under_load_loses_and_reorders_nothing(tmp_path):
                      out=tmp_path / "out", name=f"ib{os.getpid() % 100000}")
     results = run(spec, progress=lambda _: None)
     m = results["measured"]
-    assert results["sent"] == m["received"] == results["workload"]["packets"]
+    saved = json.loads((spec.out / "results.json").read_text())
+    assert results["sent"] == m["received"] == saved["workload"]["packets"]
     assert m["lost"] == 0 and m["reordered"] == 0
     assert [e["ok"] for e in results["events"]] == [True]
     assert m["latency_ns"]["count"] == results["sent"]
-    assert json.loads((spec.out / "results.json").read_text())["sent"] == results["sent"]
-    for name in ("summary.md", "throughput.png", "latency_cdf.png"):
+    assert saved["modes"]["s6"]["sent"] == results["sent"]
+    for name in OUTPUT_FILES:
         assert (spec.out / name).stat().st_size > 0
+
+
+def test_two_modes_of_the_nat_side_by_side_write_every_file(tmp_path):
+    spec = BenchSpec(parse_schedule("1@0s,2@1s"), rate_pps=3000, flows=120, concurrency=60,
+                     out=tmp_path / "out", name=f"im{os.getpid() % 100000}", nf="nat",
+                     ramp_s=0.5, flow_size=Distribution("pareto", 40.0, 1.2))
+    results = run_modes(spec, ["s6", "stop-and-copy"], progress=lambda _: None,
+                        single_reference=True)
+    assert set(OUTPUT_FILES) == {p.name for p in spec.out.iterdir()}
+    for name in OUTPUT_FILES:
+        if name.endswith(".png"):
+            assert (spec.out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    saved = json.loads((spec.out / "results.json").read_text())
+    assert {"nf", "schedule", "rate_pps", "workload", "modes", "reference", "ratios",
+            "environment"} <= saved.keys()
+    assert list(saved["modes"]) == ["s6", "stop-and-copy"]
+    assert saved["ratios"].keys() == {t.key for t in TARGETS}
+    assert {"s6nf", "bcc", "tcpreplay"} <= saved["environment"]["versions"].keys()
+    for mode, run_ in saved["modes"].items():
+        assert run_["mode"] == mode
+        assert {"sent", "events", "measured", "histograms", "throughput_normal_pps",
+                "instances", "equivalence"} <= run_.keys()
+        assert run_["sent"] == results["workload"]["packets"]
+        assert [e["ok"] for e in run_["events"]] == [True]
+    s6 = saved["modes"]["s6"]
+    assert s6["measured"]["lost"] == 0 and s6["measured"]["reordered"] == 0
+    assert s6["equivalence"]["equal"]
+    assert s6["equivalence"]["flows_compared"] == results["workload"]["flows"]
+    assert saved["reference"]["events"] == []
+    summary = (spec.out / "summary.md").read_text()
+    assert "| figure | s6 | stop-and-copy |" in summary
+    assert "| output equals a single-instance run | yes" in summary

@@ -1,0 +1,64 @@
+"""The side-by-side figures: throughput outside scale events, the issue's ratios, and the
+comparison with a single-instance run."""
+
+import pytest
+
+from s6nf.harness.compare import (
+    TARGETS,
+    equivalence,
+    loss_figures,
+    normal_throughput_pps,
+    ratios,
+)
+
+
+def _run(events, slots, replay_seconds=1.0):
+    return {"events": events, "replay_seconds": replay_seconds,
+            "measured": {"slot_ns": 100_000_000,
+                         "throughput": [{"slot": s, "packets": p, "bytes": 0}
+                                        for s, p in slots.items()]}}
+
+
+def test_normal_throughput_leaves_out_scale_events_and_slots_past_the_replay():
+    slots = dict.fromkeys(range(10), 100) | {4: 10, 5: 10, 12: 1}
+    event = {"at_s": 0.42, "seconds": 0.15}
+    assert normal_throughput_pps(_run([event], slots)) == pytest.approx(1000)
+    assert normal_throughput_pps(_run([], slots)) == pytest.approx(820)
+    assert normal_throughput_pps(_run([{"at_s": 0.0, "seconds": 5.0}], slots)) is None
+
+
+def _lat(p50, p99):
+    return {"count": 10, "p50": p50, "p90": p99, "p99": p99, "p99.9": p99}
+
+
+def test_ratios_need_both_modes():
+    s6 = {"measured": {"latency_ns_by_phase": {"0": _lat(3000, 9000), "1": _lat(6000, 10_000)}},
+          "throughput_normal_pps": 900.0}
+    snc = {"measured": {"latency_ns_by_phase": {"0": _lat(3000, 9000), "1": _lat(9000, 2e6)}},
+           "throughput_normal_pps": 1000.0}
+    local = {"measured": {"latency_ns_by_phase": {}}, "throughput_normal_pps": 1000.0}
+    got = ratios({"s6": s6, "stop-and-copy": snc, "local-only": local})
+    assert got == {"p99_scaling_stop_and_copy_over_s6": 200.0, "p50_scaling_over_normal_s6": 2.0,
+                   "throughput_s6_over_local_only": 0.9, "throughput_s6_over_remote_only": None}
+    assert [t.met(got[t.key]) for t in TARGETS] == [True, True, True, None]
+    assert ratios({"s6": s6})["p99_scaling_stop_and_copy_over_s6"] is None
+
+
+def test_equivalence_flow_by_flow():
+    single = {b"a": (10, 0), b"b": (5, 0)}
+    assert equivalence({b"a": (10, 0), b"b": (5, 0)}, single)["equal"]
+    lost = equivalence({b"a": (9, 0), b"b": (5, 0)}, single)
+    assert not lost["equal"] and lost["flows_differing"] == 1
+    assert lost["examples"] == [{"run": (9, 0), "single": (10, 0)}]
+    assert equivalence({b"a": (10, 1), b"b": (5, 0)}, single)["flows_differing"] == 1
+    assert equivalence({b"a": (10, 0)}, single)["flows_differing"] == 1
+
+
+def test_loss_is_counted_flow_by_flow_apart_from_keys_never_sent():
+    from s6nf.measure.sequence import FlowSequence, SequenceReport
+
+    report = SequenceReport({b"a": FlowSequence(10, 6, 0), b"b": FlowSequence(5, 5, 0),
+                             b"a2": FlowSequence(0, 4, 0)})
+    assert report.lost == 0
+    assert loss_figures(report) == {"packets": 4, "flows": 1, "unsent_key_packets": 4,
+                                    "unsent_key_flows": 1}
