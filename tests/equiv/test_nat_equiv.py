@@ -60,8 +60,12 @@ def test_local_only_is_caught(checker):
 def _cases() -> list[object]:
     params: list[object] = []
     for path in sorted(CASES.glob("*.json")):
-        reason = json.loads(path.read_text()).get("xfail")
-        marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
+        data = json.loads(path.read_text())
+        reason = data.get("xfail")
+        # "intermittent": the bug shows in some runs of the case only (its timing depends on
+        # the agents' sockets), so a pass is not news.
+        strict = not data.get("intermittent", False)
+        marks = [pytest.mark.xfail(strict=strict, reason=reason)] if reason else []
         params.append(pytest.param(path, id=path.stem, marks=marks))
     return params
 
