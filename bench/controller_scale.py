@@ -4,12 +4,12 @@ takes from `scale to N` until steering follows it, phase by phase.
 1. Batched key_space MODIFY writes over P4Runtime (a real gRPC server on loopback), into the
    eBPF target (BPF maps, each batch atomic by copy swap) and the in-memory backend, side by
    side, for several batch sizes.
-2. On the embedded testbed with four agents: scale 1 → 2 → 4 → 1 → 2, with each phase's time.
-   With ``--management`` the P4Runtime server, the controller and the agents run each in its
-   own namespace and talk over the management network (s6nf.testbed.services), and the steps
-   are driven with ``s6nf scale`` from the controller's namespace.
+2. On the embedded testbed with four agents: scale 1 → 2 → 4 → 1 → 2, with each phase's time
+   (as the controller measured it) and the total as the caller sees it. The P4Runtime server,
+   the controller and the agents run each in its host's namespace and talk over the
+   management network (s6nf.testbed.services); the total includes the console's pipe.
 
-    .venv/bin/python bench/controller_scale.py [--rounds N] [--management]
+    .venv/bin/python bench/controller_scale.py [--rounds N]
 """
 
 from __future__ import annotations
@@ -27,13 +27,11 @@ from s6nf.agent.loader import load
 from s6nf.agent.maps import SteeringMaps
 from s6nf.agent.p4rt import MemoryBackend, SteeringBackend, serve
 from s6nf.agent.p4rt.ebpf_backend import EbpfBackend
-from s6nf.controller.app import Controller, ControllerSettings
 from s6nf.controller.model import Steer
 from s6nf.controller.p4rt_client import DeviceConfig, P4RuntimeClient
 from s6nf.controller.scaler import PHASES
 from s6nf.keys import DEFAULT_BUCKETS
-from s6nf.testbed.agents import agent_processes
-from s6nf.testbed.services import management_services, run_s6nf, wait_registered
+from s6nf.testbed.services import management_services
 from s6nf.testbed.testbed import Testbed
 
 BATCHES = (1, 64, 1024, 4096)
@@ -77,50 +75,26 @@ async def p4runtime_figures(rounds: int) -> None:
 
 
 def scale_figures(tmp: Path) -> None:
+    """The scale steps with every component in its host's namespace over the management
+    network (``s6nf.testbed.services``), driven through the controller's API as ``s6nf
+    scale`` on the controller host would."""
     tb = Testbed(f"bc{os.getpid() % 100000}")
-    tb.up(4, steer=False)
-    try:
-        asyncio.run(scale_steps(tb, tmp))
-    finally:
-        tb.down()
-
-
-async def scale_steps(tb: Testbed, tmp: Path) -> None:
-    with SteeringMaps.pinned(tb.pin_dir("sw")) as maps, \
-            serve(EbpfBackend(maps), "127.0.0.1:0", device_id=1, preloaded=True) as target:
-        settings = ControllerSettings("127.0.0.1:0", DeviceConfig(target.address),
-                                      tmp / "state.json")
-        async with Controller(settings) as controller:
-            with agent_processes(tb, f"127.0.0.1:{controller.port}", "127.0.0.1"):
-                while len(controller.state.members) < 4:
-                    await asyncio.sleep(0.05)
-                print("\nscale events on the embedded testbed (4 agents, eBPF target), ms")
-                print(f"{'step':<8}{'moved':>6}" + "".join(
-                    f"{p:>10}" for p in (*PHASES, "total")))
-                for count in (1, 2, 4, 1, 2):
-                    start = time.perf_counter()
-                    outcome = await controller.scale_to(count)
-                    total = (time.perf_counter() - start) * 1e3
-                    times = {p.name: f"{p.seconds * 1e3:.1f}" for p in outcome.phases}
-                    print(f"{'to ' + str(count):<8}{outcome.moved:>6}"
-                          + "".join(f"{times.get(p, '-'):>10}" for p in PHASES)
-                          + f"{total:>10.1f}")
-                    if not outcome.ok:
-                        print(f"  FAILED: {outcome.to_json()}")
-
-
-def scale_figures_management(tmp: Path) -> None:
-    tb = Testbed(f"bm{os.getpid() % 100000}", management=True)
     try:
         tb.up(4, steer=False)
-        with management_services(tb, tmp / "state.json") as controller:
-            wait_registered(tb, controller, 4)
-            print(f"\nscale events over the management network (controller {controller}, "
-                  "4 agents, eBPF target), each component in its own namespace")
+        with management_services(tb, tmp / "state.json") as plane:
+            plane.wait_registered(4)
+            print(f"\nscale events over the management network (controller {plane.address}, "
+                  "4 agents, eBPF target), ms")
+            print(f"{'step':<8}{'moved':>6}" + "".join(f"{p:>10}" for p in (*PHASES, "total")))
             for count in (1, 2, 4, 1, 2):
-                done = run_s6nf(tb, tb.config.controller.host,
-                                ["scale", "to", str(count), "--controller", controller])
-                print(f"to {count}:\n{done.stdout.rstrip()}{done.stderr.rstrip()}")
+                start = time.perf_counter()
+                outcome = plane.scale_to(count)
+                total = (time.perf_counter() - start) * 1e3
+                times = {p["name"]: f"{p['seconds'] * 1e3:.1f}" for p in outcome["phases"]}
+                print(f"{'to ' + str(count):<8}{outcome['moved']:>6}"
+                      + "".join(f"{times.get(p, '-'):>10}" for p in PHASES) + f"{total:>10.1f}")
+                if not outcome["ok"]:
+                    print(f"  FAILED: {outcome}")
     finally:
         tb.down()
 
@@ -128,15 +102,10 @@ def scale_figures_management(tmp: Path) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--management", action="store_true",
-                        help="run the scale steps with every component in its own namespace")
     args = parser.parse_args()
     asyncio.run(p4runtime_figures(args.rounds))
     with tempfile.TemporaryDirectory() as tmp:
-        if args.management:
-            scale_figures_management(Path(tmp))
-        else:
-            scale_figures(Path(tmp))
+        scale_figures(Path(tmp))
     return 0
 
 

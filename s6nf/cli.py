@@ -36,9 +36,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="steering buckets (default: maps.buckets of the configuration)")
     up.add_argument("--no-steer", dest="steer", action="store_false",
                     help="leave steering to the controller (no key space from the testbed)")
-    up.add_argument("--management", action="store_true",
-                    help="also make the management network (a bridge namespace) and the "
-                         "controller's namespace, with the configured addresses")
+    up.add_argument("--management", action=argparse.BooleanOptionalAction, default=True,
+                    help="make the management network (a bridge namespace) and the "
+                         "controller's namespace, with the configured addresses (default); "
+                         "--no-management for the data path alone")
     up.add_argument("--reflect", action=argparse.BooleanOptionalAction, default=None,
                     help="the sink sends every packet back to gen, counted and measured there "
                          "(--no-reflect: consume again; default: as the testbed does, one-way "

@@ -36,9 +36,14 @@ async def _ask(agents: Sequence[str], method: str, timeout_s: float) -> list[dic
 
 async def fetch(agents: Sequence[str], timeout_s: float = 5.0) -> dict[str, Any]:
     """{"assets": address → asset, "totals": ...} merged over ``agents``."""
+    return merge_assets(await _ask(agents, "Assets", timeout_s))
+
+
+def merge_assets(replies: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The agents' ``Assets`` replies as one report."""
     assets: dict[str, Any] = {}
     totals: dict[str, int] = {}
-    for reply in await _ask(agents, "Assets", timeout_s):
+    for reply in replies:
         assets.update(reply["assets"])
         totals = reply["totals"] or totals
     return {"assets": dict(sorted(assets.items(), key=lambda kv: _sort_key(kv[0]))),
@@ -47,8 +52,11 @@ async def fetch(agents: Sequence[str], timeout_s: float = 5.0) -> dict[str, Any]
 
 async def fetch_alerts(agents: Sequence[str], timeout_s: float = 5.0) -> list[dict[str, Any]]:
     """Every agent's kept alerts, agent after agent (each agent's in the order raised)."""
-    return [alert for reply in await _ask(agents, "Alerts", timeout_s)
-            for alert in reply["alerts"]]
+    return merge_alerts(await _ask(agents, "Alerts", timeout_s))
+
+
+def merge_alerts(replies: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [alert for reply in replies for alert in reply["alerts"]]
 
 
 def _sort_key(address: str) -> tuple[int, ...]:

@@ -3,8 +3,9 @@ measured in the kernel (DESIGN.md §8), for each mode of DESIGN.md §6 in turn o
 trace, written out as JSON, Markdown and plots.
 
 One mode's run: testbed with as many instances as the schedule's peak (steering left to the
-controller) → the eBPF target's P4Runtime server → the controller and one agent process per
-instance, in that mode → first step of the schedule → stamper at gen, sink measuring →
+controller) → the eBPF target's P4Runtime server, the controller and one agent process per
+instance in that mode, each in its host's namespace over the management network
+(``s6nf.testbed.services``) → first step of the schedule → stamper at gen, sink measuring →
 tcpreplay of the workload at the set rate while the controller runs each later step at its
 time → drain → read the sink's maps → testbed down. Latency samples taken while a scale
 event runs go to the sink's "scaling" phase, the rest to "normal".
@@ -26,12 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from s6nf.agent.maps import ProgramStats, SinkCounters, SteeringMaps
-from s6nf.agent.p4rt import serve
-from s6nf.agent.p4rt.ebpf_backend import EbpfBackend
+from s6nf.agent.maps import ProgramStats, SinkCounters
 from s6nf.agent.structs import NatEntryRecord
-from s6nf.controller.app import Controller, ControllerSettings
-from s6nf.controller.p4rt_client import DeviceConfig
 from s6nf.harness import plots, report
 from s6nf.harness.compare import (
     FlowOutcome,
@@ -47,8 +44,8 @@ from s6nf.measure.sequence import sequence_report
 from s6nf.measure.summary import summarize
 from s6nf.nfs.frames import host16, host32
 from s6nf.nfs.nat_maps import NatTables
-from s6nf.testbed.agents import agent_processes
 from s6nf.testbed.replay import ReplayResult, replay, wait_until_stable
+from s6nf.testbed.services import ControlPlane, management_services
 from s6nf.testbed.testbed import Testbed
 from s6nf.testbed.topology import default_config, gen_link, instance_host
 from s6nf.testbed.workload import Distribution, Workload, WorkloadSpec, generate
@@ -205,32 +202,29 @@ def _run_mode(spec: BenchSpec, workload: Workload,
 
 async def _run(tb: Testbed, spec: BenchSpec, pcap: Path,
                progress: Callable[[str], None]) -> dict[str, Any]:
-    with SteeringMaps.pinned(tb.pin_dir("sw")) as maps, \
-            serve(EbpfBackend(maps), "127.0.0.1:0", device_id=1, preloaded=True) as target, \
-            tempfile.TemporaryDirectory() as tmp:
-        settings = ControllerSettings("127.0.0.1:0", DeviceConfig(target.address),
-                                      Path(tmp) / "controller.json")
-        async with Controller(settings) as controller:
-            with agent_processes(tb, f"127.0.0.1:{controller.port}", "127.0.0.1",
-                                 nf_options=NAT_OPTIONS if spec.nf == "nat" else None,
-                                 mode=spec.mode):
-                await _registered(controller, len(tb.topology().instances))
-                first = await controller.scale_to(spec.schedule[0].instances)
-                if not first.ok:
-                    raise RuntimeError(f"first install failed: {first.to_json()}")
-                return await _under_load(tb, spec, pcap, controller, progress)
+    """The control plane in its namespaces over the management network (as every testbed
+    run starts it), the first step, then the load; what the run's control-plane sockets
+    were is recorded with the results."""
+    with tempfile.TemporaryDirectory() as tmp, management_services(
+            tb, Path(tmp) / "controller.json",
+            nf_options=NAT_OPTIONS if spec.nf == "nat" else None, mode=spec.mode) as plane:
+        await asyncio.to_thread(plane.wait_registered, len(tb.topology().instances))
+        first = await asyncio.to_thread(plane.scale_to, spec.schedule[0].instances)
+        if not first["ok"]:
+            raise RuntimeError(f"first install failed: {first}")
+        results = await _under_load(tb, spec, pcap, plane, progress)
+        results["control_plane"] = control_plane_sockets(plane)
+        return results
 
 
-async def _registered(controller: Controller, count: int, timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while len(controller.state.members) < count:
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"only {sorted(controller.state.members)} of {count} agents "
-                               f"registered within {timeout_s} s")
-        await asyncio.sleep(0.05)
+def control_plane_sockets(plane: ControlPlane) -> dict[str, Any]:
+    """The management network and every TCP socket of each control-plane host, now."""
+    return {"network": plane.config.management_network,
+            "sockets": {host: [s.to_json() for s in sockets]
+                        for host, sockets in plane.sockets().items()}}
 
 
-async def _under_load(tb: Testbed, spec: BenchSpec, pcap: Path, controller: Controller,
+async def _under_load(tb: Testbed, spec: BenchSpec, pcap: Path, plane: ControlPlane,
                       progress: Callable[[str], None]) -> dict[str, Any]:
     sent: list[ReplayResult] = []
     with SinkCounters.pinned(tb.pin_dir("sink")) as sink:
@@ -245,14 +239,13 @@ async def _under_load(tb: Testbed, spec: BenchSpec, pcap: Path, controller: Cont
             await asyncio.sleep(max(0.0, start_ns / 1e9 + step.at_s - time.monotonic()))
             at = time.monotonic() - start_ns / 1e9
             sink.set_phase(SCALING)
-            outcome = await controller.scale_to(step.instances)
+            outcome = await asyncio.to_thread(plane.scale_to, step.instances)
             sink.set_phase(NORMAL)
-            took = sum(p.seconds for p in outcome.phases)
-            events.append({"at_s": at, "instances": step.instances, "moved": outcome.moved,
-                           "seconds": took, "ok": outcome.ok,
-                           "phases": [p.__dict__ for p in outcome.phases]})
-            progress(f"  {at:6.2f} s  scale to {step.instances}: {outcome.moved} buckets moved "
-                     f"in {took * 1e3:.0f} ms — {'ok' if outcome.ok else 'FAILED'}")
+            took = sum(p["seconds"] for p in outcome["phases"])
+            events.append({"at_s": at, "instances": step.instances, "moved": outcome["moved"],
+                           "seconds": took, "ok": outcome["ok"], "phases": outcome["phases"]})
+            progress(f"  {at:6.2f} s  scale to {step.instances}: {outcome['moved']} buckets "
+                     f"moved in {took * 1e3:.0f} ms — {'ok' if outcome['ok'] else 'FAILED'}")
         await asyncio.to_thread(sender.join)
         if not sent:
             raise RuntimeError("the replay failed; see the error above")

@@ -96,13 +96,14 @@ class Testbed:
     __test__ = False
 
     def __init__(self, name: str = "s6nf", buckets: int = DEFAULT_BUCKETS,
-                 config: TestbedConfig | None = None, management: bool = False) -> None:
+                 config: TestbedConfig | None = None, management: bool = True) -> None:
         self.name = name
         self.buckets = buckets
         self.config = config or default_config()
         """Hosts, addresses and MACs (``testbed.toml`` unless given)."""
         self.management = management
-        """Whether a new testbed gets the management network and the controller's host."""
+        """Whether a new testbed gets the management network and the controller's host (the
+        default: the control plane runs there, ``s6nf.testbed.services``)."""
         self.pin_root = BPFFS / "s6nf" / name
         self.nf = self.config.nf.name
         """The NF program every instance runs (``[nf] name`` of the configuration)."""

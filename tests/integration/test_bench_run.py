@@ -1,6 +1,7 @@
 """Short `s6nf bench` runs on the testbed: scale under stamped load, modes side by side (root
 only)."""
 
+import ipaddress
 import json
 import os
 
@@ -9,6 +10,8 @@ import pytest
 from s6nf.harness.compare import TARGETS
 from s6nf.harness.runner import OUTPUT_FILES, BenchSpec, run, run_modes
 from s6nf.harness.schedule import parse_schedule
+from s6nf.testbed.sockets import ESTABLISHED, LISTEN
+from s6nf.testbed.topology import default_config
 from s6nf.testbed.workload import Distribution
 
 pytestmark = [pytest.mark.root, pytest.mark.timeout(240)]
@@ -27,6 +30,32 @@ def test_a_scale_event_under_load_loses_and_reorders_nothing(tmp_path):
     assert saved["modes"]["s6"]["sent"] == results["sent"]
     for name in OUTPUT_FILES:
         assert (spec.out / name).stat().st_size > 0
+    assert_control_plane_on_the_management_network(saved["modes"]["s6"]["control_plane"], 2)
+
+
+def assert_control_plane_on_the_management_network(record, instances, state=False):
+    """Every control-plane socket the run recorded is between management addresses (none on
+    loopback), and the connections a scale event needs were there: controller → target,
+    each agent → the controller, and with ``state`` (an NF whose agents share state) agent →
+    agent."""
+    network = ipaddress.IPv4Network(record["network"])
+    established = {}
+    for host, sockets in record["sockets"].items():
+        assert sockets, f"no TCP socket in {host}"
+        for s in sockets:
+            ends = [s["local"]] if s["state"] == LISTEN else [s["local"], s["remote"]]
+            for end in ends:
+                ip = ipaddress.IPv4Address(end.rpartition(":")[0])
+                assert ip in network and not ip.is_loopback, (host, s)
+        established[host] = {s["remote"] for s in sockets if s["state"] == ESTABLISHED}
+    config = default_config()
+    assert config.target.address in established["ctl"]
+    agents = [f"nf{i}" for i in range(instances)]
+    for host in agents:
+        assert config.controller_address in established[host], host
+    state_ports = {f"{config.host(h).management_ip}:{config.nf.state_port}" for h in agents}
+    assert not state or any(established[h] & state_ports for h in agents), \
+        "no agent-to-agent channel"
 
 
 def test_two_modes_of_the_nat_side_by_side_write_every_file(tmp_path):
@@ -51,6 +80,7 @@ def test_two_modes_of_the_nat_side_by_side_write_every_file(tmp_path):
                 "instances", "equivalence"} <= run_.keys()
         assert run_["sent"] == results["workload"]["packets"]
         assert [e["ok"] for e in run_["events"]] == [True]
+        assert_control_plane_on_the_management_network(run_["control_plane"], 2, state=True)
     s6 = saved["modes"]["s6"]
     assert s6["measured"]["lost"] == 0 and s6["measured"]["reordered"] == 0
     assert s6["equivalence"]["equal"]

@@ -1,47 +1,35 @@
-"""The controller on the embedded testbed: agents in their own processes, steering over
-P4Runtime to the eBPF target, scale 1 → 2 → 4 → 1, a controller restart (root only)."""
+"""The controller on the embedded testbed, each component in its host's namespace over the
+management network: agents in their own processes, steering over P4Runtime to the eBPF
+target, scale 1 → 2 → 4 → 1, a controller restart that reconciles steering (root only)."""
 
-import asyncio
 import os
-import time
+import re
 
 import pytest
 
+from s6nf.agent.control import key_space_from_json
 from s6nf.agent.maps import SteeringMaps
-from s6nf.agent.p4rt import serve
-from s6nf.agent.p4rt.ebpf_backend import EbpfBackend
 from s6nf.agent.structs import FwdTarget
-from s6nf.controller.app import Controller, ControllerSettings
-from s6nf.controller.model import Steer
-from s6nf.controller.p4rt_client import DeviceConfig
 from s6nf.keyspace import minimum_moves
-from s6nf.testbed.agents import agent_processes
 from s6nf.testbed.run import run_trace
+from s6nf.testbed.services import management_services
 from s6nf.testbed.testbed import Testbed
 from s6nf.testbed.topology import gen_link, port_of
 from s6nf.testbed.traffic import write_flows
 
-pytestmark = [pytest.mark.root, pytest.mark.timeout(180)]
+pytestmark = [pytest.mark.root, pytest.mark.timeout(240)]
 INSTANCES = 4
+METRICS_PORT = 9690
 
 
 @pytest.fixture(scope="module")
 def bed(tmp_path_factory):
     tb = Testbed(f"ic{os.getpid() % 100000}")
     tb.up(INSTANCES, steer=False)
-    maps = SteeringMaps.pinned(tb.pin_dir("sw"))
-    # Not preloaded: the controller itself pushes the pipeline (its read-backs need it).
-    with serve(EbpfBackend(maps), "127.0.0.1:0", device_id=1) as target:
-        yield tb, target, tmp_path_factory.mktemp("ctl")
-    maps.close()
-    tb.down()
-
-
-async def wait_registered(controller, count, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while len(controller.state.members) < count:
-        assert time.monotonic() < deadline, f"only {sorted(controller.state.members)} registered"
-        await asyncio.sleep(0.05)
+    try:
+        yield tb, tmp_path_factory.mktemp("ctl")
+    finally:
+        tb.down()
 
 
 def check_traffic(tb, trace, ks):
@@ -52,51 +40,55 @@ def check_traffic(tb, trace, ks):
             assert ks.owner(key.bucket(ks.buckets)) == instance
 
 
-def test_scale_steps_restart_and_reconcile(bed):
-    tb, target, tmp = bed
-    settings = ControllerSettings("127.0.0.1:0", DeviceConfig(target.address),
-                                  tmp / "state.json", phase_timeout_s=20)
-    trace = write_flows(tmp / "t.pcap", 1000, 2, seed=3, dst_mac=gen_link().b.mac)
-
-    async def scenario():
-        async with Controller(settings) as controller:
-            with agent_processes(tb, f"127.0.0.1:{controller.port}", "127.0.0.1"):
-                await wait_registered(controller, INSTANCES)
-                previous = None
-                for count in (1, 2, 4, 1):
-                    outcome = await controller.scale_to(count)
-                    assert outcome.ok, outcome.to_json()
-                    ks = controller.state.key_space
-                    assert ks is not None and len(ks.instances) == count
-                    if previous is not None:
-                        assert len(previous.moved(ks)) == minimum_moves(previous,
-                                                                        sorted(ks.instances))
-                        assert outcome.moved == len(previous.moved(ks))
-                    read_back = await controller.p4rt.read_key_space()
-                    members = controller.state.members
-                    assert read_back == {b: members[ks.owner(b)].steer
-                                         for b in range(ks.buckets)}
-                    await asyncio.to_thread(check_traffic, tb, trace, ks)
-                    previous = ks
-                await controller.scale_to(2)
-        return controller.state.key_space
-
-    ks = asyncio.run(scenario())
-    check_traffic(tb, trace, ks)
-
+def steering(tb):
+    """(port, dmac) of every bucket as the eBPF target's maps hold it."""
     with SteeringMaps.pinned(tb.pin_dir("sw")) as maps:
+        return [(t.port, bytes(t.dmac)) for t in maps.key_space()]
+
+
+def expected_steering(ks, members):
+    by_instance = {m["instance"]: (m["port"], bytes.fromhex(m["dmac"].replace(":", "")))
+                   for m in members}
+    return [by_instance[ks.owner(b)] for b in range(ks.buckets)]
+
+
+def reconciled_entries(plane):
+    found = re.search(r"^s6nf_controller_reconciled_entries (\d+)", plane.metrics(), re.M)
+    assert found, "no reconciled-entries gauge in the controller's metrics"
+    return int(found.group(1))
+
+
+def test_scale_steps_restart_and_reconcile(bed):
+    tb, tmp = bed
+    trace = write_flows(tmp / "t.pcap", 1000, 2, seed=3, dst_mac=gen_link().b.mac)
+    with management_services(tb, tmp / "state.json", metrics_port=METRICS_PORT) as plane:
+        members = plane.wait_registered(INSTANCES)
+        previous = None
+        for count in (1, 2, 4, 1):
+            outcome = plane.scale_to(count)
+            assert outcome["ok"], outcome
+            ks = key_space_from_json(plane.status()["key_space"])
+            assert len(ks.instances) == count
+            if previous is not None:
+                assert len(previous.moved(ks)) == minimum_moves(previous, sorted(ks.instances))
+                assert outcome["moved"] == len(previous.moved(ks))
+            assert steering(tb) == expected_steering(ks, members)
+            check_traffic(tb, trace, ks)
+            previous = ks
+        assert plane.scale_to(2)["ok"]
+        ks = key_space_from_json(plane.status()["key_space"])
+        check_traffic(tb, trace, ks)
+
+        plane.stop_controller()
         wrong_bucket = 7
-        maps.apply_key_space({wrong_bucket: FwdTarget.of(port_of(3), bytes(6))})
-
-    async def restart():
-        async with Controller(settings) as controller:
-            assert controller.state.key_space == ks
-            assert set(controller.reconciled) == {wrong_bucket}
-            owner = ks.owner(wrong_bucket)
-            assert controller.reconciled[wrong_bucket] == controller.state.members[owner].steer
-        async with Controller(settings) as controller:
-            assert controller.reconciled == {}
-            assert isinstance(controller.state.members[0].steer, Steer)
-
-    asyncio.run(restart())
-    check_traffic(tb, trace, ks)
+        with SteeringMaps.pinned(tb.pin_dir("sw")) as maps:
+            maps.apply_key_space({wrong_bucket: FwdTarget.of(port_of(3), bytes(6))})
+        plane.start_controller()
+        assert key_space_from_json(plane.status()["key_space"]) == ks
+        assert reconciled_entries(plane) == 1
+        assert steering(tb) == expected_steering(ks, members)
+        plane.stop_controller()
+        plane.start_controller()
+        assert reconciled_entries(plane) == 0
+        assert {m["instance"] for m in plane.status()["members"]} == set(range(INSTANCES))
+        check_traffic(tb, trace, ks)

@@ -1,9 +1,9 @@
 """The IDS on the embedded testbed: two instances whose agents run its slow path under the
-controller, a rule that every data packet matches, every flow inspected; every packet
-arrives in order, and the alerts the agents' control services list are, flow by flow, the
-data packets of the trace (root only)."""
+controller, each in its host's namespace over the management network; a rule that every data
+packet matches, every flow inspected; every packet arrives in order, and the alerts the
+agents' control services list are, flow by flow, the data packets of the trace (root
+only)."""
 
-import asyncio
 import dataclasses
 import os
 from collections import Counter
@@ -13,20 +13,15 @@ from scapy.layers.inet import IP, TCP, UDP
 from scapy.utils import rdpcap
 
 from s6nf import cli_nf
-from s6nf.agent.maps import SinkCounters, SteeringMaps
-from s6nf.agent.p4rt import serve
-from s6nf.agent.p4rt.ebpf_backend import EbpfBackend
+from s6nf.agent.maps import SinkCounters
 from s6nf.agent.verdicts import Reason
-from s6nf.controller.app import Controller, ControllerSettings
-from s6nf.controller.p4rt_client import DeviceConfig
 from s6nf.keys import FlowKey
 from s6nf.nfs.ids_maps import IdsTables
-from s6nf.testbed.agents import agent_processes
 from s6nf.testbed.run import run_trace
+from s6nf.testbed.services import management_services
 from s6nf.testbed.testbed import Testbed
 from s6nf.testbed.topology import default_config, gen_link, instance_host
 from s6nf.testbed.workload import WorkloadSpec, generate
-from tests.integration.test_controller import wait_registered
 
 pytestmark = [pytest.mark.root, pytest.mark.timeout(240)]
 ZEROS = b"\0" * 24
@@ -39,11 +34,10 @@ def bed(tmp_path_factory):
     config = dataclasses.replace(base, nf=dataclasses.replace(base.nf, name="ids"))
     tb = Testbed(f"it{os.getpid() % 100000}", config=config)
     tb.up(2, steer=False)
-    maps = SteeringMaps.pinned(tb.pin_dir("sw"))
-    with serve(EbpfBackend(maps), "127.0.0.1:0", device_id=1) as target:
-        yield tb, target, tmp_path_factory.mktemp("ids")
-    maps.close()
-    tb.down()
+    try:
+        yield tb, tmp_path_factory.mktemp("ids")
+    finally:
+        tb.down()
 
 
 def expected_alerts(pcap):
@@ -58,28 +52,20 @@ def expected_alerts(pcap):
 
 
 def test_alerts_equal_the_traces_data_packets_and_every_packet_arrives_in_order(bed):
-    tb, target, tmp = bed
+    tb, tmp = bed
     rules = tmp / "local.rules"
     rules.write_text(RULES)
     spec = WorkloadSpec(flows=300, concurrency=100, rate_pps=5_000,
                         dst_mac=gen_link().b.mac, seed=8)
     workload = generate(tmp / "ids.pcap", spec)
-    settings = ControllerSettings("127.0.0.1:0", DeviceConfig(target.address),
-                                  tmp / "state.json", phase_timeout_s=20)
-
-    async def scenario():
-        async with Controller(settings) as controller:
-            with agent_processes(tb, f"127.0.0.1:{controller.port}", "127.0.0.1",
-                                 nf_options={"rules": str(rules),
-                                             "scan_threshold": "100000"}):
-                await wait_registered(controller, 2)
-                outcome = await controller.scale_to(2)
-                assert outcome.ok, outcome.to_json()
-                report = await asyncio.to_thread(run_trace, tb, workload.path, 5_000)
-                agents = [m.control for m in controller.state.members.values()]
-                return report, await cli_nf.fetch_alerts(agents)
-
-    report, alerts = asyncio.run(scenario())
+    with management_services(tb, tmp / "state.json",
+                             nf_options={"rules": str(rules), "scan_threshold": "100000"}
+                             ) as plane:
+        plane.wait_registered(2)
+        outcome = plane.scale_to(2)
+        assert outcome["ok"], outcome
+        report = run_trace(tb, workload.path, 5_000)
+        alerts = cli_nf.merge_alerts(plane.call_agents("Alerts"))
     assert report.problems() == []
     with SinkCounters.pinned(tb.pin_dir("sink")) as sink:
         assert sink.reason_counts().get(Reason.NOTE_REORDERED, 0) == 0

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.root
 
 @pytest.fixture(scope="module")
 def testbed():
-    tb = Testbed(f"mg{os.getpid() % 100000}", management=True)
+    tb = Testbed(f"mg{os.getpid() % 100000}")
     try:
         tb.up(2)
         yield tb
@@ -53,7 +53,7 @@ def test_an_added_instance_joins_the_management_network(testbed):
 
 
 def test_down_removes_the_bridge_and_controller_namespaces():
-    tb = Testbed(f"mh{os.getpid() % 100000}", management=True)
+    tb = Testbed(f"mh{os.getpid() % 100000}")
     tb.up(1)
     made = {ns for ns in pyroute2_netns.listnetns() if ns.startswith(tb.name + "-")}
     assert {tb.namespace("mgmt"), tb.namespace("ctl")} < made
@@ -61,10 +61,10 @@ def test_down_removes_the_bridge_and_controller_namespaces():
 
 
 def test_a_testbed_up_without_management_is_not_silently_kept_so():
-    plain = Testbed(f"mp{os.getpid() % 100000}")
+    plain = Testbed(f"mp{os.getpid() % 100000}", management=False)
     try:
         plain.up(1)
         with pytest.raises(TestbedError, match="up without a management network"):
-            Testbed(plain.name, management=True).up(1)
+            Testbed(plain.name).up(1)
     finally:
         plain.down()

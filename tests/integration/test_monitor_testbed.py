@@ -1,10 +1,11 @@
 """The asset monitor on the embedded testbed: two instances whose agents run its slow path
-(punt ring, entries created by the agent, re-injection by AF_PACKET) under the controller;
-every packet arrives in order, every flow's entry is at one instance and counts all its
-packets, and the assets the agents' control services list are the trace's (root only)."""
+(punt ring, entries created by the agent, re-injection by AF_PACKET) under the controller,
+each in its host's namespace over the management network; every packet arrives in order,
+every flow's entry is at one instance and counts all its packets, and the assets the agents'
+control services list are the trace's (root only)."""
 
-import asyncio
 import os
+import time
 from collections import Counter
 from ipaddress import IPv4Address
 
@@ -12,19 +13,14 @@ import pytest
 
 from s6nf import cli_nf
 from s6nf.agent.bpfmap import BpfMap
-from s6nf.agent.maps import FlowTable, SinkCounters, SteeringMaps
-from s6nf.agent.p4rt import serve
-from s6nf.agent.p4rt.ebpf_backend import EbpfBackend
+from s6nf.agent.maps import FlowTable, SinkCounters
 from s6nf.agent.structs import FlowKeyC, FlowStats
 from s6nf.agent.verdicts import Reason
-from s6nf.controller.app import Controller, ControllerSettings
-from s6nf.controller.p4rt_client import DeviceConfig
-from s6nf.testbed.agents import agent_processes
 from s6nf.testbed.run import run_trace
+from s6nf.testbed.services import management_services
 from s6nf.testbed.testbed import Testbed
 from s6nf.testbed.topology import gen_link, instance_host
 from s6nf.testbed.workload import WorkloadSpec, generate
-from tests.integration.test_controller import wait_registered
 
 pytestmark = [pytest.mark.root, pytest.mark.timeout(240)]
 
@@ -33,34 +29,24 @@ pytestmark = [pytest.mark.root, pytest.mark.timeout(240)]
 def bed(tmp_path_factory):
     tb = Testbed(f"mt{os.getpid() % 100000}")
     tb.up(2, steer=False)
-    maps = SteeringMaps.pinned(tb.pin_dir("sw"))
-    with serve(EbpfBackend(maps), "127.0.0.1:0", device_id=1) as target:
-        yield tb, target, tmp_path_factory.mktemp("monitor")
-    maps.close()
-    tb.down()
+    try:
+        yield tb, tmp_path_factory.mktemp("monitor")
+    finally:
+        tb.down()
 
 
 def test_agents_create_entries_in_order_and_list_the_traces_assets(bed):
-    tb, target, tmp = bed
+    tb, tmp = bed
     spec = WorkloadSpec(flows=800, concurrency=200, rate_pps=10_000,
                         dst_mac=gen_link().b.mac, seed=5)
     workload = generate(tmp / "monitor.pcap", spec)
-    settings = ControllerSettings("127.0.0.1:0", DeviceConfig(target.address),
-                                  tmp / "state.json", phase_timeout_s=20)
-
-    async def scenario():
-        async with Controller(settings) as controller:
-            with agent_processes(tb, f"127.0.0.1:{controller.port}", "127.0.0.1",
-                                 nf_options={}):
-                await wait_registered(controller, 2)
-                outcome = await controller.scale_to(2)
-                assert outcome.ok, outcome.to_json()
-                report = await asyncio.to_thread(run_trace, tb, workload.path, 10_000)
-                await asyncio.sleep(0.5)
-                agents = [m.control for m in controller.state.members.values()]
-                return report, await cli_nf.fetch(agents)
-
-    report, assets = asyncio.run(scenario())
+    with management_services(tb, tmp / "state.json", nf_options={}) as plane:
+        plane.wait_registered(2)
+        outcome = plane.scale_to(2)
+        assert outcome["ok"], outcome
+        report = run_trace(tb, workload.path, 10_000)
+        time.sleep(0.5)
+        assets = cli_nf.merge_assets(plane.call_agents("Assets"))
     assert report.problems() == []
     entries = {}
     for i in tb.topology().instances:
@@ -91,7 +77,7 @@ def test_agents_create_entries_in_order_and_list_the_traces_assets(bed):
 
 
 def test_replies_reflected_by_the_sink_are_counted_on_their_flows_entry(bed):
-    tb, target, tmp = bed
+    tb, tmp = bed
     for i in tb.topology().instances:
         path = str(tb.pin_dir(instance_host(i)) / "flows")
         with BpfMap.pinned(path, FlowKeyC, FlowStats) as flows:
@@ -102,19 +88,11 @@ def test_replies_reflected_by_the_sink_are_counted_on_their_flows_entry(bed):
         spec = WorkloadSpec(flows=500, concurrency=100, rate_pps=10_000, one_way=True,
                             dst_mac=gen_link().b.mac, seed=6)
         workload = generate(tmp / "monitor-replies.pcap", spec)
-        settings = ControllerSettings("127.0.0.1:0", DeviceConfig(target.address),
-                                      tmp / "replies.state.json", phase_timeout_s=20)
-
-        async def scenario():
-            async with Controller(settings) as controller:
-                with agent_processes(tb, f"127.0.0.1:{controller.port}", "127.0.0.1",
-                                     nf_options={}):
-                    await wait_registered(controller, 2)
-                    outcome = await controller.scale_to(2)
-                    assert outcome.ok, outcome.to_json()
-                    return await asyncio.to_thread(run_trace, tb, workload.path, 10_000)
-
-        report = asyncio.run(scenario())
+        with management_services(tb, tmp / "replies.state.json", nf_options={}) as plane:
+            plane.wait_registered(2)
+            outcome = plane.scale_to(2)
+            assert outcome["ok"], outcome
+            report = run_trace(tb, workload.path, 10_000)
         assert report.problems() == []
         counted = {}
         for i in tb.topology().instances:

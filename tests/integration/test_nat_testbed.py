@@ -1,27 +1,22 @@
 """The NAT on the embedded testbed: two instances with their agents (slow path, port pool,
-re-injection by AF_PACKET) under the controller; every packet sent is translated, received in
-order, and no public port serves two flows (root only)."""
+re-injection by AF_PACKET) under the controller, each in its host's namespace over the
+management network; every packet sent is translated, received in order, and no public port
+serves two flows (root only)."""
 
-import asyncio
 import dataclasses
 import os
 
 import pytest
 
-from s6nf.agent.maps import SinkCounters, SteeringMaps
-from s6nf.agent.p4rt import serve
-from s6nf.agent.p4rt.ebpf_backend import EbpfBackend
+from s6nf.agent.maps import SinkCounters
 from s6nf.agent.verdicts import Reason
-from s6nf.controller.app import Controller, ControllerSettings
-from s6nf.controller.p4rt_client import DeviceConfig
 from s6nf.keys import FlowKey
 from s6nf.nfs.nat_maps import NatTables
-from s6nf.testbed.agents import agent_processes
 from s6nf.testbed.run import run_trace
+from s6nf.testbed.services import management_services
 from s6nf.testbed.testbed import Testbed
 from s6nf.testbed.topology import default_config, gen_link, instance_host
 from s6nf.testbed.workload import WorkloadSpec, generate
-from tests.integration.test_controller import wait_registered
 
 pytestmark = [pytest.mark.root, pytest.mark.timeout(240)]
 PUBLIC = "198.51.100.1"
@@ -37,11 +32,10 @@ def bed(tmp_path_factory):
     config = dataclasses.replace(base, nf=dataclasses.replace(base.nf, name="nat"))
     tb = Testbed(f"nt{os.getpid() % 100000}", config=config)
     tb.up(2, steer=False)
-    maps = SteeringMaps.pinned(tb.pin_dir("sw"))
-    with serve(EbpfBackend(maps), "127.0.0.1:0", device_id=1) as target:
-        yield tb, target, tmp_path_factory.mktemp("nat")
-    maps.close()
-    tb.down()
+    try:
+        yield tb, tmp_path_factory.mktemp("nat")
+    finally:
+        tb.down()
 
 
 def nat_entries(tb):
@@ -63,31 +57,22 @@ def forget_flows(tb):
                 flows.delete(key)
 
 
-def run_nat(tb, target, tmp, workload):
+def run_nat(tb, tmp, workload):
     """The controller, two NAT agents and the trace; the run's report and the entries."""
-    settings = ControllerSettings("127.0.0.1:0", DeviceConfig(target.address),
-                                  tmp / f"{workload.path.stem}.state.json",
-                                  phase_timeout_s=20)
-
-    async def scenario():
-        async with Controller(settings) as controller:
-            with agent_processes(tb, f"127.0.0.1:{controller.port}", "127.0.0.1",
-                                 nf_options=NAT_OPTIONS):
-                await wait_registered(controller, 2)
-                outcome = await controller.scale_to(2)
-                assert outcome.ok, outcome.to_json()
-                report = await asyncio.to_thread(run_trace, tb, workload.path, 20_000)
-                return report, nat_entries(tb)
-
-    return asyncio.run(scenario())
+    with management_services(tb, tmp / f"{workload.path.stem}.state.json",
+                             nf_options=NAT_OPTIONS) as plane:
+        plane.wait_registered(2)
+        outcome = plane.scale_to(2)
+        assert outcome["ok"], outcome
+        return run_trace(tb, workload.path, 20_000), nat_entries(tb)
 
 
 def test_every_packet_is_translated_in_order_with_unique_public_ports(bed):
-    tb, target, tmp = bed
+    tb, tmp = bed
     spec = WorkloadSpec(flows=1500, concurrency=300, rate_pps=20_000, one_way=True,
                         dst_mac=gen_link().b.mac, seed=11)
     workload = generate(tmp / "nat.pcap", spec)
-    report, entries = run_nat(tb, target, tmp, workload)
+    report, entries = run_nat(tb, tmp, workload)
     assert report.problems() == []
     assert report.sent.sent == workload.packets
 
@@ -119,14 +104,14 @@ def _lower_first(key):
 
 
 def test_replies_come_back_through_the_reverse_entries_to_the_inside_addresses(bed):
-    tb, target, tmp = bed
+    tb, tmp = bed
     forget_flows(tb)
     tb.up(2, steer=False, reflect=True)
     try:
         spec = WorkloadSpec(flows=1000, concurrency=200, rate_pps=20_000, one_way=True,
                             dst_mac=gen_link().b.mac, seed=12)
         workload = generate(tmp / "nat-replies.pcap", spec)
-        report, entries = run_nat(tb, target, tmp, workload)
+        report, entries = run_nat(tb, tmp, workload)
         assert report.problems() == []
         assert report.sent.sent == workload.packets
         reverse = [e for _, e in entries.values() if e.reverse]
