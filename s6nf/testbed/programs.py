@@ -40,8 +40,9 @@ def pin_program(program: str, pin_dir: Path, defines: Mapping[str, int],
         prog.close()
 
 
-def attach_pinned(prog_pin: Path, namespace: str, ifnames: Sequence[str]) -> None:
-    """Attach the pinned XDP program to each of ``ifnames`` in ``namespace`` (native mode)."""
+def attach_pinned(prog_pin: Path, namespace: str | None, ifnames: Sequence[str]) -> None:
+    """Attach the pinned XDP program to each of ``ifnames`` in ``namespace`` (None: this
+    process's; native mode)."""
     with pinned_fd(prog_pin) as fd, netns.entered(namespace):
         for ifname in ifnames:
             libbpf.xdp_attach(socket.if_nametoindex(ifname), fd, libbpf.XDP_FLAGS_DRV_MODE)

@@ -27,15 +27,13 @@ from pyroute2 import netns as pyroute2_netns
 from s6nf import netns
 from s6nf.agent import libbpf, tc
 from s6nf.agent.loader import Hook, load
-from s6nf.agent.maps import FlowTable, SinkCounters, SteeringMaps, UplinkMaps
-from s6nf.agent.structs import FwdAction, FwdTarget, NfDirection, mac_bytes
+from s6nf.agent.maps import SinkCounters, SteeringMaps, UplinkMaps
+from s6nf.agent.structs import FwdAction, FwdTarget, mac_bytes
 from s6nf.config import TestbedConfig
 from s6nf.keys import DEFAULT_BUCKETS
 from s6nf.keyspace import KeySpace, initial, rebalance
-from s6nf.nfs.ids_maps import IdsTables
-from s6nf.nfs.nat_maps import NatTables
-from s6nf.testbed import management
-from s6nf.testbed.programs import attach_pinned, pin_name, pin_program, pinned_fd
+from s6nf.testbed import host_datapath, management
+from s6nf.testbed.programs import attach_pinned, pinned_fd
 from s6nf.testbed.topology import (
     Endpoint,
     Link,
@@ -51,9 +49,6 @@ from s6nf.testbed.topology import (
 BPFFS = Path("/sys/fs/bpf")
 STATE_DIR = Path("/run/s6nf")
 NF_PROGRAM = "monitor"
-REPLY_ENTRIES = {"monitor": "xdp_monitor_reply", "nat": "xdp_nat_reply", "ids": "xdp_ids_reply"}
-"""NF programs' second XDP entry, for replies, attached on the instance's "out" link (idle
-until the sink reflects)."""
 
 
 class TestbedError(RuntimeError):
@@ -161,7 +156,8 @@ class Testbed:
             if state.management:
                 self._make_management(state)
             self._make_link(state, gen_link(self.config))
-            self._load("steer", "sw", ["gen"])
+            host_datapath.switch_host(self.config, self.pin_dir("sw"), self.namespace("sw"),
+                                      self._sizes, [])
         for i in sorted(set(wanted) - set(state.instances)):
             self.add_instance(i, state)
         for i in sorted(set(state.instances) - set(wanted), reverse=True):
@@ -188,29 +184,14 @@ class Testbed:
         to_nf, to_sink = (link for link in topo.links if host in (link.a.host, link.b.host))
         self._make_link(state, to_nf)
         self._make_link(state, to_sink)
-        reply = REPLY_ENTRIES.get(self.nf)
-        self._load(self.nf, host, ["in"], functions=[reply] if reply else [])
-        if reply is not None:
-            attach_pinned(self.pin_dir(host) / pin_name(reply), self.namespace(host),
-                          [to_sink.a.ifname])
-        self._load("sink", "sink", [host])
-        out_ifindex = self._ifindex(topo, to_sink.a)
-        out_macs = mac_bytes(to_sink.a.mac), mac_bytes(to_sink.b.mac)
-        back_ifindex = self._ifindex(topo, to_nf.b)
-        back_macs = mac_bytes(to_nf.b.mac), mac_bytes(to_nf.a.mac)
-        if self.nf in ("nat", "ids"):
-            family = NatTables if self.nf == "nat" else IdsTables
-            with family.pinned(self.pin_dir(host)) as nf:
-                nf.configure(NfDirection.FORWARD, out_ifindex, *out_macs)
-                nf.configure(NfDirection.REPLY, back_ifindex, *back_macs)
-        else:
-            with FlowTable.pinned(self.pin_dir(host)) as table:
-                table.configure(out_ifindex, *out_macs)
-                table.configure(back_ifindex, *back_macs, NfDirection.REPLY)
+        sizes = self._sizes
+        host_datapath.nf_host(self.config, host, self.nf, self.pin_dir(host),
+                              self.namespace(host), sizes)
+        host_datapath.sink_host(self.config, self.pin_dir("sink"), self.namespace("sink"), sizes,
+                                [instance])
         if state.reflect:
             self._wire_instance_replies(topo, instance)
-        with SteeringMaps.pinned(self.pin_dir("sw")) as steering:
-            steering.set_port(port_of(instance), self._ifindex(topo, to_nf.a))
+        host_datapath.switch_port(self.config, self.pin_dir("sw"), self.namespace("sw"), instance)
         state.instances.append(instance)
         state.instances.sort()
         state.save()
@@ -382,10 +363,12 @@ class Testbed:
               pin_dir: Path | None = None, functions: Sequence[str] = ()) -> None:
         """Attach ``program`` (loaded once per pin directory, by default the host's, and
         pinned with its further entry ``functions``) to ``ifnames`` on ``host``."""
-        pin_dir = pin_dir or self.pin_dir(host)
-        pin_program(program, pin_dir, {"BUCKETS": self.buckets,
-                                       "MAX_FLOWS": self.config.maps.flows}, functions)
-        attach_pinned(pin_dir / f"prog_{program}", self.namespace(host), ifnames)
+        host_datapath.load_attached(program, pin_dir or self.pin_dir(host), self.namespace(host),
+                                    ifnames, self._sizes, functions)
+
+    @property
+    def _sizes(self) -> dict[str, int]:
+        return host_datapath.defines(self.config, self.buckets)
 
 
 def _configure(ns: str, end: Endpoint) -> None:
