@@ -11,7 +11,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from s6nf import cli_config, cli_control, cli_nf, cli_pki
+from s6nf import cli_config, cli_control, cli_host, cli_nf, cli_pki
 from s6nf.rpc import RpcError
 
 ALL_MODES = ("s6", "stop-and-copy", "remote-only", "local-only")
@@ -86,6 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     _testbed_args(server)
     server.add_argument("--address", default="127.0.0.1:9559", help="host:port to listen on")
     server.add_argument("--device-id", type=int, default=1)
+    server.add_argument("--pin-dir", type=Path, default=None,
+                        help="serve the steering maps pinned here (by 's6nf host up' on a "
+                             "switch) instead of the testbed's")
     server.add_argument("--tls-dir", type=Path, default=None,
                         help="mutual TLS with DIR/ca.crt and DIR/switch.{crt,key} (default: "
                              "[tls] dir of --config, else none)")
@@ -100,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_config.add_parsers(sub)
     cli_pki.add_parsers(sub)
     cli_nf.add_parsers(sub)
+    cli_host.add_parsers(sub)
 
     bench = sub.add_parser("bench", help="an NF under a scale schedule at a set load, measured "
                                          "in the kernel; results as JSON, Markdown and PNG")
@@ -161,6 +165,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return equiv_cli.run(args)
         if args.command in ("assets", "alerts"):
             return cli_nf.run(args)
+        if args.command == "host":
+            return cli_host.run(args)
         return _demo(args)
     except (RuntimeError, ValueError, LookupError, OSError, RpcError) as exc:
         print(f"s6nf: error: {exc}", file=sys.stderr)
@@ -263,19 +269,26 @@ def _p4(args: argparse.Namespace) -> int:
     from s6nf.agent.maps import SteeringMaps
     from s6nf.agent.p4rt import serve
     from s6nf.agent.p4rt.ebpf_backend import EbpfBackend
+    from s6nf.config import load
     from s6nf.testbed.testbed import Testbed
+    from s6nf.testbed.topology import default_config
 
-    config = cli_config.embedded(args.config)
+    if args.pin_dir is None:
+        config = cli_config.embedded(args.config)
+        testbed = Testbed(args.name, config=config)
+        testbed.topology()
+        pins, what = testbed.pin_dir("sw"), f"testbed {args.name}"
+    else:
+        config = load(args.config) if args.config else default_config()
+        pins, what = args.pin_dir, str(args.pin_dir)
     material = load_dir(args.tls_dir or config.tls_dir, "switch")
-    testbed = Testbed(args.name, config=config)
-    testbed.topology()
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    with SteeringMaps.pinned(testbed.pin_dir("sw")) as maps, \
+    with SteeringMaps.pinned(pins) as maps, \
             serve(EbpfBackend(maps), args.address, args.device_id, preloaded=True,
                   tls=material) as server:
-        print(f"P4Runtime server for testbed {args.name} (device {args.device_id}) on "
+        print(f"P4Runtime server for {what} (device {args.device_id}) on "
               f"{server.address} ({'mutual TLS' if material else 'no TLS'}); Ctrl-C stops it",
               flush=True)
         stop.wait()

@@ -104,12 +104,17 @@ def _interface(host: str, name: str, s: Section) -> Interface:
 
 def _nf(s: Section) -> NfConfig:
     nf = NfConfig(s.text("name"), s.integer("instances", 1, MAX_NF_HOSTS),
-                  s.port("control_port"), s.port("state_port"))
+                  s.port("control_port"), s.port("state_port"), _nf_options(s.table("options", {})))
     if not re.match(r"^[a-z][a-z0-9_]*$", nf.name):
         raise ConfigError(s.field("name"), f"bad NF name {nf.name!r}; the name of an eBPF "
                           "program in ebpf/, like monitor")
     s.done()
     return nf
+
+
+def _nf_options(s: Section) -> tuple[tuple[str, str], ...]:
+    """Each option a string (``public = "198.51.100.1"``); the agent checks the names."""
+    return tuple((key, s.text(key)) for key in s.data)
 
 
 def _target(s: Section) -> TargetConfig:

@@ -95,6 +95,9 @@ class NfConfig:
     """TCP port of each agent's control service (the controller calls it)."""
     state_port: int
     """TCP port of each agent's state channel (peers call it during migration)."""
+    options: tuple[tuple[str, str], ...] = ()
+    """The NF's settings for its agents' slow path (``[nf.options]``, e.g. the NAT's
+    ``public`` address), as ``s6nf agent run --nf-option KEY=VALUE`` takes them."""
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ ROOT = DEFAULT_PATH.parent
 
 def test_vagrant_hosts_and_the_embedded_topology_agree():
     config = load()
-    vagrant = vagrant_hosts(config)
     ids = [h.instance for h in config.nf_hosts]
+    vagrant = vagrant_hosts(config, instances=len(ids))
     topo = embedded("tb", ids, config)
     assert set(topo.hosts) <= {h["name"] for h in vagrant["hosts"]}
     interfaces = {(h["name"], d["name"]): d for h in vagrant["hosts"] for d in h["data"]}
@@ -72,3 +72,23 @@ def test_vagrant_refuses_a_bad_configuration_naming_the_field(tmp_path):
     done = _validate(tmp_path, S6NF_CONFIG=str(bad))
     assert done.returncode != 0
     assert "hosts.gen.role: unknown value 'router'" in done.stdout + done.stderr
+
+
+@needs_vagrant
+def test_the_vms_are_the_files_hosts(tmp_path):
+    """One more nf host and instance in the file is one more VM, with nothing else changed:
+    the Vagrantfile's machines come from the configuration, like the embedded testbed's."""
+    three = tmp_path / "three.toml"
+    three.write_text(DEFAULT_PATH.read_text().replace("instances = 2", "instances = 3"))
+    assert load(three).nf.instances == 3
+    inside = ROOT / f".vagrant-test-{os.getpid()}.toml"
+    inside.write_text(three.read_text())
+    try:
+        done = _validate(tmp_path, S6NF_CONFIG=str(inside))
+    finally:
+        inside.unlink()
+    assert done.returncode == 0, done.stdout + done.stderr
+    machines = {line.split(":")[0].removeprefix("==> ") for line in done.stdout.splitlines()
+                if line.startswith("==> ")}
+    topo = embedded("tb", list(range(3)), load(three))
+    assert machines == set(topo.hosts) | {"ctl"}
