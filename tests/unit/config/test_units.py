@@ -59,7 +59,11 @@ def test_bmv2_ports_are_the_switchs_data_interfaces_numbered_as_steering_names_t
     config = with_target(parse(text), "bmv2", ROOT)
     argv = bmv2_command(config, 3)
     assert argv[0] == SIMPLE_SWITCH_GRPC and "--no-p4" in argv
-    ports = dict(reversed(argv[i + 1].split("@")) for i, a in enumerate(argv) if a == "-i")
+    ports = {}
+    for i, a in enumerate(argv):
+        if a == "-i":
+            number, ifname = argv[i + 1].split("@")
+            ports[ifname] = number
     assert ports == {"up0": "0", "nf0": str(port_of(0)), "nf1": str(port_of(1)),
                      "nf2": str(port_of(2))}
     assert argv[argv.index("--device-id") + 1] == str(config.target.device_id)
