@@ -28,6 +28,10 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         p.add_argument("--host", required=True, help="this host's name in it")
         p.add_argument("--instances", type=int, default=None,
                        help="nf hosts in use, nf0.. (default: nf.instances of the file)")
+    for name in ("up", "down"):
+        hsub.choices[name].add_argument(
+            "--pin-root", type=Path, default=unit_files.PIN_ROOT,
+            help=f"pin the programs and maps under DIR/HOST (default {unit_files.PIN_ROOT})")
     units = hsub.choices["units"]
     units.add_argument("--out", type=Path, required=True, help="directory to write them to")
     units.add_argument("--target", default=None,
@@ -54,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     from s6nf.testbed import host_datapath
 
     role = config.host(args.host).role
-    pins = unit_files.pin_dir(args.host)
+    pins = args.pin_root / args.host
     if args.action == "down":
         from s6nf.agent import libbpf
 

@@ -54,6 +54,7 @@ def with_target(config: TestbedConfig, kind: str, root: Path) -> TestbedConfig:
 
 
 def pin_dir(host: str) -> Path:
+    """Where ``s6nf host up`` pins ``host``'s programs and maps by default."""
     return PIN_ROOT / host
 
 
