@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from s6nf.config import DEFAULT_PATH, TestbedConfig, load
@@ -14,6 +15,11 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     csub = cfg.add_subparsers(dest="action", required=True)
     check = csub.add_parser("check", help="validate a configuration and summarize it")
     check.add_argument("file", type=Path, nargs="?", default=DEFAULT_PATH)
+    check.add_argument("--reach", action="store_true",
+                       help="also connect to the target, the controller and every agent in "
+                            "use (run on the controller host once they run, before scaling)")
+    check.add_argument("--instances", type=int, default=None,
+                       help="with --reach: agents in use, nf0.. (default nf.instances)")
     vagrant = csub.add_parser("vagrant-json", help="the hosts and networks the Vagrantfile "
                                                   "makes, as JSON")
     vagrant.add_argument("file", type=Path, nargs="?", default=DEFAULT_PATH)
@@ -41,4 +47,13 @@ def run(args: argparse.Namespace) -> int:
           f"target {config.target.kind} at {config.target.address}; controller at "
           f"{config.controller_address}")
     print(f"  maps: {config.maps.buckets} buckets, {config.maps.flows} flows")
-    return 0
+    if not args.reach:
+        return 0
+    from s6nf.config.reach import listeners, unreachable
+
+    problems = unreachable(config, args.instances)
+    for line in problems:
+        print(f"s6nf config: {line}", file=sys.stderr)
+    reached = len(listeners(config, args.instances)) - len(problems)
+    print(f"  reach: {reached} of {reached + len(problems)} listeners reached from here")
+    return 1 if problems else 0

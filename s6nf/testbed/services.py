@@ -84,6 +84,9 @@ class ControlPlane:
     def stop_controller(self) -> None:
         stop_all([self._procs.pop("controller")])
 
+    def stop_agent(self, instance: int) -> None:
+        stop_all([self._procs.pop(instance_host(instance))])
+
     def stop(self) -> None:
         stop_all(self._procs.values())
         self._procs.clear()

@@ -12,7 +12,7 @@ from s6nf.agent.maps import SteeringMaps
 from s6nf.agent.structs import FwdTarget
 from s6nf.keyspace import minimum_moves
 from s6nf.testbed.run import run_trace
-from s6nf.testbed.services import management_services
+from s6nf.testbed.services import management_services, run_s6nf
 from s6nf.testbed.testbed import Testbed
 from s6nf.testbed.topology import gen_link, port_of
 from s6nf.testbed.traffic import write_flows
@@ -92,3 +92,31 @@ def test_scale_steps_restart_and_reconcile(bed):
         assert reconciled_entries(plane) == 0
         assert {m["instance"] for m in plane.status()["members"]} == set(range(INSTANCES))
         check_traffic(tb, trace, ks)
+
+
+def test_an_unreachable_agent_is_named_before_steering_changes(bed):
+    """An agent gone from the management network: scaling onto it stops in its first phase
+    naming the agent's address, steering as it was; ``config check --reach`` from the
+    controller's host names it too."""
+    tb, tmp = bed
+    with management_services(tb, tmp / "unreachable.json") as plane:
+        plane.wait_registered(INSTANCES)
+        assert plane.scale_to(2)["ok"]
+        before = steering(tb)
+        plane.stop_agent(3)
+        outcome = plane.scale_to(4)
+        assert not outcome["ok"]
+        (phase,) = outcome["phases"]
+        address = f"{tb.config.host('nf3').management_ip}:{tb.config.nf.control_port}"
+        assert phase["name"] == "adopt" and f"agent 3: s6nf.Agent.Status at {address}: " \
+            "UNAVAILABLE" in phase["detail"], phase
+        assert steering(tb) == before
+        check = run_s6nf(tb, "ctl", ["config", "check", "--reach", "--instances", "4",
+                                     str(tb.config.source)])
+    assert check.returncode == 1
+    assert check.stderr.splitlines() == [
+        f"s6nf config: hosts.nf3.management: agent nf3's {what} at "
+        f"{tb.config.host('nf3').management_ip}:{port} cannot be reached from here: "
+        "Connection refused"
+        for what, port in (("control service", tb.config.nf.control_port),
+                           ("state channel", tb.config.nf.state_port))]
