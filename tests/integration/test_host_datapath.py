@@ -37,10 +37,10 @@ def servers():
     pins = Path("/sys/fs/bpf") / f"s6nf-{prefix}"
     made = []
     try:
-        for host in HOSTS:
-            pyroute2_netns.create(f"{prefix}-{host}")
-            made.append(f"{prefix}-{host}")
-            netns.write_sysctl(f"{prefix}-{host}", "net.ipv6.conf.all.disable_ipv6", "1")
+        for name in HOSTS:
+            pyroute2_netns.create(f"{prefix}-{name}")
+            made.append(f"{prefix}-{name}")
+            netns.write_sysctl(f"{prefix}-{name}", "net.ipv6.conf.all.disable_ipv6", "1")
         for a, b in config.links():
             if a.host not in HOSTS or b.host not in HOSTS:
                 continue
