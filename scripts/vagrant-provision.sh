@@ -64,8 +64,10 @@ if [ "$host" = "$last_nf" ]; then
         [ "$members" -ge "$instances" ] && break
         sleep 2
     done
-    [ "$members" -ge "$instances" ] \
-        || fail "only $members of $instances agents registered with the controller at $controller"
+    if [ "$members" -lt "$instances" ]; then
+        "$s6nf" config check --reach --instances "$instances" "$config" || true
+        fail "only $members of $instances agents registered with the controller at $controller"
+    fi
     say "all $instances agents registered with the controller at $controller"
 fi
 say "$host ($role) ready"
