@@ -35,9 +35,10 @@ class ConsoleError(RuntimeError):
 
 
 class Console:
-    """``with Console(namespace, tls_dir) as c: c.call(address, service, method)``."""
+    """``with Console(namespace, tls_dir) as c: c.call(address, service, method)``; namespace
+    None runs it in this process's own."""
 
-    def __init__(self, namespace: str, tls_dir: Path | None = None) -> None:
+    def __init__(self, namespace: str | None, tls_dir: Path | None = None) -> None:
         self.namespace = namespace
         self.tls_dir = tls_dir
         self._proc: subprocess.Popen[str] | None = None
@@ -45,8 +46,9 @@ class Console:
 
     def __enter__(self) -> Console:
         args = [] if self.tls_dir is None else ["--tls-dir", str(self.tls_dir)]
-        argv = netns.command_in(self.namespace,
-                                [sys.executable, "-m", "s6nf.testbed.console", *args])
+        argv = [sys.executable, "-m", "s6nf.testbed.console", *args]
+        if self.namespace is not None:
+            argv = netns.command_in(self.namespace, argv)
         self._proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                       text=True)
         return self
