@@ -22,6 +22,8 @@ from s6nf.agent.structs import FlowKeyC, PuntPend
 from s6nf.keys import CANONICAL_KEY_LEN
 
 U32 = ct.c_uint32
+_U32 = struct.Struct("=I")
+_ONE, _ZERO = _U32.pack(1), _U32.pack(0)
 
 META = struct.Struct("<16sQII")
 """``struct punt_meta``: flow key (16 bytes), seq, frame length, direction."""
@@ -67,7 +69,7 @@ class PuntPath:
         self.ring = ring
         self._released = RawMap(released)
         self._pend = RawMap(pend)
-        self._hold = (hold_buckets, hold_count)
+        self._hold = (RawMap(hold_buckets), RawMap(hold_count))
         self._held: frozenset[int] | None = None
         """Kernel buckets held now; None: unknown (an earlier agent may have left some)."""
         self._maps = (released, pend, hold_buckets, hold_count)
@@ -93,16 +95,23 @@ class PuntPath:
         turns none of their entries ready (``hold_buckets``; a scale event hands them over,
         s6nf/agent/dso/handoff.py). The kernel's buckets (``BUCKETS``, the map's size) and
         the key space's are both powers of two: a kernel bucket is held when it shares its
-        low bits with a held key-space bucket."""
+        low bits with a held key-space bucket. Only the entries that change are written (all
+        of them the first time), then the count."""
         table, count = self._hold
-        size = table.max_entries
-        common = min(size, of) - 1
-        low = {b & common for b in buckets}
-        held = frozenset(p for p in range(size) if p & common in low)
-        changed = frozenset(range(size)) if self._held is None else held ^ self._held
+        size = table.table.max_entries
+        common = min(size, of)
+        low = {b & (common - 1) for b in buckets}
+        held = frozenset(r + j * common for r in low for j in range(size // common))
+        changed = set(range(size)) if self._held is None else held ^ self._held
         if changed:
-            table.update_batch((U32(p), U32(1 if p in held else 0)) for p in sorted(changed))
-        count.update(U32(0), U32(len(held)))
+            order = sorted(changed)
+            keys = b"".join(_U32.pack(p) for p in order)
+            values = b"".join(_ONE if p in held else _ZERO for p in order)
+            done, err = table.update_batch(keys, values, 0)
+            if err:
+                for p in order[done:]:
+                    table.update(_U32.pack(p), _ONE if p in held else _ZERO)
+        count.update(_U32.pack(0), _U32.pack(len(held)))
         self._held = held
 
     def take(self) -> list[bytes]:
