@@ -5,6 +5,7 @@
 #define S6NF_PUNT_H
 
 #include "consts.h"
+#include "flow_key.h"
 #include "maps_stats.h"
 #include "structs.h"
 #include "verdicts.h"
@@ -24,6 +25,15 @@ S6_MAP("hash", struct flow_key, struct punt_pend, pend, MAX_PEND);
 
 /* flow → seq of the last punted packet the agent let go; written by the agent only. */
 S6_MAP("hash", struct flow_key, __u64, released, MAX_PEND);
+
+/* bucket (CRC-32 of the canonical key & (BUCKETS - 1)) → 1 while a scale event hands it over
+ * to this instance and its previous target may still queue punted packets of its flows: no
+ * entry of those flows turns ready; written by the agent only (s6nf/agent/dso/handoff.py). */
+S6_MAP("array", __u32, __u32, hold_buckets, BUCKETS);
+
+/* [0] → how many hold_buckets entries are set (0: no flow is held, skip the hash); written
+ * by the agent only, after hold_buckets. */
+S6_MAP("array", __u32, __u32, hold_count, 1);
 
 enum gate {
     GATE_FAST = 0,   /* the entry is ready: finish the packet on the fast path */
@@ -65,8 +75,21 @@ static __always_inline int punt(struct xdp_md *ctx, const struct parsed *p,
     return GATE_HANDLED;
 }
 
+/* Whether the flow's bucket is being handed over to this instance (see hold_buckets). */
+static __always_inline int held(const struct flow_key *key)
+{
+    __u32 zero = 0;
+    __u32 *count = hold_count.lookup(&zero);
+    if (!count || !*count)
+        return 0;
+    __u32 bucket = flow_hash(key) & (BUCKETS - 1);
+    __u32 *hold = hold_buckets.lookup(&bucket);
+    return hold && *hold;
+}
+
 /* For a packet whose entry is absent (ready == NULL) or not ready: flips the entry to ready
- * when the agent has released every packet punted so far (GATE_FAST), else punts. */
+ * when the agent has released every packet punted so far and the flow is not held
+ * (GATE_FAST), else punts. */
 static __always_inline int gate(struct xdp_md *ctx, const struct parsed *p, __u8 *ready, __u32 dir)
 {
     struct flow_key *key = (struct flow_key *)&p->key;
@@ -80,7 +103,7 @@ static __always_inline int gate(struct xdp_md *ctx, const struct parsed *p, __u8
             return GATE_HANDLED;
         }
     }
-    if (ready) {
+    if (ready && !held(key)) {
         __u64 *rel = released.lookup(key);
         __u64 let_go = rel ? *rel : 0;
         if (let_go == pd->punted) {

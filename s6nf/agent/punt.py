@@ -3,7 +3,9 @@ the ``released`` map through which the agent tells the kernel a packet has left.
 
 The kernel numbers each flow's punted packets 1, 2, … in an *episode* (which ends when it
 flips the flow's entry to ready); ``release(key, seq)`` records that packets up to ``seq``
-have been re-injected or dropped. The agent never writes ``pend`` or an entry's ready field.
+have been re-injected or dropped; ``hold(buckets)`` keeps the entries of flows handed over by
+a scale event from turning ready. The agent never writes an entry's ready field, nor ``pend``
+but to end an idle episode (``forget``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,10 @@ from s6nf.agent.loader import Program
 from s6nf.agent.ring import RingReader
 from s6nf.agent.structs import FlowKeyC, PuntPend
 from s6nf.keys import CANONICAL_KEY_LEN
+
+U32 = ct.c_uint32
+_U32 = struct.Struct("=I")
+_ONE, _ZERO = _U32.pack(1), _U32.pack(0)
 
 META = struct.Struct("<16sQII")
 """``struct punt_meta``: flow key (16 bytes), seq, frame length, direction."""
@@ -58,24 +64,55 @@ class PuntPath:
     """An instance's punt ring and its ``released`` and ``pend`` maps."""
 
     def __init__(self, ring: RingReader, released: BpfMap[FlowKeyC, ct.c_uint64],
-                 pend: BpfMap[FlowKeyC, PuntPend]) -> None:
+                 pend: BpfMap[FlowKeyC, PuntPend], hold_buckets: BpfMap[U32, U32],
+                 hold_count: BpfMap[U32, U32]) -> None:
         self.ring = ring
         self._released = RawMap(released)
         self._pend = RawMap(pend)
-        self._maps = (released, pend)
+        self._hold = (RawMap(hold_buckets), RawMap(hold_count))
+        self._held: frozenset[int] | None = None
+        """Kernel buckets held now; None: unknown (an earlier agent may have left some)."""
+        self._maps = (released, pend, hold_buckets, hold_count)
         self._pad = bytes(self._released.key_size - CANONICAL_KEY_LEN)
 
     @classmethod
     def of(cls, program: Program) -> PuntPath:
         return cls(RingReader(program.map_fd("punt_ring"), "punt_ring"),
                    program.map("released", FlowKeyC, ct.c_uint64),
-                   program.map("pend", FlowKeyC, PuntPend))
+                   program.map("pend", FlowKeyC, PuntPend),
+                   program.map("hold_buckets", U32, U32), program.map("hold_count", U32, U32))
 
     @classmethod
     def pinned(cls, pin_dir: Path) -> PuntPath:
         return cls(RingReader.pinned(str(pin_dir / "punt_ring")),
                    BpfMap.pinned(str(pin_dir / "released"), FlowKeyC, ct.c_uint64),
-                   BpfMap.pinned(str(pin_dir / "pend"), FlowKeyC, PuntPend))
+                   BpfMap.pinned(str(pin_dir / "pend"), FlowKeyC, PuntPend),
+                   BpfMap.pinned(str(pin_dir / "hold_buckets"), U32, U32),
+                   BpfMap.pinned(str(pin_dir / "hold_count"), U32, U32))
+
+    def hold(self, buckets: frozenset[int], of: int) -> None:
+        """Hold exactly the flows of ``buckets`` of a key space of ``of`` buckets: the kernel
+        turns none of their entries ready (``hold_buckets``; a scale event hands them over,
+        s6nf/agent/dso/handoff.py). The kernel's buckets (``BUCKETS``, the map's size) and
+        the key space's are both powers of two: a kernel bucket is held when it shares its
+        low bits with a held key-space bucket. Only the entries that change are written (all
+        of them the first time), then the count."""
+        table, count = self._hold
+        size = table.table.max_entries
+        common = min(size, of)
+        low = {b & (common - 1) for b in buckets}
+        held = frozenset(r + j * common for r in low for j in range(size // common))
+        changed = set(range(size)) if self._held is None else held ^ self._held
+        if changed:
+            order = sorted(changed)
+            keys = b"".join(_U32.pack(p) for p in order)
+            values = b"".join(_ONE if p in held else _ZERO for p in order)
+            done, err = table.update_batch(keys, values, 0)
+            if err:
+                for p in order[done:]:
+                    table.update(_U32.pack(p), _ONE if p in held else _ZERO)
+        count.update(_U32.pack(0), _U32.pack(len(held)))
+        self._held = held
 
     def take(self) -> list[bytes]:
         """Every punt record waiting in the ring, oldest first."""

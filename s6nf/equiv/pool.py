@@ -51,5 +51,6 @@ def empty(prog: Program, flows: tuple[str, type[Any]]) -> None:
     punt = PuntPath.of(prog)
     try:
         punt.take()
+        punt.hold(frozenset(), 1)
     finally:
         punt.close()

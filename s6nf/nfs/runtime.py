@@ -110,7 +110,9 @@ class NfRuntime:
         self._emitter = PacketEmitter(names, self.namespace)
         self._punt = PuntPath.pinned(self.pin_dir)
         self.slow = SlowPath(self._punt, agent.micro, handler, self._emitter,
-                             batch=getattr(self.nf, "handle_batch", None))
+                             batch=getattr(self.nf, "handle_batch", None),
+                             handoff=agent.handoff_wait)
+        agent.set_handoff_listener(self.slow)
         loop = asyncio.get_running_loop()
         self.slow.start(loop)
         self.slow.drain()

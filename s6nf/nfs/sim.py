@@ -70,7 +70,9 @@ class SimInstance:
         self.punt = PuntPath.of(self.program)
         micro: KeyedExecutor = self.agent.micro
         self.slow = SlowPath(self.punt, micro, self.handler, ListEmitter(self.outputs),
-                             batch=getattr(self.nf, "handle_batch", None))
+                             batch=getattr(self.nf, "handle_batch", None),
+                             handoff=self.agent.handoff_wait)
+        self.agent.set_handoff_listener(self.slow)
 
     async def start(self, bind: str = "127.0.0.1:0") -> str:
         port = await self.agent.start(bind)

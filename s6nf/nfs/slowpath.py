@@ -34,6 +34,9 @@ Handler = Callable[[Punted], Awaitable[Output]]
 BatchHandler = Callable[[list[Punted], Callable[[], list[Punted]]], Awaitable[list[Output]]]
 """An NF's slow path for a flow's queued packets; ``more()`` takes those queued since. It
 returns one output per packet handled, in order."""
+HandoffWait = Callable[[bytes], Awaitable[object] | None]
+"""The agent's ``handoff_wait``: what to await before work on a flow may start (its bucket is
+being handed over by a scale event), or None."""
 
 
 class Emitter(Protocol):
@@ -56,13 +59,16 @@ class SlowPath:
     def __init__(self, punt: PuntPath, micro: KeyedExecutor, handler: Handler,
                  emitter: Emitter, batch: BatchHandler | None = None,
                  max_queued: int = 1 << 16, max_backlog: int = 1 << 18,
-                 max_active: int = 64) -> None:
+                 max_active: int = 64, handoff: HandoffWait | None = None) -> None:
         """``max_queued``: packets one flow may have waiting; ``max_backlog``: all flows
         together (about 200 bytes each: the default bounds the backlog near 50 MB);
         ``max_active``: flows handled at once. The others wait off the event loop's ready
         queue, so the agent's control service and state channel, which share the loop, stay
-        responsive under a backlog (a scale event's RPCs would otherwise queue behind it)."""
+        responsive under a backlog (a scale event's RPCs would otherwise queue behind it).
+        ``handoff``: the agent's ``handoff_wait``, so that a flow handed over by a scale event
+        is not handled here before its previous instance has sent what it queued."""
         self.punt = punt
+        self.handoff = handoff
         self.micro = micro
         self.handler = handler
         self.batch = batch
@@ -143,7 +149,14 @@ class SlowPath:
         else:
             queue.append(pkt)
 
+    def hold(self, buckets: frozenset[int], of: int) -> None:
+        """The agent's handoff: the kernel must turn no entry of these buckets ready."""
+        self.punt.hold(buckets, of)
+
     async def _run(self, key: bytes, queue: deque[Punted]) -> None:
+        wait = self.handoff(key) if self.handoff is not None else None
+        if wait is not None:
+            await wait
         async with self._active:
             await self._run_flow(key, queue)
 

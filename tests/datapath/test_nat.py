@@ -8,7 +8,7 @@ from scapy.layers.l2 import Ether
 
 from s6nf.agent.test_run import XDP_DROP, XDP_REDIRECT
 from s6nf.agent.verdicts import Reason
-from s6nf.keys import FlowKey
+from s6nf.keys import FlowKey, bucket_of_bytes
 from s6nf.keyspace import initial
 from s6nf.nfs.kinds import SIM_MACS, nat_kind
 from s6nf.nfs.nat import NatConfig
@@ -213,6 +213,36 @@ def test_a_flow_whose_install_fails_leaves_no_entry_and_is_served_on_its_next_pa
             assert nat.inject(0, frame) == XDP_DROP
             await nat.settle()
             assert len(nat.outputs) == 1 and Ether(nat.outputs[0][1])[IP].src == PUBLIC
+        finally:
+            await nat.close()
+
+    run(go())
+
+
+def test_a_held_bucket_keeps_its_flows_entries_from_turning_ready_until_released():
+    """A scale event handing the flow's bucket over (s6nf/agent/dso/handoff.py): an entry
+    whose punted packets have all left stays with the agent while held, whatever the key
+    space's size (the program's 4096 buckets and a key space's 64 share their low bits)."""
+    async def go():
+        nat = await instance()
+        try:
+            for of, sport in ((64, 5001), (4096, 5002)):
+                frames = [udp("10.1.0.7", "203.0.113.11", sport, 53, payload=bytes([i]) * 8)
+                          for i in range(4)]
+                bucket = bucket_of_bytes(
+                    FlowKey.of("10.1.0.7", "203.0.113.11", sport, 53, 17).canonical(), of)
+                assert nat.inject(0, frames[0]) == XDP_DROP
+                await nat.settle()
+                nat.punt.hold(frozenset({bucket}), of)
+                assert nat.inject(0, frames[1]) == XDP_DROP
+                await nat.settle()
+                nat.punt.hold(frozenset({(bucket + 1) % of}), of)
+                assert nat.inject(0, frames[2]) == XDP_REDIRECT
+                nat.punt.hold(frozenset(), of)
+                assert nat.inject(0, frames[3]) == XDP_REDIRECT
+            assert [Ether(f)[UDP].load[0] for _, f in nat.outputs] == [0, 1, 2, 3] * 2
+            counts = nat.reasons()
+            assert counts[Reason.PUNTED] == 4 and counts[Reason.NOTE_READY] == 2
         finally:
             await nat.close()
 

@@ -9,11 +9,6 @@ from s6nf.equiv.case import Checker
 from tests.equiv.test_nat_equiv import SEED
 
 pytestmark = pytest.mark.root
-KNOWN = frozenset({"order", "shared"})
-"""Known, unfixed bugs: the reorder across a switch (see the NAT's campaign) and one-way
-calls lost across back-to-back scale events
-(tests/equiv_cases/monitor-s6-casts-lost-across-events.json, intermittent xfail). Campaigns count
-such cases and fail on anything else: outputs, per-flow entries, placement."""
 
 
 @pytest.fixture(scope="module")
@@ -24,9 +19,8 @@ def checker():
 
 
 @pytest.mark.parametrize(("mode", "schedules"), [(Mode.S6, 30), (Mode.STOP_AND_COPY, 10)])
-def test_a_short_random_campaign_finds_no_violation_but_the_known_ones(checker, mode,
-                                                                       schedules):
-    report = campaign(checker, schedules, mode, SEED, shrink=False, tolerate=KNOWN)
+def test_a_short_random_campaign_finds_no_violation(checker, mode, schedules):
+    report = campaign(checker, schedules, mode, SEED, shrink=False, tolerate=frozenset())
     print(report.summary())
     assert report.smallest is None, report.summary()
     assert report.generated == schedules

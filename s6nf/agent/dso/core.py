@@ -255,6 +255,12 @@ class AgentCore:
             self.fail(link, msg, Status.BAD_EPOCH,
                       f"epoch {msg.epoch} is not prepared here (at {self.epoch})")
             return
+        if kind == Kind.SYNC:
+            self.on_sync(link, msg)
+            return
+        if kind == Kind.SETTLE:
+            self.spawn(self.serve_settle(link, msg), "settle")
+            return
         ms = self.maps.get(msg.map_id)
         if ms is None:
             self.fail(link, msg, Status.UNKNOWN_MAP,
@@ -290,6 +296,12 @@ class AgentCore:
         raise NotImplementedError
 
     def on_call(self, link: Link, msg: Message, ms: MapState) -> None:
+        raise NotImplementedError
+
+    def on_sync(self, link: Link, msg: Message) -> None:
+        raise NotImplementedError
+
+    async def serve_settle(self, link: Link, msg: Message) -> None:
         raise NotImplementedError
 
     def on_push(self, link: Link, msg: Message, ms: MapState) -> None:

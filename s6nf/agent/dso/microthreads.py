@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable, Iterable
 
 from s6nf.agent.dso.errors import Overflow
 
@@ -27,6 +27,7 @@ class KeyedExecutor:
         self.max_per_key = max_per_key
         self._queues: dict[Hashable, deque[Work]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._drains: dict[Hashable, asyncio.Task[None]] = {}
         self.overflows = 0
         self.failures = 0
         self.done = 0
@@ -43,6 +44,7 @@ class KeyedExecutor:
             loop = asyncio.get_running_loop()
             task = loop.create_task(self._drain(key, queue), name=f"mt-{key!r}")
             self._tasks.add(task)
+            self._drains[key] = task
             task.add_done_callback(self._tasks.discard)
             return
         if len(queue) >= self.max_per_key:
@@ -64,10 +66,23 @@ class KeyedExecutor:
                 queue.popleft()
         finally:
             del self._queues[key]
+            if self._drains.get(key) is asyncio.current_task():
+                del self._drains[key]
 
     def queued(self, key: Hashable) -> int:
         queue = self._queues.get(key)
         return 0 if queue is None else len(queue)
+
+    def busy_keys(self) -> list[Hashable]:
+        """Keys with work waiting or running."""
+        return list(self._queues)
+
+    async def finished(self, keys: Iterable[Hashable]) -> None:
+        """Until the work of each of ``keys`` queued now (and what joins it before its queue
+        runs dry) has run."""
+        tasks = [t for t in (self._drains.get(k) for k in keys) if t is not None]
+        if tasks:
+            await asyncio.wait(tasks)
 
     async def idle(self) -> None:
         while self._tasks:

@@ -15,9 +15,10 @@ import contextlib
 import logging
 
 from s6nf.agent.dso.config import EpochStatus, Mode, Prepare, Switch
-from s6nf.agent.dso.core import AgentCore
 from s6nf.agent.dso.errors import DsoError
+from s6nf.agent.dso.handoff import HandoffMixin
 from s6nf.agent.dso.state import MapState
+from s6nf.agent.dso.sync import SyncMixin
 from s6nf.agent.dso.transport import Link
 from s6nf.agent.dso.wire import (
     Kind,
@@ -34,7 +35,7 @@ _RETRY_S = 0.05
 _POLL_S = 0.005
 
 
-class MigrationMixin(AgentCore):
+class MigrationMixin(HandoffMixin, SyncMixin):
     _push_task: asyncio.Task[None] | None = None
     _push_wanted: asyncio.Event | None = None
 
@@ -51,6 +52,7 @@ class MigrationMixin(AgentCore):
             )
         self.channel.set_addresses(msg.addresses)
         self.next = ks
+        self.hold_incoming(ks)
 
     async def switch(self, msg: Switch) -> None:
         """Make the prepared epoch current (no-op if a peer's message already did)."""
@@ -83,6 +85,7 @@ class MigrationMixin(AgentCore):
         log.info("agent %d: switched to epoch %d", me, epoch)
         if self.config.mode is Mode.STOP_AND_COPY:
             self._resumed.clear()
+        self.start_handoff()
         self.push_soon(None)
 
     def push_soon(self, ms: MapState | None) -> None:
@@ -207,7 +210,7 @@ class MigrationMixin(AgentCore):
         ``copied`` (only the copy is asked about), also requests sent in an older epoch and
         pulls from previous homes: these need the previous key space and its instances."""
         epoch = self.epoch
-        count = 0 if copied else self.older_requests()
+        count = 0 if copied else self.older_requests() + self.held_buckets()
         for ms in self.maps.values():
             count += len(ms.pushing) + (0 if copied else ms.locating)
             count += sum(1 for _, _, began in ms.fetching.values() if began < epoch)
@@ -222,14 +225,27 @@ class MigrationMixin(AgentCore):
 
     async def wait_drained(self, epoch: int, timeout_s: float = 30.0,
                            copied: bool = False) -> EpochStatus:
-        """Wait until ``is_drained(epoch)``; TimeoutError (naming what is left) otherwise."""
+        """Wait until ``is_drained(epoch)``, then until every one-way call sent from here has
+        been handled by its receiver (``sync.py``; not for ``copied``, the copy only);
+        TimeoutError (naming what is left) otherwise."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
-        while not self.is_drained(epoch, copied):
-            if loop.time() > deadline:
-                raise TimeoutError(f"agent {self.me}: epoch {epoch} not drained after "
-                                   f"{timeout_s} s: {self.status()}")
-            await asyncio.sleep(_POLL_S)
+        while True:
+            while not self.is_drained(epoch, copied):
+                if loop.time() > deadline:
+                    raise TimeoutError(f"agent {self.me}: epoch {epoch} not drained after "
+                                       f"{timeout_s} s: {self.status()}")
+                await asyncio.sleep(_POLL_S)
+            if copied:
+                break
+            try:
+                await asyncio.wait_for(self.sync_links(deep=True),
+                                       max(0.0, deadline - loop.time()))
+            except TimeoutError:
+                raise TimeoutError(f"agent {self.me}: epoch {epoch}: one-way calls not "
+                                   f"confirmed after {timeout_s} s") from None
+            if self.is_drained(epoch, copied):
+                break
         self._resumed.set()
         return self.status()
 

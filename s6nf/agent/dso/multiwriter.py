@@ -115,10 +115,12 @@ class MultiWriterMixin(AgentCore):
         while queue:
             spec, args, done, origin = queue.popleft()
             self.counters.forwarded += 1
-            if origin is not None:
+            if origin is not None and origin[1].kind == Kind.CAST:
+                self._forward_cast(origin[0], origin[1], ms, home)
+            elif origin is not None:
                 self.spawn(self._forward(origin[0], origin[1], ms, spec, args, home), "mw-forward")
             elif spec.consistency is Consistency.UNTETHER:
-                self.mw_cast(ms, key, spec, args)
+                self._forward_cast(None, None, ms, home, key, spec.index, marshal.dumps(args))
             else:
                 self.spawn(self._reroute(ms, key, spec, args, done), "mw-reroute")
 
@@ -153,7 +155,10 @@ class MultiWriterMixin(AgentCore):
         home = self.home_of(msg.key)
         if home != self.me:
             self.counters.forwarded += 1
-            self.spawn(self._forward(link, msg, ms, spec, args, home), "mw-forward")
+            if msg.kind == Kind.CAST:
+                self._forward_cast(link, msg, ms, home)
+            else:
+                self.spawn(self._forward(link, msg, ms, spec, args, home), "mw-forward")
             return
         one_way = msg.kind == Kind.CAST
         done = self._responder(link, msg, ms, spec, args, one_way)
@@ -181,19 +186,33 @@ class MultiWriterMixin(AgentCore):
 
         return done
 
+    def _forward_cast(self, link: Link | None, msg: Message | None, ms: MapState, home: int,
+                      key: bytes = b"", method: int = 0, body: bytes = b"") -> None:
+        """Hand a cast on to its home at once, in the step that handles it here: a SYNC
+        answered after this step then covers it (``sync.py``). ``msg``: a peer's cast (its
+        key, method and body are sent on); None: this agent's own (``key``, ``method``,
+        ``body``), already counted when it was made."""
+        if msg is not None:
+            key, method, body = msg.key, msg.method, msg.body
+        try:
+            self.channel.link_to(home).send(
+                encode_message(Kind.CAST, 0, ms.map_id, method, self.epoch, 0, key, body),
+                urgent=False)
+        except DsoError as exc:
+            self.counters.casts_lost += 1
+            text = f"forward of a cast to home {home} failed: {exc}"
+            if link is not None and msg is not None:
+                self.fail(link, msg, Status.UNREACHABLE, text)
+            else:
+                log.warning("agent %d: %s", self.me, text)
+
     async def _forward(
         self, link: Link, msg: Message, ms: MapState, spec: MethodSpec, args: Any, home: int
     ) -> None:
         try:
-            if msg.kind == Kind.CAST:
-                self.channel.link_to(home).send(
-                    encode_message(Kind.CAST, 0, ms.map_id, spec.index, self.epoch, 0, msg.key,
-                                   msg.body), urgent=False)
-                return
             reply = await self.request(home, Kind.CALL, 0, ms.map_id, spec.index, msg.key, msg.body)
             self.reply(link, msg, reply.status, reply.body)
         except DsoError as exc:
-            self.counters.casts_lost += msg.kind == Kind.CAST
             self.fail(link, msg, Status.UNREACHABLE, f"forward to home {home} failed: {exc}")
 
     async def mw_call(self, ms: MapState, key: bytes, spec: MethodSpec, args: Any) -> Any:

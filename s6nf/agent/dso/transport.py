@@ -68,6 +68,11 @@ class Link:
         self.frames_sent = 0
         self.overflows = 0
         """Sends refused because ``max_buffered`` messages were waiting (drop-newest)."""
+        self.batched = 0
+        """One-way messages sent (those not urgent), counted from the link's start."""
+        self.synced = 0
+        """``batched`` as it was when the last SYNC the peer answered was sent: those
+        messages have been handled at the peer (``sync.py``)."""
         loop = asyncio.get_running_loop()
         self.writer = loop.create_task(self._run_writer(), name=f"link-w{peer}")
 
@@ -78,6 +83,8 @@ class Link:
             self.overflows += 1
             raise Overflow(f"link to instance {self.peer}: {len(self._buf)} messages buffered")
         self._buf.append(message)
+        if not urgent:
+            self.batched += 1
         if urgent or len(self._buf) >= self._max_batch:
             self._ready.set()
         elif self._timer is None:

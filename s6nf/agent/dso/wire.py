@@ -49,6 +49,13 @@ class Kind(IntEnum):
     """MultiWriter untether call: one-way, no reply."""
     REPLY = 7
     """Answer to the request with the same ``req_id``; ``status`` says how it went."""
+    SYNC = 8
+    """A barrier behind the one-way messages sent before it on the same stream: answered once
+    the receiver has handled them (applied, queued at their home or sent on); with
+    ``Flag.DEEP``, once what it sent on has been handled too (``sync.py``)."""
+    SETTLE = 9
+    """New steering target to previous one: answer once your micro-threads have no work left
+    for flows of these buckets (body: u32 buckets; ``handoff.py``)."""
 
 
 class Flag(IntEnum):
@@ -56,6 +63,8 @@ class Flag(IntEnum):
     REMOVE = 2
     REVOKE = 4
     """On FETCH: sent by the home whose directory names the receiver as owner (not a pull)."""
+    DEEP = 8
+    """On SYNC: also sync what the receiver forwarded before it answers."""
 
 
 class Status(IntEnum):
@@ -132,7 +141,7 @@ def decode_frame(frame: bytes) -> list[Message]:
         if pos + MESSAGE_HEADER_LEN > end:
             raise MalformedFrame(f"message {index} of {count}: header truncated at byte {pos}")
         kind, status, map_id, method, epoch, req_id, key_len, body_len = unpack(frame, pos)
-        if not Kind.HELLO <= kind <= Kind.REPLY:
+        if not Kind.HELLO <= kind <= Kind.SETTLE:
             raise MalformedFrame(f"message {index}: unknown kind {kind}")
         if key_len > MAX_KEY_LEN:
             raise MalformedFrame(f"message {index}: key length {key_len} > {MAX_KEY_LEN}")
