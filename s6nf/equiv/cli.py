@@ -14,7 +14,7 @@ from s6nf.agent.dso import Mode
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("equiv", help="check that scaled runs emit what one instance emits, "
                                      "on random scale schedules (docs/equivalence.md)")
-    p.add_argument("--nf", choices=["nat", "monitor"], default="nat",
+    p.add_argument("--nf", choices=["nat", "monitor", "ids"], default="nat",
                    help="the NF to check (monitor: the asset monitor)")
     p.add_argument("--schedules", type=int, default=1000,
                    help="random (trace, schedule) cases to check (default 1000)")
@@ -57,6 +57,9 @@ def run(args: argparse.Namespace) -> int:
         report = campaign(checker, args.schedules, Mode(args.mode), seed, args.shrink,
                           args.out, progress, frozenset(args.tolerate))
         print(report.summary())
+        if checker.covered:
+            print("  reference runs raised: " + ", ".join(
+                f"{what}: {n}" for what, n in sorted(checker.covered.items())))
         return 2 if report.smallest is not None else 0
     finally:
         checker.close()

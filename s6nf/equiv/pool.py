@@ -9,7 +9,7 @@ from typing import Any
 
 from s6nf.agent.loader import Program, load
 from s6nf.agent.punt import PuntPath
-from s6nf.agent.structs import FlowKeyC, FlowStats, NatEntry, PuntPend
+from s6nf.agent.structs import FlowKeyC, FlowStats, IdsFlow, NatEntry, PuntPend
 
 DEFINES = {"MAX_FLOWS": 1024, "MAX_PEND": 1024, "PUNT_RING_PAGES": 16}
 """Small maps: a trace has tens of flows, and the agent drains the ring after every packet."""
@@ -40,7 +40,8 @@ class ProgramPool:
 
 
 FLOW_MAPS: dict[str, tuple[str, type[Any]]] = {"nat": ("nat_flows", NatEntry),
-                                               "monitor": ("flows", FlowStats)}
+                                               "monitor": ("flows", FlowStats),
+                                               "ids": ("ids_flows", IdsFlow)}
 """Each program's per-flow map and its value type."""
 
 
