@@ -80,6 +80,7 @@ class Driver:
         self._left_casts = (0, 0)
 
     async def run(self, schedule: Schedule) -> RunRecord:
+        self.pool.reserve(MAX_ALIVE)
         try:
             await self._run(schedule)
         except RunAborted as exc:

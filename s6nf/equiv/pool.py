@@ -28,6 +28,16 @@ class ProgramPool:
             return prog
         return self._free.pop()
 
+    def reserve(self, count: int) -> None:
+        """Have ``count`` programs loaded. Loading compiles, which blocks the event loop for
+        about two seconds, as long as the agents' call timeout: done mid-run (a new instance
+        at a scale event) it stalls every agent in this process at once, and calls in flight
+        time out though nothing was wrong with the protocol. So runs reserve first."""
+        while len(self._all) < count:
+            prog = load(self.program, defines=DEFINES)
+            self._all.append(prog)
+            self._free.append(prog)
+
     def give(self, prog: Program) -> None:
         empty(prog, FLOW_MAPS[self.program])
         self._free.append(prog)
