@@ -34,11 +34,15 @@ class Counterexample(AssertionError):
 
 @st.composite
 def cases(draw: st.DrawFn, mode: Mode = Mode.S6, nf: str = "nat") -> Case:
+    ids = nf == "ids"
+    marks = st.integers(0, 0xFFFF) if ids else st.just(0)
     specs = draw(st.lists(st.builds(FlowSpec, st.booleans(), st.integers(0, 5),
-                                    st.integers(0, 127)), min_size=1, max_size=MAX_FLOWS))
+                                    st.integers(0, 127), marks),
+                          min_size=1, max_size=MAX_FLOWS))
     order = [i for i, spec in enumerate(specs) for _ in script(i, spec)]
     picks = draw(st.permutations(order))
-    trace = Trace(tuple(specs), tuple(picks), draw(st.integers(0, 0xFFFF)))
+    salt = draw(st.integers(0, 0xFFFF))
+    trace = Trace(tuple(specs), tuple(picks), salt, draw(st.integers(1, 3)) if ids else 0)
     gaps = draw(st.lists(st.tuples(st.integers(0, len(order) - 1), st.integers(0, 2),
                                    st.integers(0, 2)), min_size=1, max_size=MAX_EVENTS))
     at, events = 0, []

@@ -5,18 +5,21 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from s6nf.agent.dso import Mode
 from s6nf.equiv.compare import Violation, compare
+from s6nf.equiv.compare_ids import compare_ids
 from s6nf.equiv.driver import reference, run
 from s6nf.equiv.pool import ProgramPool
 from s6nf.equiv.schedule import Schedule
 from s6nf.equiv.trace import Trace
 
-NFS = ("nat", "monitor")
+NFS = ("nat", "monitor", "ids")
 """The NFs the checker runs (``driver.kind_named``)."""
 
 
@@ -45,8 +48,14 @@ class Case:
                    Mode(data.get("mode", "s6")), nf)
 
 
+ALERT_LOG = logging.getLogger("s6nf.ids.alerts")
+
+
 class Checker:
-    """Runs cases on one event loop with one pool of loaded programs (reused by every run)."""
+    """Runs cases on one event loop with one pool of loaded programs (reused by every run).
+
+    ``covered`` counts what the reference runs did that the comparison looks at (the IDS's
+    alerts by sid, port scans): a campaign whose traces never trigger them checks little."""
 
     def __init__(self, nf: str = "nat") -> None:
         if nf not in NFS:
@@ -55,6 +64,10 @@ class Checker:
         self.pool = ProgramPool(nf)
         self.loop = asyncio.new_event_loop()
         self.runs = 0
+        self.covered: Counter[str] = Counter()
+        self._alert_level = ALERT_LOG.level
+        if nf == "ids":
+            ALERT_LOG.setLevel(logging.ERROR)
 
     def check(self, case: Case) -> list[Violation]:
         return self.loop.run_until_complete(self.check_async(case))
@@ -65,9 +78,15 @@ class Checker:
         ref = await reference(case.trace, self.pool, case.schedule.pace)
         got = await run(case.trace, case.schedule, self.pool, case.mode)
         self.runs += 1
+        for alert in ref.alerts:
+            self.covered[f"sid {alert['sid']}" if alert["event"] == "alert" else "portscan"] += 1
+        if self.nf == "ids":
+            return compare_ids(case.trace, ref, got)
         return compare(case.trace, ref, got, self.nf)
 
     def close(self) -> None:
+        if self.nf == "ids":
+            ALERT_LOG.setLevel(self._alert_level)
         self.loop.run_until_complete(self.loop.shutdown_asyncgens())
         self.loop.close()
         self.pool.close()

@@ -15,6 +15,7 @@ exactly one instance; fields are compared except ``last_seen_ns`` (a clock) and 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from s6nf.agent.structs import NatEntryRecord
@@ -33,8 +34,10 @@ _PUBLIC = NAT.public_int
 class Violation:
     kind: str
     """"run" (the scaled run failed a step), "port", "output" (packets missing, extra or
-    changed), "order" (the same packets in another order), "placement", "state" (per-flow
-    entries), "shared" (MultiWriter objects, and one-way calls never applied), or
+    changed), "order" (the same packets, or a flow's IDS alerts, in another order),
+    "placement", "state" (per-flow entries), "shared" (MultiWriter objects, and one-way calls
+    never applied), "alert" (IDS alerts missing, extra or changed), "scan" (a port scan
+    reported later than by one instance, or not by the end: see ``compare_ids``), or
     "reference" (the single instance itself misbehaved: the checker's premise)."""
     flow: int | None
     detail: str
@@ -49,7 +52,7 @@ def _swap16(value: int) -> int:
     return int.from_bytes(value.to_bytes(2, "little"), "big")
 
 
-def _by_flow(run: RunRecord) -> tuple[dict[Side, list[tuple[int, bytes]]], int]:
+def by_side(run: RunRecord) -> tuple[dict[Side, list[tuple[int, bytes]]], int]:
     flows: dict[Side, list[tuple[int, bytes]]] = defaultdict(list)
     untagged = 0
     for direction, frame in run.outputs:
@@ -95,7 +98,7 @@ def _describe(frames: list[tuple[int, bytes]]) -> str:
     return " ".join(tags) + (" …" if len(frames) > 24 else "")
 
 
-def _outputs(ref: dict[Side, list[tuple[int, bytes]]],
+def compare_outputs(ref: dict[Side, list[tuple[int, bytes]]],
              got: dict[Side, list[tuple[int, bytes]]], rename: dict[int, int],
              out: list[Violation]) -> None:
     for side in sorted(set(ref) | set(got)):
@@ -185,21 +188,27 @@ def _state(trace: Trace, ref: RunRecord, got: RunRecord, ports: dict[int, int],
                                                 f"(reference, scaled): {diff}"))
 
 
+def run_problems(ref: RunRecord, got: RunRecord) -> list[Violation]:
+    """What went wrong in the runs themselves (casts never applied count as shared state)."""
+    out = [Violation("reference", None, p) for p in ref.problems]
+    out += [Violation("shared" if p.endswith(UNAPPLIED) else "run", None, p)
+            for p in got.problems]
+    return out
+
+
 def compare(trace: Trace, ref: RunRecord, got: RunRecord, nf: str = "nat") -> list[Violation]:
     """Every way ``got`` (the scaled run) differs from ``ref``; empty if equivalent. The NAT
     is compared up to a renaming of public ports; an NF that rewrites no address (the asset
     monitor) byte for byte, its shared objects included."""
-    out: list[Violation] = [Violation("reference", None, p) for p in ref.problems]
-    out += [Violation("shared" if p.endswith(UNAPPLIED) else "run", None, p)
-            for p in got.problems]
-    ref_flows, ref_untagged = _by_flow(ref)
-    got_flows, got_untagged = _by_flow(got)
+    out = run_problems(ref, got)
+    ref_flows, ref_untagged = by_side(ref)
+    got_flows, got_untagged = by_side(got)
     if ref_untagged or got_untagged:
         out.append(Violation("output", None, f"untagged frames left: {ref_untagged} in the "
                                              f"reference, {got_untagged} in the scaled run"))
     if nf != "nat":
-        _outputs(ref_flows, got_flows, {}, out)
-        _plain_state(ref, got, out)
+        compare_outputs(ref_flows, got_flows, {}, out)
+        plain_state(ref, got, out)
         _objects(ref, got, out)
         return out
     premise: list[Violation] = []
@@ -207,7 +216,7 @@ def compare(trace: Trace, ref: RunRecord, got: RunRecord, nf: str = "nat") -> li
     out += [Violation("reference", v.flow, v.detail) for v in premise]
     got_ports = _ports(got_flows, "scaled run", out)
     rename = {f: ref_ports[f] for f in got_ports if f in ref_ports}
-    _outputs(ref_flows, got_flows, rename, out)
+    compare_outputs(ref_flows, got_flows, rename, out)
     by_port = {got_ports[f]: ref_ports[f] for f in rename}
     if len(by_port) == len(rename):
         _state(trace, ref, got, by_port, out)
@@ -227,9 +236,11 @@ def _plain_flow(key: bytes) -> int | None:
     return flow if flow >= 0 else None
 
 
-def _plain_state(ref: RunRecord, got: RunRecord, out: list[Violation]) -> None:
-    """Per-flow entries of an NF that keeps its packets' own keys: equal but for clocks, and
-    each held by one instance."""
+def plain_state(ref: RunRecord, got: RunRecord, out: list[Violation],
+                flow_of: Callable[[bytes], int | None] = _plain_flow,
+                ignored: frozenset[str] = CLOCK_FIELDS) -> None:
+    """Per-flow entries of an NF that keeps its packets' own keys: equal but for the
+    ``ignored`` fields (clocks), and each held by one instance."""
     want = {k: v for entries in ref.entries.values() for k, v in entries.items()}
     have: dict[bytes, object] = {}
     holders: dict[bytes, list[int]] = defaultdict(list)
@@ -239,20 +250,20 @@ def _plain_state(ref: RunRecord, got: RunRecord, out: list[Violation]) -> None:
             have[key] = entry
     for key, where in sorted(holders.items()):
         if len(where) > 1:
-            out.append(Violation("placement", _plain_flow(key), f"entry {key.hex()} held by "
-                                                               f"instances {where}"))
+            out.append(Violation("placement", flow_of(key), f"entry {key.hex()} held by "
+                                                           f"instances {where}"))
     for key in sorted(set(want) | set(have)):
         a, b = want.get(key), have.get(key)
         if a is None or b is None:
             which = "only in the scaled run" if a is None else "missing in the scaled run"
-            out.append(Violation("state", _plain_flow(key), f"entry {key.hex()} {which}"))
+            out.append(Violation("state", flow_of(key), f"entry {key.hex()} {which}"))
             continue
-        fa = {n: v for n, v in vars(a).items() if n not in CLOCK_FIELDS}
-        fb = {n: v for n, v in vars(b).items() if n not in CLOCK_FIELDS}
+        fa = {n: v for n, v in vars(a).items() if n not in ignored}
+        fb = {n: v for n, v in vars(b).items() if n not in ignored}
         if fa != fb:
             diff = {n: (v, fb.get(n)) for n, v in fa.items() if fb.get(n) != v}
-            out.append(Violation("state", _plain_flow(key), f"entry {key.hex()} differs "
-                                                            f"(reference, scaled): {diff}"))
+            out.append(Violation("state", flow_of(key), f"entry {key.hex()} differs "
+                                                        f"(reference, scaled): {diff}"))
 
 
 def _objects(ref: RunRecord, got: RunRecord, out: list[Violation]) -> None:

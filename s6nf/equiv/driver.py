@@ -13,17 +13,18 @@ or at the end of the trace. Nothing waits on a clock in place of a protocol step
 from __future__ import annotations
 
 import asyncio
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from s6nf.agent.dso import Mode, MwMap, Prepare, Switch
+from s6nf.equiv.ids_setup import IDS_CONFIG
 from s6nf.equiv.pool import ProgramPool
 from s6nf.equiv.schedule import Schedule
 from s6nf.equiv.trace import FORWARD, Step, Trace, forward_frame, read_tag, reply_frame
 from s6nf.keyspace import KeySpace, initial, rebalance
-from s6nf.nfs.kinds import monitor_kind, nat_kind
+from s6nf.nfs.kinds import ids_kind, monitor_kind, nat_kind
 from s6nf.nfs.nat import NatConfig
 from s6nf.nfs.portpool import PortRange
 from s6nf.nfs.sim import NfKind, Output, SimInstance
@@ -52,6 +53,8 @@ class RunRecord:
     """instance → canonical key → per-flow entry (a Record), after the last event completed."""
     objects: dict[str, dict[int, dict[bytes, dict[str, Any]]]] = field(default_factory=dict)
     """MultiWriter map name → instance → key → the object's attributes, at the end."""
+    alerts: deque[dict[str, Any]] = field(default_factory=deque)
+    """The IDS's alerts in the order they were raised, over every instance."""
     problems: list[str] = field(default_factory=list)
     """What went wrong in the run itself (a leaver not empty, a protocol step that failed)."""
     skipped: list[Tag] = field(default_factory=list)
@@ -77,6 +80,7 @@ class Driver:
         self._left_casts = (0, 0)
 
     async def run(self, schedule: Schedule) -> RunRecord:
+        self.pool.reserve(MAX_ALIVE)
         try:
             await self._run(schedule)
         except RunAborted as exc:
@@ -117,6 +121,8 @@ class Driver:
     async def _add(self, instance: int) -> None:
         sim = SimInstance(self.kind, instance, self.ks, config=self.agent_config,
                           program=self.pool.take(), outputs=self.record.outputs)
+        if hasattr(sim.nf, "alerts"):
+            sim.nf.alerts = self.record.alerts
         self.sims[instance] = sim
         self.addresses[instance] = await sim.start("127.0.0.1:0")
 
@@ -244,12 +250,14 @@ class Driver:
 
 
 def kind_named(nf: str) -> NfKind:
-    """The NFs the checker runs: ``nat`` and ``monitor`` (the asset monitor)."""
+    """The NFs the checker runs: ``nat``, ``monitor`` (the asset monitor) and ``ids``."""
     if nf == "nat":
         return nat_kind(NAT)
     if nf == "monitor":
         return monitor_kind()
-    raise ValueError(f"the checker runs the nat and the monitor, not {nf!r}")
+    if nf == "ids":
+        return ids_kind(IDS_CONFIG)
+    raise ValueError(f"the checker runs the nat, the monitor and the ids, not {nf!r}")
 
 
 async def run(trace: Trace, schedule: Schedule, pool: ProgramPool,

@@ -9,7 +9,7 @@ from typing import Any
 
 from s6nf.agent.loader import Program, load
 from s6nf.agent.punt import PuntPath
-from s6nf.agent.structs import FlowKeyC, FlowStats, NatEntry, PuntPend
+from s6nf.agent.structs import FlowKeyC, FlowStats, IdsFlow, NatEntry, PuntPend
 
 DEFINES = {"MAX_FLOWS": 1024, "MAX_PEND": 1024, "PUNT_RING_PAGES": 16}
 """Small maps: a trace has tens of flows, and the agent drains the ring after every packet."""
@@ -28,6 +28,16 @@ class ProgramPool:
             return prog
         return self._free.pop()
 
+    def reserve(self, count: int) -> None:
+        """Have ``count`` programs loaded. Loading compiles, which blocks the event loop for
+        about two seconds, as long as the agents' call timeout: done mid-run (a new instance
+        at a scale event) it stalls every agent in this process at once, and calls in flight
+        time out though nothing was wrong with the protocol. So runs reserve first."""
+        while len(self._all) < count:
+            prog = load(self.program, defines=DEFINES)
+            self._all.append(prog)
+            self._free.append(prog)
+
     def give(self, prog: Program) -> None:
         empty(prog, FLOW_MAPS[self.program])
         self._free.append(prog)
@@ -40,7 +50,8 @@ class ProgramPool:
 
 
 FLOW_MAPS: dict[str, tuple[str, type[Any]]] = {"nat": ("nat_flows", NatEntry),
-                                               "monitor": ("flows", FlowStats)}
+                                               "monitor": ("flows", FlowStats),
+                                               "ids": ("ids_flows", IdsFlow)}
 """Each program's per-flow map and its value type."""
 
 

@@ -31,6 +31,14 @@ INSIDE_NET = 0x0A010000
 """10.1.0.0: inside hosts."""
 SERVER_NET = 0xCB007100
 """203.0.113.0: servers."""
+TCP_SERVICES = (80, 8080, 443)
+UDP_SERVICES = (53, 123)
+"""Service ports of a trace with ``hosts``; the IDS checker's rules name 80, 8080 and 53."""
+TRIGGERS = (b"GET /ADMIN/panel HTTP/1.0", b"\xde\xad\xbe\xef leak", b"user=root;pass=",
+            b"\x07example\x03com", b"nothing to see")
+"""Payload bytes some packets carry after their tag (``FlowSpec.marks``): the IDS checker's
+rules match the first four (content, content either way, pcre, content and pcre) on the
+right ports and directions; the last matches nothing."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +50,10 @@ class FlowSpec:
     """Forward data packets (TCP, after the handshake) or datagrams (UDP, at least one)."""
     answers: int
     """Bit i set: the server answers forward packet i (TCP: the SYN and FIN always are)."""
+    marks: int = 0
+    """Bit i set: the flow's packet i (in script order, both directions) carries one of
+    ``TRIGGERS`` after its tag (which one depends on the flow and i): what the IDS's rules
+    look for."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +71,8 @@ class Step:
     """Payload bytes after the tag."""
     answers: int = -1
     """For a reply: the forward packet (its ``n``) whose output it answers."""
+    trigger: int = -1
+    """Index into ``TRIGGERS`` of the bytes it carries after its tag, or -1."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +83,11 @@ class Trace:
     of every flow's script follows the picks, flow by flow."""
     salt: int = 0
     """Varies the flows' ports, hence which buckets they hash to."""
+    hosts: int = 0
+    """0: every flow from its own inside host (what the NAT's checks assume). n > 0: flow i
+    comes from inside host i mod n, so a host opens several flows (the IDS's port-scan
+    detection counts them), and flows go to several service ports (some that no IDS rule
+    names, whose flows are not inspected)."""
 
     def steps(self) -> list[Step]:
         scripts = [script(i, spec) for i, spec in enumerate(self.flows)]
@@ -85,25 +104,41 @@ class Trace:
     def endpoints(self, flow: int) -> FlowKey:
         """The flow's forward 5-tuple: inside host → server."""
         spec = self.flows[flow]
-        inside = INSIDE_NET + 1 + flow
+        inside = INSIDE_NET + 1 + (flow % self.hosts if self.hosts else flow)
         server = SERVER_NET + 1 + flow % 7
         sport = 1024 + (self.salt * 7919 + flow * 104729) % 60000
-        dport = 80 if spec.tcp else 53
+        if self.hosts:
+            services = TCP_SERVICES if spec.tcp else UDP_SERVICES
+            dport = services[flow % len(services)]
+        else:
+            dport = 80 if spec.tcp else 53
         return FlowKey(inside, server, sport, dport, IPPROTO_TCP if spec.tcp else IPPROTO_UDP)
 
+    def flow_of(self) -> dict[bytes, int]:
+        """Canonical key → the flow it is (no NAT in between)."""
+        return {self.endpoints(i).canonical(): i for i in range(len(self.flows))}
+
     def to_json(self) -> dict[str, Any]:
-        return {"flows": [[int(f.tcp), f.data, f.answers] for f in self.flows],
-                "picks": list(self.picks), "salt": self.salt}
+        out: dict[str, Any] = {
+            "flows": [[int(f.tcp), f.data, f.answers] + ([f.marks] if f.marks else [])
+                      for f in self.flows],
+            "picks": list(self.picks), "salt": self.salt}
+        if self.hosts:
+            out["hosts"] = self.hosts
+        return out
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Trace:
         """Raises ValueError naming what is missing or malformed."""
         try:
-            return cls(tuple(FlowSpec(bool(t), int(d), int(a)) for t, d, a in data["flows"]),
-                       tuple(int(p) for p in data["picks"]), int(data.get("salt", 0)))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ValueError(f"a trace is {{'flows': [[tcp, data, answers], ...], 'picks': "
-                             f"[flow, ...], 'salt': n}}; got {data!r}: {exc!r}") from None
+            flows = tuple(FlowSpec(bool(f[0]), int(f[1]), int(f[2]),
+                                   int(f[3]) if len(f) > 3 else 0) for f in data["flows"])
+            return cls(flows, tuple(int(p) for p in data["picks"]), int(data.get("salt", 0)),
+                       int(data.get("hosts", 0)))
+        except (KeyError, IndexError, TypeError, ValueError) as exc:
+            raise ValueError(f"a trace is {{'flows': [[tcp, data, answers(, marks)], ...], "
+                             f"'picks': [flow, ...], 'salt': n(, 'hosts': n)}}; got {data!r}: "
+                             f"{exc!r}") from None
 
 
 def script(flow: int, spec: FlowSpec) -> list[Step]:
@@ -111,12 +146,17 @@ def script(flow: int, spec: FlowSpec) -> list[Step]:
     steps: list[Step] = []
     fwd = rep = 0
 
+    def trigger() -> int:
+        i = len(steps)
+        return (flow + i) % len(TRIGGERS) if spec.marks >> i & 1 else -1
+
     def send(flags: int, size: int, answered: bool) -> None:
         nonlocal fwd, rep
-        steps.append(Step(flow, FORWARD, fwd, flags, size))
+        steps.append(Step(flow, FORWARD, fwd, flags, size, trigger=trigger()))
         if answered:
             reply_flags = flags | TCP_ACK if flags & (TCP_SYN | TCP_FIN) else flags & TCP_ACK
-            steps.append(Step(flow, REPLY, rep, reply_flags, 16 + 8 * (rep % 3), fwd))
+            steps.append(Step(flow, REPLY, rep, reply_flags, 16 + 8 * (rep % 3), fwd,
+                              trigger()))
             rep += 1
         fwd += 1
 
@@ -136,13 +176,17 @@ def script(flow: int, spec: FlowSpec) -> list[Step]:
     return steps
 
 
-def random_trace(rng: random.Random, flows: int, max_data: int = 5) -> Trace:
-    """``flows`` random flows whose packets are interleaved at random."""
+def random_trace(rng: random.Random, flows: int, max_data: int = 5, hosts: int = 0,
+                 marks: bool = False) -> Trace:
+    """``flows`` random flows whose packets are interleaved at random (``marks``: some carry
+    ``TRIGGERS``)."""
     specs = tuple(FlowSpec(rng.random() < 0.6, rng.randint(0, max_data),
-                           rng.getrandbits(max_data + 2)) for _ in range(flows))
+                           rng.getrandbits(max_data + 2),
+                           rng.getrandbits(16) & rng.getrandbits(16) if marks else 0)
+                  for _ in range(flows))
     picks = [i for i, spec in enumerate(specs) for _ in script(i, spec)]
     rng.shuffle(picks)
-    return Trace(specs, tuple(picks), rng.randrange(1 << 16))
+    return Trace(specs, tuple(picks), rng.randrange(1 << 16), hosts)
 
 
 def tag(step: Step) -> bytes:
@@ -166,7 +210,8 @@ def _template(key: FlowKey) -> FrameTemplate:
 def _frame(key: FlowKey, step: Step) -> bytes:
     seq = 1000 * (step.direction + 1) + 100 * step.n
     ack = 1000 * (2 - step.direction) + 100 * step.n if step.flags & TCP_ACK else 0
-    return _template(key).frame(tag(step), step.size, step.n + (step.direction << 12), seq,
+    payload = tag(step) + (TRIGGERS[step.trigger] if step.trigger >= 0 else b"")
+    return _template(key).frame(payload, step.size, step.n + (step.direction << 12), seq,
                                 ack, step.flags)
 
 

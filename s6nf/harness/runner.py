@@ -22,7 +22,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,7 @@ from s6nf.harness.compare import (
     normal_throughput_pps,
     ratios,
 )
+from s6nf.harness.nf_state import agent_state, entry_state
 from s6nf.harness.schedule import Step
 from s6nf.keys import FlowKey, unpack_canonical
 from s6nf.measure.sequence import sequence_report
@@ -88,6 +89,9 @@ class BenchSpec:
     """The workload's first ``concurrency`` flows open evenly over this long."""
     flow_size: Distribution | None = None
     """Packets per flow (None: the workload's default, docs/measurement.md)."""
+    nf_options: Mapping[str, str] | None = None
+    """The agents' NF options (``--nf-option``), which run the NF's slow path; None: the
+    NAT's ``NAT_OPTIONS``, and no slow path for the other NFs."""
 
 
 NAT_OPTIONS = {"public": "198.51.100.1", "ports": "1024-65535", "idle_timeout_s": "3600",
@@ -179,7 +183,8 @@ def _run_mode(spec: BenchSpec, workload: Workload,
                      else nat_keys(tb, workload.flows))
         sent = {sink_keys[k]: n for k, n in workload.flows.items()}
         verdicts = instance_verdicts(tb)
-        placement = state_placement(tb) if spec.nf == "nat" else {}
+        placement = (state_placement(tb) if spec.nf == "nat"
+                     else entry_state(tb, spec.nf) if spec.nf_options is not None else {})
         with SinkCounters.pinned(tb.pin_dir("sink")) as sink:
             hists = sink.histograms()
             measured = summarize(sink, sent)
@@ -207,14 +212,22 @@ async def _run(tb: Testbed, spec: BenchSpec, pcap: Path,
     were is recorded with the results."""
     with tempfile.TemporaryDirectory() as tmp, management_services(
             tb, Path(tmp) / "controller.json",
-            nf_options=NAT_OPTIONS if spec.nf == "nat" else None, mode=spec.mode) as plane:
+            nf_options=_nf_options(spec), mode=spec.mode) as plane:
         await asyncio.to_thread(plane.wait_registered, len(tb.topology().instances))
         first = await asyncio.to_thread(plane.scale_to, spec.schedule[0].instances)
         if not first["ok"]:
             raise RuntimeError(f"first install failed: {first}")
         results = await _under_load(tb, spec, pcap, plane, progress)
         results["control_plane"] = control_plane_sockets(plane)
+        if spec.nf_options is not None:
+            results["agents"] = await agent_state(plane.call_agents, spec.nf)
         return results
+
+
+def _nf_options(spec: BenchSpec) -> Mapping[str, str] | None:
+    if spec.nf_options is not None:
+        return spec.nf_options
+    return NAT_OPTIONS if spec.nf == "nat" else None
 
 
 def control_plane_sockets(plane: ControlPlane) -> dict[str, Any]:
