@@ -116,11 +116,13 @@ class NfTarget:
         self.sim = SimInstance(kind, 0, initial([0], DEFAULT_BUCKETS))
         self._since_drain = 0
         self._public_port = 0
+        self._frames: tuple[bytes, ...] = ()
+        """The established flow's packet in each direction, and what must leave for it."""
+        self._wants: tuple[bytes, ...] = ()
 
     async def start(self) -> None:
         await self.sim.start()
-        syn = est.packet(0, "S")
-        self.sim.inject(0, syn)
+        self.sim.inject(0, est.packet(0, "S"))
         await self.sim.settle()
         if self.name == "nat":
             out = [f for d, f in self.sim.outputs if d == 0]
