@@ -11,7 +11,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from s6nf import cli_config, cli_control, cli_host, cli_nf, cli_pki
+from s6nf import cli_config, cli_control, cli_fuzz, cli_host, cli_nf, cli_pki
 from s6nf.rpc import RpcError
 
 ALL_MODES = ("s6", "stop-and-copy", "remote-only", "local-only")
@@ -104,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_pki.add_parsers(sub)
     cli_nf.add_parsers(sub)
     cli_host.add_parsers(sub)
+    cli_fuzz.add_parsers(sub)
 
     bench = sub.add_parser("bench", help="an NF under a scale schedule at a set load, measured "
                                          "in the kernel; results as JSON, Markdown and PNG")
@@ -167,6 +168,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cli_nf.run(args)
         if args.command == "host":
             return cli_host.run(args)
+        if args.command == "fuzz":
+            return cli_fuzz.run(args)
         return _demo(args)
     except (RuntimeError, ValueError, LookupError, OSError, RpcError) as exc:
         print(f"s6nf: error: {exc}", file=sys.stderr)

@@ -79,9 +79,12 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     scale.add_argument("--controller", default=DEFAULT_CONTROLLER)
     scale.add_argument("--tls-dir", type=Path, default=None, help=_CLIENT_TLS)
 
-    status = sub.add_parser("status", help="epoch, load per instance, members")
+    status = sub.add_parser("status", help="epoch, members, and per instance: packets by "
+                                           "verdict, slow-path queue, maps, migration")
     status.add_argument("--controller", default=DEFAULT_CONTROLLER)
     status.add_argument("--json", action="store_true")
+    status.add_argument("--brief", action="store_true",
+                        help="the controller's view only (do not ask the agents)")
     status.add_argument("--tls-dir", type=Path, default=None, help=_CLIENT_TLS)
 
 
@@ -186,13 +189,10 @@ async def _dispatch(args: argparse.Namespace) -> int:
                         tls=load_dir(args.tls_dir, "client"))
     try:
         if args.command == "status":
-            reply = await client.call("Status")
-            if args.json:
-                print(json.dumps(reply, indent=1))
-            else:
-                print(f"epoch {reply['epoch']}; buckets per instance {reply['load']}; "
-                      f"members {[m['instance'] for m in reply['members']]}; "
-                      f"silent {reply['silent']}")
+            from s6nf.cli_status import format_status
+
+            reply = await client.call("Status", {"instances": not args.brief})
+            print(json.dumps(reply, indent=1) if args.json else format_status(reply))
             return 0
         if args.how == "to" and args.count is None:
             raise ValueError("'s6nf scale to' needs a count")

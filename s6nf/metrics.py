@@ -9,6 +9,7 @@ any other path is 404 and an unreadable request 400.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import logging
 import math
 from collections.abc import Callable, Iterable, Mapping
@@ -16,19 +17,25 @@ from dataclasses import dataclass, field
 
 log = logging.getLogger(__name__)
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+KINDS = ("counter", "gauge", "histogram")
+LATENCY_BOUNDS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                  0.5, 1.0, 2.5, 5.0)
+"""Upper bounds (seconds) of the latency histograms' buckets, 100 µs to 5 s."""
 
 
 @dataclass(frozen=True)
 class Sample:
     value: float
     labels: Mapping[str, str] = field(default_factory=dict)
+    suffix: str = ""
+    """Appended to the family's name: a histogram's ``_bucket``, ``_sum`` and ``_count``."""
 
 
 @dataclass(frozen=True)
 class Family:
     name: str
     kind: str
-    """counter or gauge."""
+    """counter, gauge or histogram."""
     help: str
     collect: Callable[[], Iterable[Sample]]
 
@@ -51,8 +58,8 @@ class Registry:
 
     def add(self, name: str, kind: str, help_text: str,
             collect: Callable[[], Iterable[Sample]]) -> None:
-        if kind not in ("counter", "gauge"):
-            raise ValueError(f"metric kind must be counter or gauge, got {kind!r}")
+        if kind not in KINDS:
+            raise ValueError(f"metric kind must be one of {', '.join(KINDS)}, got {kind!r}")
         if name in self._families:
             raise ValueError(f"metric {name} registered twice")
         self._families[name] = Family(name, kind, help_text, collect)
@@ -71,10 +78,54 @@ class Registry:
             lines.append(f"# HELP {family.name} {family.help}")
             lines.append(f"# TYPE {family.name} {family.kind}")
             for s in samples:
+                name = family.name + s.suffix
                 labels = ",".join(f'{k}="{_escape(v)}"' for k, v in sorted(s.labels.items()))
-                lines.append(f"{family.name}{{{labels}}} {_number(s.value)}" if labels
-                             else f"{family.name} {_number(s.value)}")
+                lines.append(f"{name}{{{labels}}} {_number(s.value)}" if labels
+                             else f"{name} {_number(s.value)}")
         return "\n".join(lines) + "\n"
+
+
+class Histogram:
+    """Observations per label value (e.g. per request kind) in fixed buckets; kept as plain
+    counts, so observing costs a few list operations on the path that is timed."""
+
+    def __init__(self, label: str, bounds: tuple[float, ...] = LATENCY_BOUNDS) -> None:
+        self.label = label
+        self.bounds = bounds
+        self._series: dict[str, tuple[list[int], list[float]]] = {}
+        """label value → (count per bucket, [sum])."""
+
+    def observe(self, value: str, seconds: float) -> None:
+        counts, total = self._series.setdefault(value, ([0] * (len(self.bounds) + 1), [0.0]))
+        counts[bisect.bisect_left(self.bounds, seconds)] += 1
+        total[0] += seconds
+
+    def count(self, value: str) -> int:
+        series = self._series.get(value)
+        return 0 if series is None else sum(series[0])
+
+    def samples(self) -> list[Sample]:
+        out: list[Sample] = []
+        for value, (counts, total) in sorted(self._series.items()):
+            running = 0
+            for bound, n in zip((*self.bounds, math.inf), counts, strict=True):
+                running += n
+                le = "+Inf" if math.isinf(bound) else repr(bound)
+                out.append(Sample(running, {self.label: value, "le": le}, "_bucket"))
+            out.append(Sample(total[0], {self.label: value}, "_sum"))
+            out.append(Sample(running, {self.label: value}, "_count"))
+        return out
+
+
+def parse_text(text: str) -> dict[str, float]:
+    """A scrape's samples, ``name{labels}`` → value, as rendered (labels sorted); comments
+    skipped. For tests and ``s6nf status``, not a general exposition-format parser."""
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            out[name] = float(value)
+    return out
 
 
 class MetricsServer:

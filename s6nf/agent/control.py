@@ -6,7 +6,8 @@ that holds nothing takes the given key space as current: how a fresh or standby 
 ``Prepare`` (key space e+1 and peers' addresses); ``Switch`` (e+1 is current);
 ``WaitDrained`` (until nothing of epoch e is left here); ``Retire`` (forget epoch e);
 ``Assets`` and ``Alerts`` (what the agent's NF answers: the asset monitor's assets homed here
-and its totals; the IDS's recent alerts).
+and its totals; the IDS's recent alerts); ``Report`` (the status with the instance's packets
+by reason, map occupancy, slow-path queue and migration progress: ``s6nf status``).
 """
 
 from __future__ import annotations
@@ -50,17 +51,20 @@ class AgentControl:
     """Serves ``s6nf.Agent`` for one DsoAgent."""
 
     def __init__(self, agent: DsoAgent,
-                 nf_query: Callable[[str], Awaitable[Json]] | None = None) -> None:
+                 nf_query: Callable[[str], Awaitable[Json]] | None = None,
+                 report: Callable[[], Json] | None = None) -> None:
         """``nf_query(name)`` answers the NF's queries (``Assets``, ``Alerts``); it raises
-        ``RpcRefused`` for one the NF does not answer."""
+        ``RpcRefused`` for one the NF does not answer. ``report()`` answers ``Report``: the
+        instance's packets, maps, slow path and migration (``s6nf.agent.report``)."""
         self.agent = agent
         self._nf_query = nf_query
+        self._report = report
 
     def handler(self) -> grpc.GenericRpcHandler:
         return generic_handler(SERVICE, {
             "Status": self.status, "Adopt": self.adopt, "Prepare": self.prepare,
             "Switch": self.switch, "WaitDrained": self.wait_drained, "Retire": self.retire,
-            "Assets": self.assets, "Alerts": self.alerts,
+            "Assets": self.assets, "Alerts": self.alerts, "Report": self.report,
         })
 
     def holds_nothing(self) -> bool:
@@ -73,6 +77,13 @@ class AgentControl:
         s = self.agent.status()
         return {"instance": s.instance, "epoch": s.epoch, "to_push": s.to_push,
                 "in_flight": s.in_flight, "holds_nothing": self.holds_nothing()}
+
+    async def report(self, request: Json) -> Json:
+        """The status, and what ``report()`` tells (the DSO's migration figures without one)."""
+        reply = await self.status({})
+        if self._report is not None:
+            reply.update(self._report())
+        return reply
 
     async def adopt(self, request: Json) -> Json:
         ks = key_space_from_json(request.get("key_space"))

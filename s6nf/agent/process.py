@@ -10,20 +10,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
 
-from s6nf.agent.bpfmap import BpfMap, RawMap
+from s6nf.agent import report
 from s6nf.agent.control import SERVICE as AGENT_SERVICE
 from s6nf.agent.control import AgentControl
 from s6nf.agent.dso.agent import DsoAgent
 from s6nf.agent.dso.config import AgentConfig, Mode
 from s6nf.agent.dso.host import resolve
 from s6nf.agent.dso.maps import Schema
-from s6nf.agent.maps import ProgramStats
-from s6nf.agent.structs import FlowKeyC, FlowStats, NatEntry
 from s6nf.keys import DEFAULT_BUCKETS
 from s6nf.keyspace import KeySpace
 from s6nf.metrics import MetricsServer, Registry, Sample
@@ -34,8 +33,8 @@ from s6nf.tls.peers import AGENT_CONTROL
 
 log = logging.getLogger(__name__)
 CONTROLLER_SERVICE = "s6nf.Controller"
-FLOW_MAPS = {"flows": FlowStats, "nat_flows": NatEntry}
-"""Per-flow maps whose occupancy the metrics report, the first one an NF has."""
+FLOW_MAPS = ("flows", "nat_flows", "ids_flows")
+"""The NF's per-flow map, whichever the instance has (``s6nf_datapath_flows``)."""
 
 
 @dataclass(frozen=True)
@@ -78,11 +77,18 @@ class AgentSettings:
 def agent_metrics(dso: DsoAgent, pin_dir: Path | None) -> Registry:
     r = Registry()
     r.gauge("s6nf_agent_epoch", "Epoch this agent acts in.", lambda: dso.epoch)
+    r.gauge("s6nf_agent_migration_in_progress",
+            "1 from an epoch's prepare until the previous epoch is retired.",
+            lambda: report.migration(dso)["in_progress"])
     r.gauge("s6nf_agent_objects_to_push",
             "Objects held here from older epochs whose home is now elsewhere.",
             lambda: dso.status().to_push)
     r.gauge("s6nf_agent_objects_in_flight", "Objects pushed and not yet acknowledged.",
             lambda: dso.status().in_flight)
+    r.add("s6nf_agent_migrated_objects_total", "counter",
+          "Objects moved by migrations: pushed away, received, pulled from a previous home.",
+          lambda: [Sample(report.migration(dso)[how], {"how": how})
+                   for how in ("pushed", "received", "pulled")])
     r.gauge("s6nf_agent_slow_path_queued", "Micro-thread work items queued or running.",
             lambda: dso.micro.depth)
     r.add("s6nf_agent_slow_path_total", "counter", "Micro-thread work items by outcome.",
@@ -91,16 +97,52 @@ def agent_metrics(dso: DsoAgent, pin_dir: Path | None) -> Registry:
                    Sample(dso.micro.overflows, {"outcome": "refused_overflow"})])
     r.add("s6nf_agent_dso_total", "counter", "DSO activity by kind (calls, fetches, pushes...).",
           lambda: [Sample(v, {"kind": k}) for k, v in vars(dso.counters).items()])
+    r.add("s6nf_agent_dso_request_seconds", "histogram",
+          "Round trip of DSO requests to peers, by kind (acquire, fetch, push, call).",
+          dso.request_latency.samples)
     if pin_dir is not None:
+        maps = _Occupancy(pin_dir)
         r.add("s6nf_datapath_packets_total", "counter", "Packets by verdict or note.",
-              lambda: _datapath(pin_dir, reasons=True))
+              lambda: [Sample(n, {"reason": reason})
+                       for reason, n in report.reasons(pin_dir).items()])
+        r.add("s6nf_datapath_map_entries", "gauge", "Entries in the instance's per-flow maps.",
+              lambda: [Sample(n, {"map": m}) for m, (n, _) in maps.read().items()])
+        r.add("s6nf_datapath_map_capacity", "gauge", "Capacity of the per-flow maps.",
+              lambda: [Sample(cap, {"map": m}) for m, (_, cap) in maps.read().items()])
         r.add("s6nf_datapath_flows", "gauge", "Flow table entries and capacity.",
-              lambda: _datapath(pin_dir, reasons=False))
+              maps.flows)
     return r
 
 
+class _Occupancy:
+    """The maps' occupancy, read once per scrape (every family above asks for it)."""
+
+    def __init__(self, pin_dir: Path, max_age_s: float = 0.5) -> None:
+        self.pin_dir = pin_dir
+        self.max_age_s = max_age_s
+        self._read_at = -max_age_s
+        self._value: dict[str, tuple[int, int]] = {}
+
+    def read(self) -> dict[str, tuple[int, int]]:
+        now = time.monotonic()
+        if now - self._read_at >= self.max_age_s:
+            self._value = report.occupancy(self.pin_dir)
+            self._read_at = now
+        return self._value
+
+    def flows(self) -> list[Sample]:
+        occupied = self.read()
+        name = next((n for n in FLOW_MAPS if n in occupied), None)
+        if name is None:
+            return []
+        n, cap = occupied[name]
+        return [Sample(n, {"what": "entries", "map": name}),
+                Sample(cap, {"what": "capacity", "map": name})]
+
+
 def slow_path_metrics(r: Registry, runtime: NfRuntime) -> None:
-    """The NF's punted packets by outcome and its backlog (docs/punt-design.md)."""
+    """The NF's punted packets by outcome, its backlog and its own counters
+    (docs/punt-design.md, docs/hostile-input.md)."""
 
     def outcomes() -> list[Sample]:
         if runtime.slow is None:
@@ -111,20 +153,12 @@ def slow_path_metrics(r: Registry, runtime: NfRuntime) -> None:
           outcomes)
     r.gauge("s6nf_nf_backlog", "Punted packets waiting in the agent's flow queues.",
             lambda: runtime.slow.backlog if runtime.slow is not None else 0)
-
-
-def _datapath(pin_dir: Path, reasons: bool) -> list[Sample]:
-    if reasons:
-        with ProgramStats.pinned(pin_dir) as stats:
-            return [Sample(n, {"reason": r.name.lower()})
-                    for r, n in sorted(stats.reason_counts().items())]
-    name = next((n for n in FLOW_MAPS if (pin_dir / n).exists()), None)
-    if name is None:
-        return []
-    with BpfMap.pinned(str(pin_dir / name), FlowKeyC, FLOW_MAPS[name]) as flows:
-        raw = RawMap(flows)
-        return [Sample(len(raw.keys()), {"what": "entries", "map": name}),
-                Sample(flows.max_entries, {"what": "capacity", "map": name})]
+    r.add("s6nf_nf_reinjection_dropped_total", "counter",
+          "Re-injected frames the socket's full send queue refused.",
+          lambda: [Sample(runtime.reinjection_dropped)])
+    r.add("s6nf_nf_events_total", "counter",
+          "The NF's own counters (new flows, refusals on a full map, alerts...).",
+          lambda: [Sample(v, {"event": k}) for k, v in report.nf_counters(runtime).items()])
 
 
 def load_schema(ref: str) -> Schema:
@@ -154,7 +188,9 @@ class AgentProcess:
             schema = self.runtime.schema
         self.dso = DsoAgent(AgentConfig(s.instance, mode=s.mode, tls=s.tls), schema,
                             KeySpace(0, (s.instance,) * s.buckets))
-        self.control = AgentControl(self.dso, self._nf_query if s.nf else None)
+        self.control = AgentControl(self.dso, self._nf_query if s.nf else None,
+                                    lambda: report.agent_report(self.dso, s.pin_dir,
+                                                                self.runtime))
         self.ready = asyncio.Event()
         self._server: grpc.aio.Server | None = None
         self._controller = JsonClient(s.controller, CONTROLLER_SERVICE, timeout_s=2.0, tls=s.tls)

@@ -23,7 +23,7 @@ from s6nf.controller.scaler import PHASES, ScaleOutcome, execute
 from s6nf.keys import DEFAULT_BUCKETS
 from s6nf.keyspace import KeySpace
 from s6nf.metrics import MetricsServer, Registry, Sample
-from s6nf.rpc import Json, JsonClient, RpcRefused, field, generic_handler
+from s6nf.rpc import Json, JsonClient, RpcError, RpcRefused, field, generic_handler
 from s6nf.tls import Material, add_port, aio_server
 from s6nf.tls.peers import CONTROLLER_API
 
@@ -73,6 +73,11 @@ class Controller:
         """The scale phase running now, for metrics."""
         self.outcomes = {"ok": 0, "failed": 0}
         self.last_phases: dict[str, float] = {}
+        self.phases_started: dict[str, int] = {}
+        """Scale phases begun, by name: a phase shorter than the scrape interval still
+        shows, as a step of this counter."""
+        self.buckets_moved = 0
+        """Buckets moved by every scale event so far (each moves its state with it)."""
         self.registry = self._metrics()
         self._metrics_server: MetricsServer | None = None
 
@@ -92,11 +97,17 @@ class Controller:
                 lambda: 1 if self.phase is not None else 0)
         r.add("s6nf_controller_scale_phase", "gauge", "1 for the scale phase running now.",
               lambda: [Sample(1 if self.phase == p else 0, {"phase": p}) for p in PHASES])
+        r.add("s6nf_controller_scale_phases_started_total", "counter",
+              "Scale phases begun, by phase.",
+              lambda: [Sample(self.phases_started.get(p, 0), {"phase": p}) for p in PHASES])
         r.add("s6nf_controller_scale_events_total", "counter", "Scale events by outcome.",
               lambda: [Sample(n, {"outcome": o}) for o, n in self.outcomes.items()])
         r.add("s6nf_controller_last_scale_phase_seconds", "gauge",
               "How long each phase of the last scale event took.",
               lambda: [Sample(t, {"phase": p}) for p, t in self.last_phases.items()])
+        r.add("s6nf_controller_buckets_moved_total", "counter",
+              "Buckets scale events moved to another instance.",
+              lambda: [Sample(self.buckets_moved)])
         r.add("s6nf_controller_target_connect_failures_total", "counter",
               "Failed attempts to reach the steering target.",
               lambda: [Sample(self.target_failures)])
@@ -211,21 +222,43 @@ class Controller:
 
         def phase(name: str | None) -> None:
             self.phase = name
+            if name is not None:
+                self.phases_started[name] = self.phases_started.get(name, 0) + 1
 
         outcome = await execute(plan, agents, self.state.addresses(), write,
                                 self.settings.phase_timeout_s, switched, phase)
         self.outcomes["ok" if outcome.ok else "failed"] += 1
+        self.buckets_moved += outcome.moved
         self.last_phases = {p.name: p.seconds for p in outcome.phases}
         log.info("scale to %d: %s", count, outcome.to_json())
         return outcome
 
     async def status(self, request: Json) -> Json:
+        """Epoch, load, members; with ``{"instances": true}`` also each member's own report
+        (packets by reason, queue, maps, migration), or the error asking it raised."""
         ks = self.state.key_space
         now = time.monotonic()
-        return {
+        reply: Json = {
             "epoch": None if ks is None else ks.epoch,
             "load": {} if ks is None else {str(i): n for i, n in sorted(ks.load().items())},
             "key_space": None if ks is None else key_space_to_json(ks),
             "members": [m.to_json() for m in self.state.members.values()],
             "silent": core.silent(self.state, now, self.settings.heartbeat_timeout_s),
+            "scale_phase": self.phase,
         }
+        if request.get("instances"):
+            reply["instances"] = await self._reports()
+        return reply
+
+    async def _reports(self, timeout_s: float = 3.0) -> Json:
+        members = sorted(self.state.members.values(), key=lambda m: m.instance)
+
+        async def one(member: Member) -> Json:
+            try:
+                answer: Json = await self._agent(member).call("Report", timeout_s=timeout_s)
+                return answer
+            except (RpcError, TimeoutError, ConnectionError) as exc:
+                return {"instance": member.instance, "error": str(exc) or type(exc).__name__}
+
+        answers = await asyncio.gather(*(one(m) for m in members))
+        return {str(m.instance): a for m, a in zip(members, answers, strict=True)}

@@ -29,6 +29,7 @@ from typing import Any
 from s6nf.agent.dso import BytesKey, IpKey, MwMap, Schema, SwMap
 from s6nf.agent.dso.agent import DsoAgent
 from s6nf.agent.dso.ebpf_storage import EbpfStorage
+from s6nf.agent.dso.errors import StorageFull
 from s6nf.agent.punt import Punted
 from s6nf.agent.structs import IdsFlowRecord
 from s6nf.nfs.frames import TCP, BadFrame, Headers, parse
@@ -86,6 +87,9 @@ class IdsCounters:
     scans: int = 0
     whitelisted: int = 0
     bad_frames: int = 0
+    table_full: int = 0
+    """Packets of flows refused an entry because the flow map was full: forwarded, not
+    tracked or inspected (docs/hostile-input.md)."""
 
 
 Egress = Callable[[int], tuple[bytes, bytes]]
@@ -133,18 +137,21 @@ class Ids:
             log.warning("IDS: unreadable punted frame: %s", exc)
             return None
         payload = payload_of(pkt.frame, h)
-        async with self.flows.access(pkt.key, create=True) as view:
-            entry = IdsFlowRecord.from_bytes(view.to_bytes())
-            if entry.packets == 0:
-                await self._new_flow(h, entry)
-            entry.packets += 1
-            entry.bytes += len(pkt.frame)
-            entry.last_seen_ns = coarse_ns()
-            if h.proto == TCP:
-                entry.tcp_state = next_state(entry.tcp_state, h.tcp_flags)
-            if entry.inspect and payload:
-                self._inspect(h, payload)
-            self.flows.storage.put(pkt.key, entry.to_bytes())
+        try:
+            async with self.flows.access(pkt.key, create=True) as view:
+                entry = IdsFlowRecord.from_bytes(view.to_bytes())
+                if entry.packets == 0:
+                    await self._new_flow(h, entry)
+                entry.packets += 1
+                entry.bytes += len(pkt.frame)
+                entry.last_seen_ns = coarse_ns()
+                if h.proto == TCP:
+                    entry.tcp_state = next_state(entry.tcp_state, h.tcp_flags)
+                if entry.inspect and payload:
+                    self._inspect(h, payload)
+                self.flows.storage.put(pkt.key, entry.to_bytes())
+        except StorageFull:
+            self.counters.table_full += 1
         smac, dmac = self.egress(pkt.direction)
         return pkt.direction, dmac + smac + pkt.frame[12:]
 

@@ -26,6 +26,7 @@ from typing import Any
 from s6nf.agent.dso import BytesKey, IpKey, MwMap, Schema, SwMap
 from s6nf.agent.dso.agent import DsoAgent
 from s6nf.agent.dso.ebpf_storage import EbpfStorage
+from s6nf.agent.dso.errors import StorageFull
 from s6nf.agent.punt import Punted
 from s6nf.agent.structs import FlowStatsRecord
 from s6nf.nfs.assets import Asset, Totals
@@ -56,6 +57,9 @@ class MonitorCounters:
     new_flows: int = 0
     handshakes: int = 0
     bad_frames: int = 0
+    table_full: int = 0
+    """Packets of flows refused an entry because the flow map was full: forwarded, not
+    watched (docs/hostile-input.md)."""
 
 
 Egress = Callable[[int], tuple[bytes, bytes]]
@@ -87,10 +91,15 @@ class AssetMonitor:
             log.warning("monitor: unreadable punted frame: %s", exc)
             return None
         now = coarse_ns()
-        async with self.flows.access(pkt.key, create=True) as view:
-            entry = FlowStatsRecord.from_bytes(view.to_bytes())
-            updates = self._count(entry, h, len(pkt.frame), now)
-            self.flows.storage.put(pkt.key, entry.to_bytes())
+        try:
+            async with self.flows.access(pkt.key, create=True) as view:
+                entry = FlowStatsRecord.from_bytes(view.to_bytes())
+                updates = self._count(entry, h, len(pkt.frame), now)
+                self.flows.storage.put(pkt.key, entry.to_bytes())
+        except StorageFull:
+            self.counters.table_full += 1
+            smac, dmac = self.egress(pkt.direction)
+            return pkt.direction, dmac + smac + pkt.frame[12:]
         for addr, method, args in updates:
             self.hosts.cast(IpKey(addr), method, *args)
         self.counters.packets += 1

@@ -104,6 +104,11 @@ class NfRuntime:
         self._punt: PuntPath | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
+    @property
+    def reinjection_dropped(self) -> int:
+        """Re-injected frames the socket's full send queue refused (counted drops)."""
+        return 0 if self._emitter is None else self._emitter.dropped
+
     def start(self, agent: DsoAgent) -> None:
         handler, self.nf = self.kind.handler(agent, self.pin_dir)
         names = interface_names(egress_ifindexes(self.pin_dir), self.namespace)

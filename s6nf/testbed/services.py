@@ -40,13 +40,16 @@ class ControlPlane:
     """The running processes, and the calls a test or the harness makes to them."""
 
     def __init__(self, testbed: Testbed, state_file: Path, config_args: list[str],
-                 console: Console, metrics_port: int | None) -> None:
+                 console: Console, metrics_port: int | None,
+                 agent_metrics_port: int | None = None) -> None:
         self.testbed = testbed
         self.config = testbed.config
         self.address = self.config.controller_address
         """The controller's API (``ip:port`` on the controller host's management address)."""
         self.console = console
         self.metrics_port = metrics_port
+        self.agent_metrics_port = agent_metrics_port
+        """Each agent's Prometheus endpoint's port, on its management address (None: none)."""
         self._state_file = state_file
         self._config_args = config_args
         self._procs: dict[str, subprocess.Popen[str]] = {}
@@ -67,6 +70,8 @@ class ControlPlane:
                     "--pin-dir", str(self.testbed.pin_dir(host)), "--mode", mode]
             if schema:
                 args += ["--schema", schema]
+            if self.agent_metrics_port is not None:
+                args += ["--metrics-port", str(self.agent_metrics_port)]
             if nf_options is not None:
                 args += ["--nf", self.testbed.nf, "--netns", self.testbed.namespace(host)]
                 for key, value in nf_options.items():
@@ -135,10 +140,15 @@ class ControlPlane:
 
     def metrics(self) -> str:
         """The controller's Prometheus page (needs ``metrics_port``)."""
-        if self.metrics_port is None:
-            raise TestbedError("the controller was started without a metrics port")
-        ip = self.config.host(self.config.controller.host).management_ip
-        return self.console.http_get(f"http://{ip}:{self.metrics_port}/metrics")
+        return self.console.http_get(self.metrics_url(self.config.controller.host))
+
+    def metrics_url(self, host: str) -> str:
+        """The Prometheus page of the controller's host or of an agent's (``nf<i>``)."""
+        port = self.metrics_port if host == self.config.controller.host \
+            else self.agent_metrics_port
+        if port is None:
+            raise TestbedError(f"{host}'s component was started without a metrics port")
+        return f"http://{self.config.host(host).management_ip}:{port}/metrics"
 
     def sockets(self) -> dict[str, list[TcpSocket]]:
         """Every IPv4 TCP socket in each control-plane host's namespace, now."""
@@ -151,6 +161,7 @@ class ControlPlane:
 def management_services(testbed: Testbed, state_file: Path, tls_dir: Path | None = None, *,
                         nf_options: Mapping[str, str] | None = None, mode: str = "s6",
                         schema: str = "", metrics_port: int | None = None,
+                        agent_metrics_port: int | None = None,
                         roles: Collection[str] = ROLES) -> Iterator[ControlPlane]:
     """Start the control plane (each server once it says it listens) and a console on the
     controller host; stops them on exit. ``nf_options`` (None: none) has the agents run the
@@ -171,7 +182,8 @@ def management_services(testbed: Testbed, state_file: Path, tls_dir: Path | None
         init_pki(tls_dir, components(config))
         config_args += ["--tls-dir", str(tls_dir)]
     with Console(testbed.namespace(config.controller.host), tls) as console:
-        plane = ControlPlane(testbed, state_file, config_args, console, metrics_port)
+        plane = ControlPlane(testbed, state_file, config_args, console, metrics_port,
+                             agent_metrics_port)
         try:
             plane.start(nf_options, mode, schema, roles)
             yield plane

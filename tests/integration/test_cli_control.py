@@ -98,6 +98,12 @@ def test_controller_agents_scale_and_status_from_the_command_line(tmp_path):
             assert phase in out.stdout
         status = json.loads(cli("status", "--controller", controller, "--json").stdout)
         assert status["epoch"] == 2 and status["load"] == {"0": 2048, "1": 2048}
+        assert {i: r["epoch"] for i, r in status["instances"].items()} == {
+            "0": 2, "1": 2, "2": 0}, "the third agent is a standby, never adopted"
+        assert all(r["migration"]["in_progress"] in (0, 1) for r in status["instances"].values())
+        text = cli("status", "--controller", controller).stdout
+        assert text.startswith("epoch 2; scale event: none running")
+        assert "instance 1: 2,048 buckets, epoch 2" in text and "migration" in text
         bad = cli("scale", "to", "9", "--controller", controller)
         assert bad.returncode == 1 and "only 3 agents registered" in bad.stderr
         assert ctl.poll() is None
@@ -150,3 +156,5 @@ def test_metrics_show_a_scale_event_start_and_finish(tmp_path):
         agent = scrape(agent_metrics)
         assert agent["s6nf_agent_epoch"] == 1
         assert agent["s6nf_agent_objects_to_push"] == 0
+        assert agent['s6nf_agent_migrated_objects_total{how="pushed"}'] == 0
+        assert after["s6nf_controller_buckets_moved_total"] == 4096

@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 
-from s6nf.metrics import MetricsServer, Registry, Sample
+from s6nf.metrics import Histogram, MetricsServer, Registry, Sample, parse_text
 
 
 def registry() -> Registry:
@@ -34,8 +34,26 @@ def test_bad_registrations_are_refused():
     r.gauge("x", "x", lambda: 1)
     with pytest.raises(ValueError, match="twice"):
         r.gauge("x", "x", lambda: 1)
-    with pytest.raises(ValueError, match="counter or gauge"):
+    with pytest.raises(ValueError, match="counter, gauge, histogram"):
         r.add("y", "summary", "y", lambda: [])
+
+
+def test_a_histogram_renders_cumulative_buckets_sum_and_count():
+    h = Histogram("kind", bounds=(0.001, 0.01))
+    for seconds in (0.0005, 0.001, 0.005, 2.0):
+        h.observe("call", seconds)
+    h.observe("fetch", 0.02)
+    r = Registry()
+    r.add("s6nf_test_seconds", "histogram", "Latency.", h.samples)
+    m = parse_text(r.render())
+    assert "# TYPE s6nf_test_seconds histogram" in r.render()
+    assert m['s6nf_test_seconds_bucket{kind="call",le="0.001"}'] == 2
+    assert m['s6nf_test_seconds_bucket{kind="call",le="0.01"}'] == 3
+    assert m['s6nf_test_seconds_bucket{kind="call",le="+Inf"}'] == 4
+    assert m['s6nf_test_seconds_count{kind="call"}'] == 4 == h.count("call")
+    assert m['s6nf_test_seconds_sum{kind="call"}'] == pytest.approx(2.0065)
+    assert m['s6nf_test_seconds_bucket{kind="fetch",le="0.01"}'] == 0
+    assert m['s6nf_test_seconds_count{kind="fetch"}'] == 1
 
 
 async def fetch(port: int, request: bytes) -> bytes:

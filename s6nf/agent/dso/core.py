@@ -31,6 +31,7 @@ from s6nf.agent.dso.wire import (
 )
 from s6nf.keys import bucket_of_bytes
 from s6nf.keyspace import KeySpace
+from s6nf.metrics import Histogram
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,8 @@ class Counters:
     bad_frames: int = 0
     errors_answered: int = 0
     casts_lost: int = 0
+    pulled: int = 0
+    """Objects this home pulled from their previous home after a switch (migration)."""
 
 
 class AgentCore:
@@ -75,6 +78,8 @@ class AgentCore:
         """The key space before the current one, until the controller retires it."""
         self.next: KeySpace | None = None
         self.counters = Counters()
+        self.request_latency = Histogram("kind")
+        """Round trips of requests to peers (acquire, fetch, push, call), by kind."""
         self.channel = StateChannel(
             self.me, self, config.flush_interval_s, config.max_batch, config.max_buffered,
             tls=config.tls,
@@ -154,10 +159,13 @@ class AgentCore:
         )
         epoch = self.epoch
         self._open_requests[epoch] = self._open_requests.get(epoch, 0) + 1
+        sent = asyncio.get_running_loop().time()
         try:
             link.send(encode_message(kind, flags, map_id, method, epoch, req_id, key, body))
             return await fut
         finally:
+            self.request_latency.observe(kind.name.lower(),
+                                         asyncio.get_running_loop().time() - sent)
             timer.cancel()
             self._pending.pop(req_id, None)
             left = self._open_requests[epoch] - 1

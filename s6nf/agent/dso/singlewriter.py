@@ -297,6 +297,7 @@ class SingleWriterMixin(AgentCore):
         finally:
             ms.locating -= 1
         if data is not None:
+            self.counters.pulled += 1
             self.store(ms, key, Status.OK, data, self.epoch)
         elif ms.storage.get(key) is None:
             return None
