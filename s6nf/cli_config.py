@@ -40,5 +40,6 @@ def run(args: argparse.Namespace) -> int:
     print(f"  nf {config.nf.name}: {config.nf.instances} of {len(config.nf_hosts)} instances; "
           f"target {config.target.kind} at {config.target.address}; controller at "
           f"{config.controller_address}")
-    print(f"  maps: {config.maps.buckets} buckets, {config.maps.flows} flows")
+    print(f"  maps: {config.maps.buckets} buckets, {config.maps.flows} flows, "
+          f"{config.maps.punt_ring_mib} MiB punt ring")
     return 0

@@ -30,11 +30,13 @@ from s6nf.agent.maps import ProgramStats, SinkCounters, SteeringMaps
 from s6nf.agent.p4rt import serve
 from s6nf.agent.p4rt.ebpf_backend import EbpfBackend
 from s6nf.agent.structs import NatEntryRecord
+from s6nf.config.schema import TestbedConfig
 from s6nf.controller.app import Controller, ControllerSettings
 from s6nf.controller.p4rt_client import DeviceConfig
 from s6nf.harness import plots, report
 from s6nf.harness.compare import (
     FlowOutcome,
+    capacity_figures,
     equivalence,
     flow_outcomes,
     loss_figures,
@@ -48,7 +50,14 @@ from s6nf.measure.summary import summarize
 from s6nf.nfs.frames import host16, host32
 from s6nf.nfs.nat_maps import NatTables
 from s6nf.testbed.agents import agent_processes
-from s6nf.testbed.replay import ReplayResult, replay, wait_until_stable
+from s6nf.testbed.replay import (
+    PacedPart,
+    ReplayResult,
+    paced_parts,
+    replay,
+    replay_parts,
+    wait_until_stable,
+)
 from s6nf.testbed.testbed import Testbed
 from s6nf.testbed.topology import default_config, gen_link, instance_host
 from s6nf.testbed.workload import Distribution, Workload, WorkloadSpec, generate
@@ -91,12 +100,28 @@ class BenchSpec:
     """The workload's first ``concurrency`` flows open evenly over this long."""
     flow_size: Distribution | None = None
     """Packets per flow (None: the workload's default, docs/measurement.md)."""
+    punt_ring_mib: int | None = None
+    """Each instance's punt ring (None: the configuration's ``[maps] punt_ring_mib``)."""
+    capacity_instances: int = 0
+    """After each mode's run, measure its capacity: the trace replayed at top speed through
+    this many instances with no scale event (0: no capacity run)."""
+    top_speed: bool = False
+    """Replay as fast as gen can send instead of at ``rate_pps``."""
+    parts: tuple[PacedPart, ...] = ()
+    """The trace as parts of one rate each (``paced_parts``; set by ``run_modes`` for a
+    workload with a ramp); empty: the whole trace at ``rate_pps``."""
 
 
 NAT_OPTIONS = {"public": "198.51.100.1", "ports": "1024-65535", "idle_timeout_s": "3600",
                "close_linger_s": "3600"}
 """The bench's NAT: expiry held off for the run, so every flow's translation can still be read
 afterwards to match what the sink received with what was sent."""
+
+
+def nf_options(nf: str) -> dict[str, str]:
+    """The settings the bench's agents run ``nf``'s slow path with (every NF the bench runs
+    has one: the NAT's translations, the monitor's new flows and assets)."""
+    return NAT_OPTIONS if nf == "nat" else {}
 
 
 def run(spec: BenchSpec, progress: Callable[[str], None] = print) -> dict[str, Any]:
@@ -125,8 +150,11 @@ def run_modes(spec: BenchSpec, modes: Sequence[str], progress: Callable[[str], N
             flows=spec.flows, concurrency=spec.concurrency, rate_pps=spec.rate_pps,
             seed=spec.seed, dst_mac=gen_link().b.mac, one_way=spec.nf == "nat",
             ramp_s=spec.ramp_s, flow_size=spec.flow_size or DEFAULT_FLOW_SIZE))
+        spec = dataclasses.replace(spec, parts=tuple(
+            paced_parts(workload.path, workload.pace, Path(tmp))))
         progress(f"workload: {workload.packets} packets of {len(workload.flows)} flows "
-                 f"(replayed at {spec.rate_pps:,} pps, ~{workload.packets / spec.rate_pps:.1f} s;"
+                 f"(replayed at {spec.rate_pps:,} pps after a {spec.ramp_s:g} s ramp, "
+                 f"~{sum(p.packets / p.rate_pps for p in workload.pace):.1f} s;"
                  f" schedule {_schedule_text(spec.schedule)} spans {duration:.1f} s)")
         reference = None
         if single_reference:
@@ -138,6 +166,13 @@ def run_modes(spec: BenchSpec, modes: Sequence[str], progress: Callable[[str], N
             progress(f"[{n}/{len(modes)}] mode {mode}")
             runs[mode], outcomes[mode] = _run_mode(dataclasses.replace(spec, mode=mode),
                                                    workload, progress)
+            if spec.capacity_instances:
+                progress(f"[{n}/{len(modes)}] mode {mode}: capacity, {spec.capacity_instances} "
+                         "instances, the trace at top speed")
+                top, _ = _run_mode(capacity_spec(spec, mode), workload, progress)
+                runs[mode]["capacity"] = capacity_figures(top)
+                progress(f"  {mode}: delivered {runs[mode]['capacity']['delivered_pps']:,.0f} "
+                         f"packets/s of {runs[mode]['capacity']['offered_pps']:,.0f} offered")
     if reference is not None:
         for mode, run_ in runs.items():
             run_["equivalence"] = equivalence(outcomes[mode], single)
@@ -162,6 +197,12 @@ def run_modes(spec: BenchSpec, modes: Sequence[str], progress: Callable[[str], N
 OUTPUT_FILES = ("results.json", "summary.md", "throughput.png", "latency_cdf.png", "modes.png")
 
 
+def capacity_spec(spec: BenchSpec, mode: str) -> BenchSpec:
+    """``spec``'s capacity run in ``mode``: no scale event, the replay at top speed."""
+    return dataclasses.replace(spec, mode=mode, schedule=[Step(0.0, spec.capacity_instances)],
+                               top_speed=True, capacity_instances=0)
+
+
 def _schedule_text(schedule: Sequence[Step]) -> str:
     return ",".join(f"{s.instances}@{s.at_s:g}s" for s in schedule)
 
@@ -169,9 +210,7 @@ def _schedule_text(schedule: Sequence[Step]) -> str:
 def _run_mode(spec: BenchSpec, workload: Workload,
               progress: Callable[[str], None]) -> tuple[dict[str, Any], FlowOutcome]:
     peak = max(s.instances for s in spec.schedule)
-    base = default_config()
-    tb = Testbed(spec.name, config=dataclasses.replace(
-        base, nf=dataclasses.replace(base.nf, name=spec.nf)))
+    tb = Testbed(spec.name, config=bench_config(spec))
     progress(f"  testbed {spec.name}: {peak} instance{'s' if peak > 1 else ''} of {spec.nf} "
              f"({spec.mode}), stamper at gen")
     tb.up(peak, steer=False)
@@ -203,6 +242,14 @@ def _run_mode(spec: BenchSpec, workload: Workload,
     return results, outcome
 
 
+def bench_config(spec: BenchSpec) -> TestbedConfig:
+    """The embedded testbed's configuration with the spec's NF and punt ring."""
+    base = default_config()
+    maps = (base.maps if spec.punt_ring_mib is None
+            else dataclasses.replace(base.maps, punt_ring_mib=spec.punt_ring_mib))
+    return dataclasses.replace(base, nf=dataclasses.replace(base.nf, name=spec.nf), maps=maps)
+
+
 async def _run(tb: Testbed, spec: BenchSpec, pcap: Path,
                progress: Callable[[str], None]) -> dict[str, Any]:
     with SteeringMaps.pinned(tb.pin_dir("sw")) as maps, \
@@ -212,7 +259,7 @@ async def _run(tb: Testbed, spec: BenchSpec, pcap: Path,
                                       Path(tmp) / "controller.json")
         async with Controller(settings) as controller:
             with agent_processes(tb, f"127.0.0.1:{controller.port}", "127.0.0.1",
-                                 nf_options=NAT_OPTIONS if spec.nf == "nat" else None,
+                                 nf_options=nf_options(spec.nf),
                                  mode=spec.mode):
                 await _registered(controller, len(tb.topology().instances))
                 first = await controller.scale_to(spec.schedule[0].instances)
@@ -236,9 +283,8 @@ async def _under_load(tb: Testbed, spec: BenchSpec, pcap: Path, controller: Cont
     with SinkCounters.pinned(tb.pin_dir("sink")) as sink:
         start_ns = time.monotonic_ns()
         sink.configure(start_ns, SLOT_NS, NORMAL)
-        sender = threading.Thread(target=lambda: sent.append(replay(
-            tb.topology().namespace("gen"), gen_link().a.ifname, pcap, spec.rate_pps)),
-            name="replay")
+        sender = threading.Thread(target=lambda: sent.append(
+            _replay(tb.topology().namespace("gen"), spec, pcap)), name="replay")
         sender.start()
         events = []
         for step in spec.schedule[1:]:
@@ -259,6 +305,16 @@ async def _under_load(tb: Testbed, spec: BenchSpec, pcap: Path, controller: Cont
         await asyncio.to_thread(wait_until_stable, lambda: _received(sink), sent[0].sent)
     progress(f"  replay done: {sent[0].sent} packets in {sent[0].seconds:.1f} s")
     return {"sent": sent[0].sent, "replay_seconds": sent[0].seconds, "events": events}
+
+
+def _replay(namespace: str, spec: BenchSpec, pcap: Path) -> ReplayResult:
+    """The trace from gen: at top speed, as its paced parts, or at ``spec.rate_pps``."""
+    ifname = gen_link().a.ifname
+    if spec.top_speed:
+        return replay(namespace, ifname, pcap, None)
+    if spec.parts:
+        return replay_parts(namespace, ifname, spec.parts)
+    return replay(namespace, ifname, pcap, spec.rate_pps)
 
 
 def instance_verdicts(tb: Testbed) -> dict[str, dict[str, int]]:

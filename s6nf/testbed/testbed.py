@@ -383,7 +383,9 @@ class Testbed:
         pinned with its further entry ``functions``) to ``ifnames`` on ``host``."""
         pin_dir = pin_dir or self.pin_dir(host)
         pin_program(program, pin_dir, {"BUCKETS": self.buckets,
-                                       "MAX_FLOWS": self.config.maps.flows}, functions)
+                                       "MAX_FLOWS": self.config.maps.flows,
+                                       "PUNT_RING_PAGES": self.config.maps.punt_ring_pages},
+                    functions)
         attach_pinned(pin_dir / f"prog_{program}", self.namespace(host), ifnames)
 
 
