@@ -127,6 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--capacity", type=int, default=0, metavar="N",
                        help="after each mode's run, replay the trace at top speed through N "
                             "instances with no scale event and report the packets/s delivered")
+    bench.add_argument("--slices", type=int, default=1, metavar="N",
+                       help="move each scale event's buckets in N consecutive epochs (default 1)")
     bench.add_argument("--punt-ring", type=int, default=None, metavar="MIB",
                        help="each instance's punt ring in MiB, a power of two (default: the "
                             "configuration's [maps] punt_ring_mib, 32)")
@@ -300,11 +302,14 @@ def _bench(args: argparse.Namespace) -> int:
     out = args.out or Path("results") / time.strftime("bench-%Y%m%d-%H%M%S")
     if args.punt_ring is not None and (args.punt_ring < 1 or args.punt_ring & (args.punt_ring - 1)):
         raise ValueError(f"--punt-ring {args.punt_ring}: a power of two of MiB (1, 2, 4, ...)")
+    if args.slices < 1:
+        raise ValueError(f"--slices {args.slices}: at least 1")
     if args.capacity < 0:
         raise ValueError(f"--capacity {args.capacity}: an instance count, or 0 for none")
     spec = BenchSpec(schedule, args.rate, flows, min(args.concurrency, flows), out, args.name,
                      nf=args.nf, mode=modes[0], ramp_s=args.ramp, flow_size=size,
-                     punt_ring_mib=args.punt_ring, capacity_instances=args.capacity)
+                     punt_ring_mib=args.punt_ring, capacity_instances=args.capacity,
+                     slices=args.slices)
     results = run_modes(spec, modes, _progress, single_reference=args.single)
     for mode, run in results["modes"].items():
         m = run["measured"]

@@ -107,6 +107,9 @@ class BenchSpec:
     this many instances with no scale event (0: no capacity run)."""
     top_speed: bool = False
     """Replay as fast as gen can send instead of at ``rate_pps``."""
+    slices: int = 1
+    """Each scale event's moved buckets in this many consecutive epochs
+    (``Controller.scale_to``)."""
     parts: tuple[PacedPart, ...] = ()
     """The trace as parts of one rate each (``paced_parts``; set by ``run_modes`` for a
     workload with a ramp); empty: the whole trace at ``rate_pps``."""
@@ -291,7 +294,7 @@ async def _under_load(tb: Testbed, spec: BenchSpec, pcap: Path, controller: Cont
             await asyncio.sleep(max(0.0, start_ns / 1e9 + step.at_s - time.monotonic()))
             at = time.monotonic() - start_ns / 1e9
             sink.set_phase(SCALING)
-            outcome = await controller.scale_to(step.instances)
+            outcome = await controller.scale_to(step.instances, spec.slices)
             sink.set_phase(NORMAL)
             took = sum(p.seconds for p in outcome.phases)
             events.append({"at_s": at, "instances": step.instances, "moved": outcome.moved,
