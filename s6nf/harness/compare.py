@@ -30,21 +30,25 @@ def normal_throughput_pps(run: Mapping[str, Any]) -> float | None:
 
 def capacity_figures(run: Mapping[str, Any]) -> dict[str, Any]:
     """A top-speed run's figures: what gen offered and what reached the sink per second while
-    the replay ran (from the first slot with a packet to the last slot that ends inside the
-    replay), and what was lost. Delivered packets/s is the NF's capacity on this trace, new
-    flows and all; packets the slow path dropped (a full punt ring) are not delivered."""
+    the top-speed part of the replay ran (after the ramp, if any: from the first slot with a
+    packet from then on to the last slot that ends inside the replay), and what was lost.
+    Delivered packets/s is the NF's capacity in normal operation on this trace, its new flows
+    included; packets the slow path could not take (a full punt ring) are not delivered."""
     m = run["measured"]
     slot_s = m["slot_ns"] / 1e9
-    busy = [s for s in m["throughput"] if s["packets"]]
+    top_from = run.get("last_part_at_s", 0.0)
+    end = run["replay_seconds"]
+    busy = [s for s in m["throughput"] if s["packets"] and s["slot"] * slot_s >= top_from]
     first = busy[0]["slot"] if busy else 0
     inside = [s["packets"] for s in m["throughput"]
-              if s["slot"] >= first and (s["slot"] + 1) * slot_s <= run["replay_seconds"]]
+              if s["slot"] >= first and (s["slot"] + 1) * slot_s <= end]
     delivered = (sum(inside) / (len(inside) * slot_s) if inside
-                 else m["received"] / run["replay_seconds"])
+                 else m["received"] / end)
     punt_full = sum(v.get("drop_punt_full", 0) for v in run["instances"].values())
+    top_sent = run.get("last_part_sent", run["sent"])
     return {"instances": len(run["instances"]), "sent": run["sent"], "received": m["received"],
-            "replay_seconds": run["replay_seconds"],
-            "offered_pps": run["sent"] / run["replay_seconds"], "delivered_pps": delivered,
+            "replay_seconds": end, "top_speed_from_s": top_from,
+            "offered_pps": top_sent / max(end - top_from, 1e-9), "delivered_pps": delivered,
             "lost": lost(run)[0], "drop_punt_full": punt_full}
 
 

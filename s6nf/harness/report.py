@@ -71,6 +71,9 @@ def comparison_table(results: Mapping[str, Any]) -> list[str]:
     rows: list[tuple[str, list[str]]] = [
         ("packets sent", [f"{r['sent']:,}" for r in modes.values()]),
         ("received at the sink", [f"{r['measured']['received']:,}" for r in modes.values()]),
+        ("replay took (s); mean packets/s gen sent", [
+            f"{r['replay_seconds']:.1f}; {r['sent'] / r['replay_seconds']:,.0f}"
+            for r in modes.values()]),
         ("lost packets (flows)", [f"{lost(r)[0]:,} ({lost(r)[1]:,})" for r in modes.values()]),
         ("packets under a key never sent (flows)", [_unsent_cell(r) for r in modes.values()]),
         ("reordered packets (flows)", [

@@ -106,7 +106,8 @@ class BenchSpec:
     """After each mode's run, measure its capacity: the trace replayed at top speed through
     this many instances with no scale event (0: no capacity run)."""
     top_speed: bool = False
-    """Replay as fast as gen can send instead of at ``rate_pps``."""
+    """Replay as fast as gen can send instead of at ``rate_pps``; after the ramp, if the
+    workload has one (the ramp's parts keep their rates, so the flows open as in the run)."""
     slices: int = 1
     """Each scale event's moved buckets in this many consecutive epochs
     (``Controller.scale_to``)."""
@@ -201,7 +202,8 @@ OUTPUT_FILES = ("results.json", "summary.md", "throughput.png", "latency_cdf.png
 
 
 def capacity_spec(spec: BenchSpec, mode: str) -> BenchSpec:
-    """``spec``'s capacity run in ``mode``: no scale event, the replay at top speed."""
+    """``spec``'s capacity run in ``mode``: no scale event, the replay at top speed once the
+    ramp's flows are open."""
     return dataclasses.replace(spec, mode=mode, schedule=[Step(0.0, spec.capacity_instances)],
                                top_speed=True, capacity_instances=0)
 
@@ -307,12 +309,17 @@ async def _under_load(tb: Testbed, spec: BenchSpec, pcap: Path, controller: Cont
             raise RuntimeError("the replay failed; see the error above")
         await asyncio.to_thread(wait_until_stable, lambda: _received(sink), sent[0].sent)
     progress(f"  replay done: {sent[0].sent} packets in {sent[0].seconds:.1f} s")
-    return {"sent": sent[0].sent, "replay_seconds": sent[0].seconds, "events": events}
+    return {"sent": sent[0].sent, "replay_seconds": sent[0].seconds,
+            "last_part_at_s": sent[0].last_part_at_s,
+            "last_part_sent": sent[0].last_part_sent or sent[0].sent, "events": events}
 
 
 def _replay(namespace: str, spec: BenchSpec, pcap: Path) -> ReplayResult:
     """The trace from gen: at top speed, as its paced parts, or at ``spec.rate_pps``."""
     ifname = gen_link().a.ifname
+    if spec.top_speed and len(spec.parts) > 1:
+        *ramp, rest = spec.parts
+        return replay_parts(namespace, ifname, [*ramp, dataclasses.replace(rest, rate_pps=None)])
     if spec.top_speed:
         return replay(namespace, ifname, pcap, None)
     if spec.parts:

@@ -28,6 +28,10 @@ class ReplayResult:
     sent: int
     failed: int
     seconds: float
+    last_part_at_s: float = 0.0
+    """When the last part started, seconds after the replay did (0 for one part)."""
+    last_part_sent: int | None = None
+    """Packets of the last part (None for one part: all of them)."""
 
 
 def replay(namespace: str, ifname: str, pcap: Path, pps: int | None = None,
@@ -54,7 +58,8 @@ class PacedPart:
     """A pcap to replay at one rate, a part of a trace whose rate changes."""
 
     pcap: Path
-    rate_pps: float
+    rate_pps: float | None
+    """None: top speed."""
 
 
 def paced_parts(pcap: Path, pace: Sequence[Pace], out_dir: Path) -> list[PacedPart]:
@@ -96,12 +101,14 @@ def _copy_records(src: BinaryIO, dst: BinaryIO, count: int, pcap: Path) -> None:
 def replay_parts(namespace: str, ifname: str, parts: Sequence[PacedPart]) -> ReplayResult:
     """Send each part at its rate, one after the other (a few ms without traffic between two
     parts: a process start)."""
-    sent = failed = 0
-    start = time.monotonic()
+    sent = failed = last_sent = 0
+    start = last = time.monotonic()
     for part in parts:
-        result = replay(namespace, ifname, part.pcap, max(1, round(part.rate_pps)))
-        sent, failed = sent + result.sent, failed + result.failed
-    return ReplayResult(sent, failed, time.monotonic() - start)
+        last = time.monotonic()
+        rate = None if part.rate_pps is None else max(1, round(part.rate_pps))
+        result = replay(namespace, ifname, part.pcap, rate)
+        sent, failed, last_sent = sent + result.sent, failed + result.failed, result.sent
+    return ReplayResult(sent, failed, time.monotonic() - start, last - start, last_sent)
 
 
 def _field(text: str, pattern: str) -> int:

@@ -37,6 +37,9 @@ def test_capacity_counts_from_the_first_packet_to_the_end_of_the_replay():
     assert cap["delivered_pps"] == pytest.approx(6000)
     assert cap["offered_pps"] == pytest.approx(2000 / 0.55)
     assert (cap["instances"], cap["lost"], cap["drop_punt_full"]) == (2, 160, 30)
+    after_ramp = capacity_figures(run | {"last_part_at_s": 0.25, "last_part_sent": 1000})
+    assert after_ramp["delivered_pps"] == pytest.approx(6500)
+    assert after_ramp["offered_pps"] == pytest.approx(1000 / 0.3)
 
 
 def _lat(p50, p99):
