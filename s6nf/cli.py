@@ -290,8 +290,9 @@ def _p4(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from s6nf.harness.runner import TAIL_S, BenchSpec, flows_for, run_modes
+    from s6nf.harness.runner import TAIL_S, flows_for, run_modes
     from s6nf.harness.schedule import parse_schedule
+    from s6nf.harness.spec import BenchSpec
     from s6nf.testbed.workload import parse_distribution
 
     schedule = parse_schedule(args.schedule)
