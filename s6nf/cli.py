@@ -121,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     which = bench.add_mutually_exclusive_group()
     which.add_argument("--modes", default=None,
                        help="DSO modes to run in turn on the same trace, comma-separated "
-                            f"(default: {','.join(ALL_MODES)} for the NAT, s6 for the monitor)")
+                            f"(default: {','.join(ALL_MODES)})")
     which.add_argument("--mode", default=None, help="one DSO mode only")
     bench.add_argument("--single", action="store_true",
                        help="first run the trace through one instance with no scale event, and "
@@ -130,6 +130,14 @@ def build_parser() -> argparse.ArgumentParser:
                        help="open the first --concurrency flows over this many seconds")
     bench.add_argument("--size", default=None,
                        help="packets per flow, KIND:MEAN[:SHAPE] (default pareto:20:1.2)")
+    bench.add_argument("--capacity", type=int, default=0, metavar="N",
+                       help="after each mode's run, replay the trace at top speed through N "
+                            "instances with no scale event and report the packets/s delivered")
+    bench.add_argument("--slices", type=int, default=1, metavar="N",
+                       help="move each scale event's buckets in N consecutive epochs (default 1)")
+    bench.add_argument("--punt-ring", type=int, default=None, metavar="MIB",
+                       help="each instance's punt ring in MiB, a power of two (default: the "
+                            "configuration's [maps] punt_ring_mib, 32)")
 
     from s6nf.equiv import cli as equiv_cli
     equiv_cli.add_parser(sub)
@@ -299,8 +307,9 @@ def _p4(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from s6nf.harness.runner import TAIL_S, BenchSpec, flows_for, run_modes
+    from s6nf.harness.runner import TAIL_S, flows_for, run_modes
     from s6nf.harness.schedule import parse_schedule
+    from s6nf.harness.spec import BenchSpec
     from s6nf.testbed.workload import parse_distribution
 
     schedule = parse_schedule(args.schedule)
@@ -309,8 +318,16 @@ def _bench(args: argparse.Namespace) -> int:
     packets = args.rate * (schedule[-1].at_s + TAIL_S)
     flows = args.flows or flows_for(packets, flow_size=size)
     out = args.out or Path("results") / time.strftime("bench-%Y%m%d-%H%M%S")
+    if args.punt_ring is not None and (args.punt_ring < 1 or args.punt_ring & (args.punt_ring - 1)):
+        raise ValueError(f"--punt-ring {args.punt_ring}: a power of two of MiB (1, 2, 4, ...)")
+    if args.slices < 1:
+        raise ValueError(f"--slices {args.slices}: at least 1")
+    if args.capacity < 0:
+        raise ValueError(f"--capacity {args.capacity}: an instance count, or 0 for none")
     spec = BenchSpec(schedule, args.rate, flows, min(args.concurrency, flows), out, args.name,
-                     nf=args.nf, mode=modes[0], ramp_s=args.ramp, flow_size=size)
+                     nf=args.nf, mode=modes[0], ramp_s=args.ramp, flow_size=size,
+                     punt_ring_mib=args.punt_ring, capacity_instances=args.capacity,
+                     slices=args.slices)
     results = run_modes(spec, modes, _progress, single_reference=args.single)
     for mode, run in results["modes"].items():
         m = run["measured"]
@@ -330,7 +347,7 @@ def _modes(args: argparse.Namespace) -> list[str]:
     elif args.modes:
         text = args.modes
     else:
-        text = ",".join(ALL_MODES) if args.nf == "nat" else "s6"
+        text = ",".join(ALL_MODES)
     modes = [m.strip() for m in text.split(",") if m.strip()]
     unknown = [m for m in modes if m not in ALL_MODES]
     if unknown or not modes:

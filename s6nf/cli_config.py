@@ -46,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"  nf {config.nf.name}: {config.nf.instances} of {len(config.nf_hosts)} instances; "
           f"target {config.target.kind} at {config.target.address}; controller at "
           f"{config.controller_address}")
-    print(f"  maps: {config.maps.buckets} buckets, {config.maps.flows} flows")
+    print(f"  maps: {config.maps.buckets} buckets, {config.maps.flows} flows, "
+          f"{config.maps.punt_ring_mib} MiB punt ring")
     if not args.reach:
         return 0
     from s6nf.config.reach import listeners, unreachable

@@ -25,7 +25,7 @@
 #endif
 
 #ifndef THROUGHPUT_SLOTS
-#define THROUGHPUT_SLOTS 256
+#define THROUGHPUT_SLOTS 1024
 #endif
 
 #define DEFAULT_SLOT_NS 100000000ULL
@@ -44,13 +44,14 @@
 #endif
 
 /* The punt path (docs/punt-design.md): frames up to PUNT_MAX bytes (a power of two) go to the
- * agent through a ring of PUNT_RING_PAGES pages; MAX_PEND flows may wait there at once. */
+ * agent through a ring of PUNT_RING_PAGES pages (32 MiB by default; [maps] punt_ring_mib);
+ * MAX_PEND flows may wait there at once. */
 #ifndef PUNT_MAX
 #define PUNT_MAX 2048
 #endif
 
 #ifndef PUNT_RING_PAGES
-#define PUNT_RING_PAGES 1024
+#define PUNT_RING_PAGES 8192
 #endif
 
 #ifndef MAX_PEND

@@ -146,7 +146,11 @@ def _maps(s: Section) -> MapSizes:
         check_buckets(buckets)
     except ValueError as exc:
         raise ConfigError(s.field("buckets"), str(exc)) from None
-    out = MapSizes(buckets, s.integer("flows", 1, 1 << 24, 65536))
+    ring = s.integer("punt_ring_mib", 1, 1024, 32)
+    if ring & (ring - 1):
+        raise ConfigError(s.field("punt_ring_mib"), f"{ring} is not a power of two (a BPF "
+                          "ring buffer's size is a power of two pages)")
+    out = MapSizes(buckets, s.integer("flows", 1, 1 << 24, 65536), ring)
     s.done()
     return out
 

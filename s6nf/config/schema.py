@@ -140,6 +140,13 @@ class MapSizes:
     """Steering buckets (power of two); the key space's granularity."""
     flows: int
     """Entries of each per-flow hash map (``MAX_FLOWS``) on NF hosts and the sink."""
+    punt_ring_mib: int = 32
+    """Size of each NF instance's punt ring in MiB (a power of two; ``PUNT_RING_PAGES`` of
+    4 KiB): the packets waiting for the slow path, about 7,000 small frames per MiB."""
+
+    @property
+    def punt_ring_pages(self) -> int:
+        return self.punt_ring_mib * 256
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ import grpc
 from s6nf.agent.control import SERVICE as AGENT_SERVICE
 from s6nf.agent.control import key_space_to_json
 from s6nf.controller import core, persist
-from s6nf.controller.model import ControllerState, Member, Steer
+from s6nf.controller.model import ControllerState, Member, ScalePlan, Steer
 from s6nf.controller.p4rt_client import DeviceConfig, P4RuntimeClient
 from s6nf.controller.scaler import PHASES, ScaleOutcome, execute
 from s6nf.keys import DEFAULT_BUCKETS
@@ -201,14 +201,34 @@ class Controller:
 
     async def scale(self, request: Json) -> Json:
         count = field(request, "instances", int)
+        slices = field(request, "slices", int, optional=True) or 1
+        if slices < 1:
+            raise ValueError(f"field 'slices' must be at least 1, got {slices}")
         if self._scale_lock.locked():
             raise RpcRefused(grpc.StatusCode.UNAVAILABLE, "a scale event is running; retry")
         async with self._scale_lock:
-            return (await self.scale_to(count)).to_json()
+            return (await self.scale_to(count, slices)).to_json()
 
-    async def scale_to(self, count: int) -> ScaleOutcome:
+    async def scale_to(self, count: int, slices: int = 1) -> ScaleOutcome:
+        """Scale to ``count`` instances, the moved buckets in ``slices`` consecutive epochs
+        (``core.plan_slices``); one outcome for the whole, its phases those of every slice."""
         instances = core.choose_instances(self.state, count)
-        plan = core.plan_scale(self.state, instances, self.settings.buckets)
+        plans = core.plan_slices(self.state, instances, slices, self.settings.buckets)
+        outcomes = []
+        for plan in plans:
+            outcomes.append(await self._execute(plan))
+            if not outcomes[-1].ok:
+                break
+        last = outcomes[-1]
+        outcome = ScaleOutcome(last.epoch, last.instances, sum(o.moved for o in outcomes),
+                               tuple(p for o in outcomes for p in o.phases))
+        self.outcomes["ok" if outcome.ok else "failed"] += 1
+        self.buckets_moved += outcome.moved
+        self.last_phases = {p.name: p.seconds for p in outcome.phases}
+        log.info("scale to %d: %s", count, outcome.to_json())
+        return outcome
+
+    async def _execute(self, plan: ScalePlan) -> ScaleOutcome:
         agents = {i: self._agent(self.state.members[i]) for i in plan.agents}
         present = set(range(plan.next.buckets)) if plan.current is not None else set(
             await self.p4rt.read_key_space())
@@ -225,13 +245,8 @@ class Controller:
             if name is not None:
                 self.phases_started[name] = self.phases_started.get(name, 0) + 1
 
-        outcome = await execute(plan, agents, self.state.addresses(), write,
-                                self.settings.phase_timeout_s, switched, phase)
-        self.outcomes["ok" if outcome.ok else "failed"] += 1
-        self.buckets_moved += outcome.moved
-        self.last_phases = {p.name: p.seconds for p in outcome.phases}
-        log.info("scale to %d: %s", count, outcome.to_json())
-        return outcome
+        return await execute(plan, agents, self.state.addresses(), write,
+                             self.settings.phase_timeout_s, switched, phase)
 
     async def status(self, request: Json) -> Json:
         """Epoch, load, members; with ``{"instances": true}`` also each member's own report

@@ -81,6 +81,34 @@ def plan_scale(state: ControllerState, instances: list[int],
     return ScalePlan(current, nxt, moved, steering_of(nxt, state.members, moved), agents)
 
 
+def plan_slices(state: ControllerState, instances: list[int], slices: int,
+                buckets: int = DEFAULT_BUCKETS) -> list[ScalePlan]:
+    """``plan_scale`` as up to ``slices`` consecutive epochs, each moving an equal share of the
+    moved buckets (every ``slices``-th one, so each share spreads over every gaining and losing
+    instance); together they reach the same key space.
+
+    A moved flow's packets go through the new owner's slow path until its state arrives; in
+    slices, an agent has a share of the moved flows in its slow path at a time instead of all
+    of them (docs/controller.md)."""
+    if slices < 1:
+        raise ValueError(f"a scale event needs at least one slice, got {slices}")
+    whole = plan_scale(state, instances, buckets)
+    if whole.current is None or slices == 1 or len(whole.moved) < 2:
+        return [whole]
+    plans = []
+    ks = whole.current
+    for n in range(min(slices, len(whole.moved))):
+        share = whole.moved[n::slices]
+        owners = list(ks.owners)
+        for b in share:
+            owners[b] = whole.next.owner(b)
+        nxt = KeySpace(ks.epoch + 1, tuple(owners))
+        plans.append(ScalePlan(ks, nxt, share, steering_of(nxt, state.members, share),
+                               whole.agents))
+        ks = nxt
+    return plans
+
+
 def reconcile(ks: KeySpace, members: Mapping[int, Member],
               read_back: Mapping[int, Steer | None]) -> dict[int, Steer]:
     """The steering entries that differ from the key space (only those get written)."""

@@ -30,8 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from s6nf.equiv.compare import Violation
-from s6nf.harness.runner import BenchSpec, run_modes
+from s6nf.harness.runner import run_modes
 from s6nf.harness.schedule import parse_schedule
+from s6nf.harness.spec import BenchSpec
 from s6nf.keys import FlowKey
 from s6nf.testbed.workload import Distribution
 
@@ -61,7 +62,7 @@ class TestbedCheck:
 
 def _options(check: TestbedCheck) -> dict[str, str]:
     if check.nf == "nat":
-        from s6nf.harness.runner import NAT_OPTIONS
+        from s6nf.harness.spec import NAT_OPTIONS
 
         return dict(NAT_OPTIONS)
     if check.nf == "monitor":

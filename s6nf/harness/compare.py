@@ -28,6 +28,30 @@ def normal_throughput_pps(run: Mapping[str, Any]) -> float | None:
     return sum(counts) / (len(counts) * slot_s) if counts else None
 
 
+def capacity_figures(run: Mapping[str, Any]) -> dict[str, Any]:
+    """A top-speed run's figures: what gen offered and what reached the sink per second while
+    the top-speed part of the replay ran (after the ramp, if any: from the first slot with a
+    packet from then on to the last slot that ends inside the replay), and what was lost.
+    Delivered packets/s is the NF's capacity in normal operation on this trace, its new flows
+    included; packets the slow path could not take (a full punt ring) are not delivered."""
+    m = run["measured"]
+    slot_s = m["slot_ns"] / 1e9
+    top_from = run.get("last_part_at_s", 0.0)
+    end = run["replay_seconds"]
+    busy = [s for s in m["throughput"] if s["packets"] and s["slot"] * slot_s >= top_from]
+    first = busy[0]["slot"] if busy else 0
+    inside = [s["packets"] for s in m["throughput"]
+              if s["slot"] >= first and (s["slot"] + 1) * slot_s <= end]
+    delivered = (sum(inside) / (len(inside) * slot_s) if inside
+                 else m["received"] / end)
+    punt_full = sum(v.get("drop_punt_full", 0) for v in run["instances"].values())
+    top_sent = run.get("last_part_sent", run["sent"])
+    return {"instances": len(run["instances"]), "sent": run["sent"], "received": m["received"],
+            "replay_seconds": end, "top_speed_from_s": top_from,
+            "offered_pps": top_sent / max(end - top_from, 1e-9), "delivered_pps": delivered,
+            "lost": lost(run)[0], "drop_punt_full": punt_full}
+
+
 def _latency(run: Mapping[str, Any], phase: str, p: str) -> float | None:
     lat = run["measured"]["latency_ns_by_phase"].get(phase)
     return float(lat[p]) if lat and p in lat else None
@@ -64,6 +88,11 @@ TARGETS = (
            "throughput in normal operation, s6 ÷ local-only", "≥ 0.9", at_least=0.9),
     Target("throughput_s6_over_remote_only",
            "throughput in normal operation, s6 ÷ remote-only", "≥ 5", at_least=5),
+    Target("capacity_s6_over_local_only",
+           "capacity (top-speed replay, no scale event), s6 ÷ local-only", "≥ 0.9",
+           at_least=0.9),
+    Target("capacity_s6_over_remote_only",
+           "capacity (top-speed replay, no scale event), s6 ÷ remote-only", "≥ 5", at_least=5),
 )
 
 
@@ -77,12 +106,19 @@ def ratios(modes: Mapping[str, Mapping[str, Any]]) -> dict[str, float | None]:
         run = modes.get(mode)
         return run.get("throughput_normal_pps") if run is not None else None
 
+    def capacity(mode: str) -> float | None:
+        run = modes.get(mode)
+        cap = run.get("capacity") if run is not None else None
+        return float(cap["delivered_pps"]) if cap else None
+
     return {
         "p99_scaling_stop_and_copy_over_s6": _ratio(lat("stop-and-copy", SCALING, "p99"),
                                                     lat("s6", SCALING, "p99")),
         "p50_scaling_over_normal_s6": _ratio(lat("s6", SCALING, "p50"), lat("s6", NORMAL, "p50")),
         "throughput_s6_over_local_only": _ratio(tput("s6"), tput("local-only")),
         "throughput_s6_over_remote_only": _ratio(tput("s6"), tput("remote-only")),
+        "capacity_s6_over_local_only": _ratio(capacity("s6"), capacity("local-only")),
+        "capacity_s6_over_remote_only": _ratio(capacity("s6"), capacity("remote-only")),
     }
 
 

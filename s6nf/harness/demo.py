@@ -17,8 +17,9 @@ from typing import Any
 
 from s6nf.harness.compare import NORMAL, SCALING, lost, unsent
 from s6nf.harness.report import latency_cell
-from s6nf.harness.runner import TAIL_S, BenchSpec, flows_for, run_modes
+from s6nf.harness.runner import TAIL_S, flows_for, run_modes
 from s6nf.harness.schedule import parse_schedule
+from s6nf.harness.spec import BenchSpec
 from s6nf.testbed.workload import Distribution
 
 SCHEDULE = "1@0s,2@3s,1@6s"

@@ -106,12 +106,15 @@ def _latency_us(run: Mapping[str, Any], phase: str, p: str) -> float:
 
 def modes(results: Mapping[str, Any], path: Path) -> None:
     """The modes side by side: p99 latency normal vs scaling, loss and reordering, throughput
-    in normal operation."""
+    in normal operation, and capacity when it was measured."""
     runs = results["modes"]
     names = list(runs)
     xs = range(len(names))
     width = 0.38
-    fig, (lat, bad, tput) = plt.subplots(1, 3, figsize=(16, 4.5))
+    measured_capacity = any("capacity" in r for r in runs.values())
+    fig, axes = plt.subplots(1, 4 if measured_capacity else 3,
+                             figsize=(21 if measured_capacity else 16, 4.5))
+    lat, bad, tput = axes[:3]
     for offset, (phase, (label, color)) in zip((-width / 2, width / 2), PHASES.items(),
                                                strict=True):
         bars = lat.bar([x + offset for x in xs], [_latency_us(r, phase, "p99") for r in
@@ -139,10 +142,31 @@ def modes(results: Mapping[str, Any], path: Path) -> None:
     tput.set_ylabel("throughput in normal operation (kpackets/s)")
     tput.set_title("throughput")
     tput.legend(fontsize="small")
-    for ax in (lat, bad, tput):
+    if measured_capacity:
+        _capacity(axes[3], runs)
+    for ax in axes:
         ax.set_xticks(list(xs), names, fontsize="small", rotation=15)
         ax.set_xlabel("mode")
     fig.suptitle(f"{results['nf']} under {results['schedule']}: modes side by side")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def _capacity(ax: Axes, runs: Mapping[str, Mapping[str, Any]]) -> None:
+    """Delivered next to offered packets/s of each mode's top-speed run."""
+    xs = range(len(runs))
+    width = 0.38
+    caps = [r.get("capacity") or {} for r in runs.values()]
+    for offset, (key, label, color) in zip(
+            (-width / 2, width / 2), (("offered_pps", "offered (gen, top speed)", "grey"),
+                                      ("delivered_pps", "delivered (sink)", "tab:blue")),
+            strict=True):
+        bars = ax.bar([x + offset for x in xs], [c.get(key, 0) / 1e3 for c in caps], width,
+                      label=label, color=color)
+        ax.bar_label(bars, fmt="%.0f", fontsize="x-small")
+    instances = {c["instances"] for c in caps if c}
+    ax.set_ylabel("packets/s (thousands)")
+    ax.set_title(f"capacity: top-speed replay, {', '.join(map(str, sorted(instances)))} "
+                 "instances, no scale event")
+    ax.legend(fontsize="small")

@@ -37,6 +37,14 @@ def _equivalence_cell(run: Mapping[str, Any]) -> str:
     return f"no: {eq['flows_differing']:,} of {eq['flows_compared']:,} flows differ"
 
 
+def _capacity_cell(run: Mapping[str, Any]) -> str:
+    cap = run.get("capacity")
+    if cap is None:
+        return "—"
+    return (f"{cap['delivered_pps']:,.0f} / {cap['offered_pps']:,.0f} "
+            f"({cap['instances']} instance{'s' if cap['instances'] > 1 else ''})")
+
+
 def _ratio_cell(value: float | None) -> str:
     if value is None:
         return "—"
@@ -63,6 +71,9 @@ def comparison_table(results: Mapping[str, Any]) -> list[str]:
     rows: list[tuple[str, list[str]]] = [
         ("packets sent", [f"{r['sent']:,}" for r in modes.values()]),
         ("received at the sink", [f"{r['measured']['received']:,}" for r in modes.values()]),
+        ("replay took (s); mean packets/s gen sent", [
+            f"{r['replay_seconds']:.1f}; {r['sent'] / r['replay_seconds']:,.0f}"
+            for r in modes.values()]),
         ("lost packets (flows)", [f"{lost(r)[0]:,} ({lost(r)[1]:,})" for r in modes.values()]),
         ("packets under a key never sent (flows)", [_unsent_cell(r) for r in modes.values()]),
         ("reordered packets (flows)", [
@@ -78,6 +89,14 @@ def comparison_table(results: Mapping[str, Any]) -> list[str]:
         ("scale events took (ms)", [", ".join(f"{e['seconds'] * 1e3:.0f}" for e in r["events"])
                                     or "—" for r in modes.values()]),
     ]
+    if any("capacity" in r for r in modes.values()):
+        rows += [
+            ("capacity: delivered / offered packets/s, top-speed replay, no scale event",
+             [_capacity_cell(r) for r in modes.values()]),
+            ("capacity run: lost packets (of them dropped at a full punt ring)", [
+                f"{r['capacity']['lost']:,} ({r['capacity']['drop_punt_full']:,})"
+                if "capacity" in r else "—" for r in modes.values()]),
+        ]
     if any("equivalence" in r for r in modes.values()):
         rows.append(("output equals a single-instance run", [_equivalence_cell(r)
                                                              for r in modes.values()]))

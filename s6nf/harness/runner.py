@@ -23,7 +23,6 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +31,7 @@ from s6nf.agent.structs import NatEntryRecord
 from s6nf.harness import plots, report
 from s6nf.harness.compare import (
     FlowOutcome,
+    capacity_figures,
     equivalence,
     flow_outcomes,
     loss_figures,
@@ -40,15 +40,22 @@ from s6nf.harness.compare import (
 )
 from s6nf.harness.nf_state import agent_state, entry_state
 from s6nf.harness.schedule import Step
+from s6nf.harness.spec import NAT_OPTIONS, BenchSpec, bench_config, capacity_spec, nf_options
 from s6nf.keys import FlowKey, unpack_canonical
 from s6nf.measure.sequence import sequence_report
 from s6nf.measure.summary import summarize
 from s6nf.nfs.frames import host16, host32
 from s6nf.nfs.nat_maps import NatTables
-from s6nf.testbed.replay import ReplayResult, replay, wait_until_stable
+from s6nf.testbed.replay import (
+    ReplayResult,
+    paced_parts,
+    replay,
+    replay_parts,
+    wait_until_stable,
+)
 from s6nf.testbed.services import ControlPlane, management_services
 from s6nf.testbed.testbed import Testbed
-from s6nf.testbed.topology import default_config, gen_link, instance_host
+from s6nf.testbed.topology import gen_link, instance_host
 from s6nf.testbed.workload import Distribution, Workload, WorkloadSpec, generate
 
 NORMAL, SCALING = 0, 1
@@ -65,39 +72,6 @@ def flows_for(packets: float, seed: int = 1, flow_size: Distribution | None = No
         sample = generate(Path(tmp) / "sample.pcap", WorkloadSpec(
             flows=500, seed=seed, flow_size=flow_size or DEFAULT_FLOW_SIZE))
     return max(100, round(packets * len(sample.flows) / sample.packets))
-
-
-@dataclass(frozen=True)
-class BenchSpec:
-    schedule: list[Step]
-    rate_pps: int
-    """Replay rate at gen."""
-    flows: int
-    """Flows in the workload (spread over its duration)."""
-    concurrency: int
-    out: Path
-    """Results directory (created)."""
-    name: str = "s6bench"
-    """Testbed name."""
-    seed: int = 1
-    nf: str = "monitor"
-    """The NF every instance runs: monitor (fast path only) or nat (with its agents' slow
-    path)."""
-    mode: str = "s6"
-    """The agents' DSO mode (DESIGN.md §6)."""
-    ramp_s: float = 0.0
-    """The workload's first ``concurrency`` flows open evenly over this long."""
-    flow_size: Distribution | None = None
-    """Packets per flow (None: the workload's default, docs/measurement.md)."""
-    nf_options: Mapping[str, str] | None = None
-    """The agents' NF options (``--nf-option``), which run the NF's slow path; None: the
-    NAT's ``NAT_OPTIONS``, and no slow path for the other NFs."""
-
-
-NAT_OPTIONS = {"public": "198.51.100.1", "ports": "1024-65535", "idle_timeout_s": "3600",
-               "close_linger_s": "3600"}
-"""The bench's NAT: expiry held off for the run, so every flow's translation can still be read
-afterwards to match what the sink received with what was sent."""
 
 
 def run(spec: BenchSpec, progress: Callable[[str], None] = print) -> dict[str, Any]:
@@ -126,8 +100,11 @@ def run_modes(spec: BenchSpec, modes: Sequence[str], progress: Callable[[str], N
             flows=spec.flows, concurrency=spec.concurrency, rate_pps=spec.rate_pps,
             seed=spec.seed, dst_mac=gen_link().b.mac, one_way=spec.nf == "nat",
             ramp_s=spec.ramp_s, flow_size=spec.flow_size or DEFAULT_FLOW_SIZE))
+        spec = dataclasses.replace(spec, parts=tuple(
+            paced_parts(workload.path, workload.pace, Path(tmp))))
         progress(f"workload: {workload.packets} packets of {len(workload.flows)} flows "
-                 f"(replayed at {spec.rate_pps:,} pps, ~{workload.packets / spec.rate_pps:.1f} s;"
+                 f"(replayed at {spec.rate_pps:,} pps after a {spec.ramp_s:g} s ramp, "
+                 f"~{sum(p.packets / p.rate_pps for p in workload.pace):.1f} s;"
                  f" schedule {_schedule_text(spec.schedule)} spans {duration:.1f} s)")
         reference = None
         if single_reference:
@@ -139,6 +116,13 @@ def run_modes(spec: BenchSpec, modes: Sequence[str], progress: Callable[[str], N
             progress(f"[{n}/{len(modes)}] mode {mode}")
             runs[mode], outcomes[mode] = _run_mode(dataclasses.replace(spec, mode=mode),
                                                    workload, progress)
+            if spec.capacity_instances:
+                progress(f"[{n}/{len(modes)}] mode {mode}: capacity, {spec.capacity_instances} "
+                         "instances, the trace at top speed")
+                top, _ = _run_mode(capacity_spec(spec, mode), workload, progress)
+                runs[mode]["capacity"] = capacity_figures(top)
+                progress(f"  {mode}: delivered {runs[mode]['capacity']['delivered_pps']:,.0f} "
+                         f"packets/s of {runs[mode]['capacity']['offered_pps']:,.0f} offered")
     if reference is not None:
         for mode, run_ in runs.items():
             run_["equivalence"] = equivalence(outcomes[mode], single)
@@ -170,9 +154,7 @@ def _schedule_text(schedule: Sequence[Step]) -> str:
 def _run_mode(spec: BenchSpec, workload: Workload,
               progress: Callable[[str], None]) -> tuple[dict[str, Any], FlowOutcome]:
     peak = max(s.instances for s in spec.schedule)
-    base = default_config()
-    tb = Testbed(spec.name, config=dataclasses.replace(
-        base, nf=dataclasses.replace(base.nf, name=spec.nf)))
+    tb = Testbed(spec.name, config=bench_config(spec))
     progress(f"  testbed {spec.name}: {peak} instance{'s' if peak > 1 else ''} of {spec.nf} "
              f"({spec.mode}), stamper at gen")
     tb.up(peak, steer=False)
@@ -224,10 +206,8 @@ async def _run(tb: Testbed, spec: BenchSpec, pcap: Path,
         return results
 
 
-def _nf_options(spec: BenchSpec) -> Mapping[str, str] | None:
-    if spec.nf_options is not None:
-        return spec.nf_options
-    return NAT_OPTIONS if spec.nf == "nat" else None
+def _nf_options(spec: BenchSpec) -> Mapping[str, str]:
+    return nf_options(spec.nf) if spec.nf_options is None else spec.nf_options
 
 
 def control_plane_sockets(plane: ControlPlane) -> dict[str, Any]:
@@ -243,16 +223,16 @@ async def _under_load(tb: Testbed, spec: BenchSpec, pcap: Path, plane: ControlPl
     with SinkCounters.pinned(tb.pin_dir("sink")) as sink:
         start_ns = time.monotonic_ns()
         sink.configure(start_ns, SLOT_NS, NORMAL)
-        sender = threading.Thread(target=lambda: sent.append(replay(
-            tb.topology().namespace("gen"), gen_link().a.ifname, pcap, spec.rate_pps)),
-            name="replay")
+        sender = threading.Thread(target=lambda: sent.append(
+            _replay(tb.topology().namespace("gen"), spec, pcap)), name="replay")
         sender.start()
         events = []
         for step in spec.schedule[1:]:
             await asyncio.sleep(max(0.0, start_ns / 1e9 + step.at_s - time.monotonic()))
             at = time.monotonic() - start_ns / 1e9
             sink.set_phase(SCALING)
-            outcome = await asyncio.to_thread(plane.scale_to, step.instances)
+            outcome = await asyncio.to_thread(plane.scale_to, step.instances,
+                                              spec.slices)
             sink.set_phase(NORMAL)
             took = sum(p["seconds"] for p in outcome["phases"])
             events.append({"at_s": at, "instances": step.instances, "moved": outcome["moved"],
@@ -264,7 +244,22 @@ async def _under_load(tb: Testbed, spec: BenchSpec, pcap: Path, plane: ControlPl
             raise RuntimeError("the replay failed; see the error above")
         await asyncio.to_thread(wait_until_stable, lambda: _received(sink), sent[0].sent)
     progress(f"  replay done: {sent[0].sent} packets in {sent[0].seconds:.1f} s")
-    return {"sent": sent[0].sent, "replay_seconds": sent[0].seconds, "events": events}
+    return {"sent": sent[0].sent, "replay_seconds": sent[0].seconds,
+            "last_part_at_s": sent[0].last_part_at_s,
+            "last_part_sent": sent[0].last_part_sent or sent[0].sent, "events": events}
+
+
+def _replay(namespace: str, spec: BenchSpec, pcap: Path) -> ReplayResult:
+    """The trace from gen: at top speed, as its paced parts, or at ``spec.rate_pps``."""
+    ifname = gen_link().a.ifname
+    if spec.top_speed and len(spec.parts) > 1:
+        *ramp, rest = spec.parts
+        return replay_parts(namespace, ifname, [*ramp, dataclasses.replace(rest, rate_pps=None)])
+    if spec.top_speed:
+        return replay(namespace, ifname, pcap, None)
+    if spec.parts:
+        return replay_parts(namespace, ifname, spec.parts)
+    return replay(namespace, ifname, pcap, spec.rate_pps)
 
 
 def instance_verdicts(tb: Testbed) -> dict[str, dict[str, int]]:

@@ -30,7 +30,8 @@ sink (idle until the sink reflects)."""
 
 def defines(config: TestbedConfig, buckets: int | None = None) -> dict[str, int]:
     """The map sizes every program is compiled with (``[maps]``)."""
-    return {"BUCKETS": buckets or config.maps.buckets, "MAX_FLOWS": config.maps.flows}
+    return {"BUCKETS": buckets or config.maps.buckets, "MAX_FLOWS": config.maps.flows,
+            "PUNT_RING_PAGES": config.maps.punt_ring_pages}
 
 
 def load_attached(program: str, pin_dir: Path, namespace: str | None, ifnames: Sequence[str],

@@ -106,10 +106,11 @@ class ControlPlane:
         reply: dict[str, Any] = self.console.call(self.address, CONTROLLER, "Status")
         return reply
 
-    def scale_to(self, count: int) -> dict[str, Any]:
-        """``Scale`` to ``count`` instances; the outcome as ``ScaleOutcome.to_json``."""
+    def scale_to(self, count: int, slices: int = 1) -> dict[str, Any]:
+        """``Scale`` to ``count`` instances, the moved buckets in ``slices`` epochs; the
+        outcome as ``ScaleOutcome.to_json``."""
         reply: dict[str, Any] = self.console.call(self.address, CONTROLLER, "Scale",
-                                                  {"instances": count})
+                                                  {"instances": count, "slices": slices})
         return reply
 
     def wait_registered(self, count: int, timeout: float = 30.0) -> list[dict[str, Any]]:

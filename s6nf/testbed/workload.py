@@ -23,6 +23,8 @@ from s6nf.measure.header import HEADER_LEN, MeasHeader
 from s6nf.testbed.frames import FrameTemplate, PcapFile
 
 KINDS = ("pareto", "lognormal", "exponential", "constant")
+RAMP_STEPS = 16
+"""Steps of the packet rate's rise over a ramp (each a run of ``Workload.pace``)."""
 TCP_CONTROL_PACKETS = 6
 FIN, SYN, PSH, ACK = 0x01, 0x02, 0x08, 0x10
 
@@ -94,7 +96,9 @@ class WorkloadSpec:
     dst_mac: str = "ff:ff:ff:ff:ff:ff"
     ramp_s: float = 0.0
     """The first ``concurrency`` flows start evenly over this long instead of all at time 0
-    (a trace that begins with a burst of new flows measures the burst, not the NF)."""
+    (a trace that begins with a burst of new flows measures the burst, not the NF), and the
+    packet rate rises with them in ``RAMP_STEPS`` steps, so each open flow sends at about
+    ``rate_pps / concurrency`` throughout (``Workload.pace`` says how to replay it)."""
     one_way: bool = False
     """Client-to-server packets only (SYN, data, FIN for TCP): for NFs whose replies the
     testbed makes itself (a NAT's replies go to an address only the NAT chooses)."""
@@ -119,12 +123,23 @@ class WorkloadSpec:
 
 
 @dataclass(frozen=True)
+class Pace:
+    """A run of consecutive packets of a trace to replay at one rate."""
+
+    packets: int
+    rate_pps: float
+
+
+@dataclass(frozen=True)
 class Workload:
     path: Path
     flows: dict[FlowKey, int]
     """Each flow (client to server direction) and its packets in the pcap, both directions."""
     duration_s: float
     """Time from the first packet to the last, as the pcap's timestamps say."""
+    pace: tuple[Pace, ...] = ()
+    """The pcap's packets in order as runs of one rate each: one run at ``rate_pps`` without
+    a ramp; with one, a run per ramp step at its rate, then the rest at ``rate_pps``."""
 
     @property
     def packets(self) -> int:
@@ -185,8 +200,15 @@ def generate(path: Path, spec: WorkloadSpec) -> Workload:
     flows: dict[FlowKey, int] = {}
     active: list[_Flow] = []
     started = 0
-    mean_gap_us = 1e6 / spec.rate_pps
     now_us = 0.0
+    ramp_us = spec.ramp_s * 1e6
+    runs = [0] * (RAMP_STEPS + 1 if ramp_us else 1)
+
+    def step_at(t_us: float) -> int:
+        return min(int(t_us * RAMP_STEPS / ramp_us), RAMP_STEPS) if ramp_us else 0
+
+    def rate_of(step: int) -> float:
+        return spec.rate_pps * (min(step + 1, RAMP_STEPS) / RAMP_STEPS if ramp_us else 1)
 
     def start() -> _Flow:
         nonlocal started
@@ -203,7 +225,6 @@ def generate(path: Path, spec: WorkloadSpec) -> Workload:
     with path.open("wb") as out:
         pcap = PcapFile(out)
         initial = min(spec.concurrency, spec.flows)
-        ramp_us = spec.ramp_s * 1e6
         first = True
         while True:
             due = initial if ramp_us == 0 else min(initial, 1 + int(now_us * initial / ramp_us))
@@ -215,17 +236,19 @@ def generate(path: Path, spec: WorkloadSpec) -> Workload:
                 now_us = max(now_us, len(flows) * ramp_us / initial)
                 continue
             if not first:
-                now_us += spec.gap.sample(rng) * mean_gap_us
+                now_us += spec.gap.sample(rng) * 1e6 / rate_of(step_at(now_us))
             first = False
             index = rng.randrange(len(active))
             flow = active[index]
             pcap.write(int(now_us), flow.frame(spec.payload))
+            runs[step_at(now_us)] += 1
             if flow.sent == flow.size:
                 active[index] = active[-1]
                 active.pop()
                 if started < spec.flows and ramp_us == 0:
                     active.append(start())
-    return Workload(path, flows, now_us / 1e6)
+    pace = tuple(Pace(n, rate_of(step)) for step, n in enumerate(runs) if n)
+    return Workload(path, flows, now_us / 1e6, pace)
 
 
 def _new_key(rng: random.Random, seen: set[bytes], tcp_fraction: float) -> FlowKey:

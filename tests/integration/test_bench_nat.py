@@ -7,8 +7,9 @@ import os
 
 import pytest
 
-from s6nf.harness.runner import BenchSpec, run_modes
+from s6nf.harness.runner import run_modes
 from s6nf.harness.schedule import parse_schedule
+from s6nf.harness.spec import BenchSpec
 from s6nf.testbed.workload import Distribution
 
 pytestmark = [pytest.mark.root, pytest.mark.timeout(300)]

@@ -8,8 +8,9 @@ import os
 import pytest
 
 from s6nf.harness.compare import TARGETS
-from s6nf.harness.runner import OUTPUT_FILES, BenchSpec, run, run_modes
+from s6nf.harness.runner import OUTPUT_FILES, run, run_modes
 from s6nf.harness.schedule import parse_schedule
+from s6nf.harness.spec import BenchSpec
 from s6nf.testbed.sockets import ESTABLISHED, LISTEN
 from s6nf.testbed.topology import default_config
 from s6nf.testbed.workload import Distribution
@@ -89,3 +90,19 @@ def test_two_modes_of_the_nat_side_by_side_write_every_file(tmp_path):
     summary = (spec.out / "summary.md").read_text()
     assert "| figure | s6 | stop-and-copy |" in summary
     assert "| output equals a single-instance run | yes" in summary
+
+
+def test_the_monitor_runs_its_slow_path_and_a_capacity_run_delivers_every_packet(tmp_path):
+    spec = BenchSpec(parse_schedule("1@0s,2@1s"), rate_pps=4000, flows=800, concurrency=300,
+                     out=tmp_path / "out", name=f"ic{os.getpid() % 100000}", ramp_s=0.5,
+                     capacity_instances=2)
+    results = run_modes(spec, ["s6"], progress=lambda _: None)
+    s6 = results["modes"]["s6"]
+    assert s6["measured"]["lost"] == 0 and s6["measured"]["reordered"] == 0
+    assert sum(v.get("punted", 0) for v in s6["instances"].values()) >= results["workload"]["flows"]
+    cap = s6["capacity"]
+    assert cap["instances"] == 2 and cap["sent"] == cap["received"] == s6["sent"]
+    assert cap["lost"] == 0 and cap["offered_pps"] > spec.rate_pps
+    assert cap["delivered_pps"] > 0
+    summary = (spec.out / "summary.md").read_text()
+    assert "| capacity: delivered / offered packets/s" in summary

@@ -209,3 +209,34 @@ def test_one_way_flows_carry_client_packets_only_numbered_in_order(tmp_path):
         seqs[flow].append(header.seq)
     assert {f: len(s) for f, s in seqs.items()} == w.flows
     assert all(s == list(range(len(s))) for s in seqs.values())
+
+
+def test_a_ramp_raises_the_rate_with_the_open_flows_in_steps(tmp_path):
+    from s6nf.testbed.workload import RAMP_STEPS
+
+    flat = generate(tmp_path / "flat.pcap", WorkloadSpec(flows=300, rate_pps=5000, seed=3))
+    assert [(p.packets, p.rate_pps) for p in flat.pace] == [(flat.packets, 5000)]
+    w = generate(tmp_path / "ramp.pcap", WorkloadSpec(flows=5000, concurrency=400,
+                                                      rate_pps=80_000, ramp_s=1.0, seed=3))
+    assert sum(p.packets for p in w.pace) == w.packets
+    rates = [p.rate_pps for p in w.pace]
+    assert rates == sorted(rates) and rates[-1] == 80_000 and len(rates) == RAMP_STEPS + 1
+    assert rates[0] == pytest.approx(80_000 / RAMP_STEPS)
+    times = [t for t, _ in read_frames(tmp_path / "ramp.pcap")]
+    in_first_step = sum(1 for t in times if t < 1e6 / RAMP_STEPS)
+    assert in_first_step == w.pace[0].packets
+    assert in_first_step == pytest.approx(80_000 / RAMP_STEPS ** 2, rel=0.3)
+
+
+def test_paced_parts_cut_the_trace_in_order_without_losing_a_packet(tmp_path):
+    from s6nf.testbed.replay import paced_parts
+
+    w = generate(tmp_path / "w.pcap", WorkloadSpec(flows=500, concurrency=200, rate_pps=4000,
+                                                   ramp_s=0.5, seed=5))
+    (tmp_path / "parts").mkdir()
+    parts = paced_parts(w.path, w.pace, tmp_path / "parts")
+    assert [p.rate_pps for p in parts] == [p.rate_pps for p in w.pace]
+    frames = [read_frames(p.pcap) for p in parts]
+    assert [len(f) for f in frames] == [p.packets for p in w.pace]
+    assert [f for part in frames for f in part] == read_frames(w.path)
+    assert paced_parts(w.path, w.pace[-1:], tmp_path)[0].pcap == w.path

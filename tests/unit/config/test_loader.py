@@ -72,6 +72,7 @@ BAD = [
     ("bad type", "nf.instances", "two", "nf.instances", "expected an integer"),
     ("bmv2 without p4c outputs", "target.kind", "bmv2", "target.p4info", "missing"),
     ("bucket count", "maps.buckets", 1000, "maps.buckets", "power of two"),
+    ("punt ring size", "maps.punt_ring_mib", 48, "maps.punt_ring_mib", "power of two"),
     ("nf host name", "hosts.nfx", {"role": "nf", "management": "10.54.0.99/24"},
      "hosts.nfx.role", "named nf<instance>"),
     ("two switches", "hosts.sw2", {"role": "switch", "management": "10.54.0.99/24"}, "hosts",

@@ -1,3 +1,5 @@
+from itertools import pairwise
+
 import pytest
 
 from s6nf.controller import core
@@ -82,3 +84,24 @@ def test_reconcile_returns_only_the_wrong_entries():
     del read_back[6]
     assert set(core.reconcile(ks, state.members, read_back)) == {3, 5, 6}
     assert core.reconcile(ks, state.members, right) == {}
+
+
+def test_slices_move_shares_of_the_buckets_in_consecutive_epochs_to_the_same_end():
+    state = cluster(4)
+    state = ControllerState(core.plan_scale(state, [0], 64).next, state.members)
+    whole = core.plan_scale(state, [0, 1, 2, 3], 64)
+    plans = core.plan_slices(state, [0, 1, 2, 3], 4, 64)
+    assert [p.next.epoch for p in plans] == [2, 3, 4, 5]
+    assert plans[-1].next.owners == whole.next.owners
+    for earlier, later in pairwise(plans):
+        assert later.current == earlier.next
+    shares = [set(p.moved) for p in plans]
+    assert sorted(b for s in shares for b in s) == sorted(whole.moved)
+    assert {len(s) for s in shares} == {len(whole.moved) // 4}
+    for p in plans:
+        assert set(p.current.moved(p.next)) == set(p.moved) == set(p.steering)
+        assert {p.next.owner(b) for b in p.moved} == {1, 2, 3}
+    assert core.plan_slices(state, [0, 1, 2, 3], 1, 64) == [whole]
+    assert len(core.plan_slices(cluster(2), [0, 1], 8, 64)) == 1
+    with pytest.raises(ValueError, match="at least one slice"):
+        core.plan_slices(state, [0, 1], 0, 64)

@@ -5,6 +5,7 @@ import pytest
 
 from s6nf.harness.compare import (
     TARGETS,
+    capacity_figures,
     equivalence,
     loss_figures,
     normal_throughput_pps,
@@ -27,6 +28,20 @@ def test_normal_throughput_leaves_out_scale_events_and_slots_past_the_replay():
     assert normal_throughput_pps(_run([{"at_s": 0.0, "seconds": 5.0}], slots)) is None
 
 
+def test_capacity_counts_from_the_first_packet_to_the_end_of_the_replay():
+    slots = {0: 0, 1: 0, 2: 500, 3: 700, 4: 600, 5: 40}
+    run = _run([], slots, replay_seconds=0.55) | {
+        "sent": 2000, "instances": {"0": {"drop_punt_full": 30}, "1": {"fast_path": 9}}}
+    run["measured"] |= {"received": 1840, "lost": 160, "flows_with_loss": 3}
+    cap = capacity_figures(run)
+    assert cap["delivered_pps"] == pytest.approx(6000)
+    assert cap["offered_pps"] == pytest.approx(2000 / 0.55)
+    assert (cap["instances"], cap["lost"], cap["drop_punt_full"]) == (2, 160, 30)
+    after_ramp = capacity_figures(run | {"last_part_at_s": 0.25, "last_part_sent": 1000})
+    assert after_ramp["delivered_pps"] == pytest.approx(6500)
+    assert after_ramp["offered_pps"] == pytest.approx(1000 / 0.3)
+
+
 def _lat(p50, p99):
     return {"count": 10, "p50": p50, "p90": p99, "p99": p99, "p99.9": p99}
 
@@ -36,11 +51,14 @@ def test_ratios_need_both_modes():
           "throughput_normal_pps": 900.0}
     snc = {"measured": {"latency_ns_by_phase": {"0": _lat(3000, 9000), "1": _lat(9000, 2e6)}},
            "throughput_normal_pps": 1000.0}
-    local = {"measured": {"latency_ns_by_phase": {}}, "throughput_normal_pps": 1000.0}
+    local = {"measured": {"latency_ns_by_phase": {}}, "throughput_normal_pps": 1000.0,
+             "capacity": {"delivered_pps": 2000.0}}
+    s6["capacity"] = {"delivered_pps": 1700.0}
     got = ratios({"s6": s6, "stop-and-copy": snc, "local-only": local})
     assert got == {"p99_scaling_stop_and_copy_over_s6": 200.0, "p50_scaling_over_normal_s6": 2.0,
-                   "throughput_s6_over_local_only": 0.9, "throughput_s6_over_remote_only": None}
-    assert [t.met(got[t.key]) for t in TARGETS] == [True, True, True, None]
+                   "throughput_s6_over_local_only": 0.9, "throughput_s6_over_remote_only": None,
+                   "capacity_s6_over_local_only": 0.85, "capacity_s6_over_remote_only": None}
+    assert [t.met(got[t.key]) for t in TARGETS] == [True, True, True, None, False, None]
     assert ratios({"s6": s6})["p99_scaling_stop_and_copy_over_s6"] is None
 
 
