@@ -49,6 +49,8 @@ class Kind(IntEnum):
     """MultiWriter untether call: one-way, no reply."""
     REPLY = 7
     """Answer to the request with the same ``req_id``; ``status`` says how it went."""
+    REPLICA = 8
+    """Backups (``replica``): ``status`` holds a ``ReplicaOp``; the body is PUSH entries."""
 
 
 class Flag(IntEnum):
@@ -132,7 +134,7 @@ def decode_frame(frame: bytes) -> list[Message]:
         if pos + MESSAGE_HEADER_LEN > end:
             raise MalformedFrame(f"message {index} of {count}: header truncated at byte {pos}")
         kind, status, map_id, method, epoch, req_id, key_len, body_len = unpack(frame, pos)
-        if not Kind.HELLO <= kind <= Kind.REPLY:
+        if not Kind.HELLO <= kind <= Kind.REPLICA:
             raise MalformedFrame(f"message {index}: unknown kind {kind}")
         if key_len > MAX_KEY_LEN:
             raise MalformedFrame(f"message {index}: key length {key_len} > {MAX_KEY_LEN}")
