@@ -9,7 +9,7 @@ import logging
 import signal
 from pathlib import Path
 
-from s6nf.agent.dso.config import Mode
+from s6nf.agent.dso.config import Mode, Replicas
 from s6nf.keys import DEFAULT_BUCKETS
 
 DEFAULT_CONTROLLER = "127.0.0.1:9600"
@@ -31,6 +31,9 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     run.add_argument("--state-file", type=Path,
                      help="default /var/lib/s6nf/controller.json")
     run.add_argument("--phase-timeout", type=float, default=30.0)
+    run.add_argument("--dead-after", type=float, default=1.0,
+                     help="declare an agent dead after this many seconds without a heartbeat "
+                          "and fail its buckets over to their backups (default 1.0; 0: never)")
     run.add_argument("--metrics", default=None,
                      help="host:port for the Prometheus endpoint /metrics (default: none)")
     run.add_argument("--tls-dir", type=Path, default=None,
@@ -66,6 +69,11 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
                       help="an NF setting, e.g. public=198.51.100.1 (repeatable)")
     arun.add_argument("--mode", default="s6", choices=[m.value for m in Mode],
                       help="DSO mode (DESIGN.md §6; default s6)")
+    arun.add_argument("--replication", default="async", choices=[r.value for r in Replicas],
+                      help="backups of this agent's objects: off, async (each map as it "
+                           "declares; default) or sync (every map synchronously)")
+    arun.add_argument("--replicate-interval", type=float, default=0.05,
+                      help="seconds between asynchronous replication passes (default 0.05)")
     arun.add_argument("--netns", default=None,
                       help="network namespace of the instance's data interfaces")
     arun.add_argument("--tls-dir", type=Path, default=None,
@@ -158,6 +166,7 @@ async def _dispatch(args: argparse.Namespace) -> int:
                               device_config=args.device_config)
         settings = ControllerSettings(args.bind, device, args.state_file,
                                       phase_timeout_s=args.phase_timeout, metrics=args.metrics,
+                                      dead_after_s=args.dead_after,
                                       tls=load_dir(args.tls_dir, "controller"))
         async with Controller(settings) as controller:
             print(f"controller on port {controller.port}, target {args.device}; "
@@ -174,6 +183,8 @@ async def _dispatch(args: argparse.Namespace) -> int:
                                   metrics_port=args.metrics_port, pin_dir=args.pin_dir,
                                   nf=args.nf, nf_options=_options(args.nf_option),
                                   mode=Mode(args.mode),
+                                  replicas=Replicas(args.replication),
+                                  replicate_interval_s=args.replicate_interval,
                                   netns=args.netns,
                                   tls=load_dir(args.tls_dir, f"nf{args.instance}"))
         process = AgentProcess(settings_)

@@ -2,7 +2,12 @@
 
 Methods (JSON over gRPC, ``s6nf.rpc``) of service ``s6nf.Agent``:
 ``Status`` → the agent's epoch and what it still holds of older epochs; ``Adopt`` (an agent
-that holds nothing takes the given key space as current: how a fresh or standby agent joins);
+in an older epoch takes the given key space as current: how a fresh or standby agent joins;
+with ``resume``, a restarted agent keeps what its pinned maps hold and takes back its other
+objects from its peers' copies; without, stale objects of an agent that was declared dead are
+dropped first); ``Failover`` (instances were declared dead and their buckets re-steered to
+their backups: take the new key space at once, docs/failover.md); ``Addresses`` (a peer
+moved: a restarted agent's new state channel);
 ``Prepare`` (key space e+1 and peers' addresses); ``Switch`` (e+1 is current);
 ``WaitDrained`` (until nothing of epoch e is left here); ``Retire`` (forget epoch e);
 ``Assets`` and ``Alerts`` (what the agent's NF answers: the asset monitor's assets homed here
@@ -12,6 +17,7 @@ by reason, map occupancy, slow-path queue and migration progress: ``s6nf status`
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -23,6 +29,7 @@ from s6nf.keyspace import KeySpace
 from s6nf.rpc import Json, RpcRefused, field, generic_handler
 
 SERVICE = "s6nf.Agent"
+log = logging.getLogger(__name__)
 
 
 def key_space_to_json(ks: KeySpace) -> Json:
@@ -62,7 +69,8 @@ class AgentControl:
 
     def handler(self) -> grpc.GenericRpcHandler:
         return generic_handler(SERVICE, {
-            "Status": self.status, "Adopt": self.adopt, "Prepare": self.prepare,
+            "Status": self.status, "Adopt": self.adopt, "Failover": self.failover,
+            "Addresses": self.addresses, "Prepare": self.prepare,
             "Switch": self.switch, "WaitDrained": self.wait_drained, "Retire": self.retire,
             "Assets": self.assets, "Alerts": self.alerts, "Report": self.report,
         })
@@ -87,18 +95,43 @@ class AgentControl:
 
     async def adopt(self, request: Json) -> Json:
         ks = key_space_from_json(request.get("key_space"))
+        resume = bool(field(request, "resume", bool, optional=True))
         a = self.agent
         if ks.epoch == a.epoch and ks.owners == a.key_space.owners:
             return await self.status({})
-        if not self.holds_nothing():
-            raise RpcRefused(grpc.StatusCode.FAILED_PRECONDITION,
-                             f"agent {a.me} holds objects of epoch {a.epoch}; it can only follow "
-                             f"epochs by Prepare/Switch, not adopt epoch {ks.epoch}")
         if ks.buckets != a.key_space.buckets:
             raise ValueError(f"{ks.buckets} buckets, this agent has {a.key_space.buckets}")
-        a.set_addresses(addresses_from_json(request.get("addresses", {})))
+        addresses = addresses_from_json(request.get("addresses", {}))
+        if resume:
+            await a.resume(ks, addresses)
+            return await self.status({})
+        if not self.holds_nothing():
+            if ks.epoch <= a.epoch:
+                raise RpcRefused(grpc.StatusCode.FAILED_PRECONDITION,
+                                 f"agent {a.me} holds objects of epoch {a.epoch}; it follows "
+                                 f"later epochs by Prepare/Switch, not by adopting {ks.epoch}")
+            dropped = a.discard()
+            log.warning("agent %d: dropped %d stale objects of epoch %d before adopting epoch "
+                        "%d", a.me, dropped, a.epoch, ks.epoch)
+        a.set_addresses(addresses)
         a.key_space = ks
         return await self.status({})
+
+    async def failover(self, request: Json) -> Json:
+        ks = key_space_from_json(request.get("key_space"))
+        dead = field(request, "dead", list)
+        if not all(isinstance(i, int) and not isinstance(i, bool) for i in dead):
+            raise ValueError(f"dead must be a list of instance ids, got {dead!r}")
+        try:
+            report = await self.agent.fail_over(
+                ks, dead, addresses_from_json(request.get("addresses", {})))
+        except ValueError as exc:
+            raise RpcRefused(grpc.StatusCode.FAILED_PRECONDITION, str(exc)) from exc
+        return {**await self.status({}), "promoted": report.promoted, "lost": report.lost}
+
+    async def addresses(self, request: Json) -> Json:
+        self.agent.set_addresses(addresses_from_json(request.get("addresses", {})))
+        return {}
 
     async def prepare(self, request: Json) -> Json:
         ks = key_space_from_json(request.get("key_space"))

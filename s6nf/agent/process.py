@@ -3,6 +3,9 @@ registration and heartbeats with the controller.
 
 A fresh agent acts in a bootstrap epoch 0 in which it homes everything itself and holds
 nothing; the controller brings it into the current epoch with ``Adopt`` when it is needed.
+An agent restarted in place of one that owns buckets is adopted while it registers (resuming
+from its pinned maps, docs/failover.md); its NF's slow path starts only then, so no punted
+packet is handled in the bootstrap epoch (the kernel keeps them in the punt ring meanwhile).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from s6nf.agent import report
 from s6nf.agent.control import SERVICE as AGENT_SERVICE
 from s6nf.agent.control import AgentControl
 from s6nf.agent.dso.agent import DsoAgent
-from s6nf.agent.dso.config import AgentConfig, Mode
+from s6nf.agent.dso.config import AgentConfig, Mode, Replicas
 from s6nf.agent.dso.host import resolve
 from s6nf.agent.dso.maps import Schema
 from s6nf.keys import DEFAULT_BUCKETS
@@ -72,6 +75,10 @@ class AgentSettings:
     tls: Material | None = None
     """The agent's TLS material: its control service, state channel and calls to the
     controller use mutual TLS; None for none (insecure, for local tests)."""
+    replicas: Replicas = Replicas.ASYNC
+    """Backups of this agent's objects at a second instance (docs/failover.md)."""
+    replicate_interval_s: float = 0.05
+    """Most an asynchronously replicated object's backup lags behind."""
 
 
 def agent_metrics(dso: DsoAgent, pin_dir: Path | None) -> Registry:
@@ -186,8 +193,9 @@ class AgentProcess:
                 raise ValueError("give --nf or --schema, not both: the NF brings its schema")
             self.runtime = NfRuntime(kind_of(s.nf, dict(s.nf_options)), s.pin_dir, s.netns)
             schema = self.runtime.schema
-        self.dso = DsoAgent(AgentConfig(s.instance, mode=s.mode, tls=s.tls), schema,
-                            KeySpace(0, (s.instance,) * s.buckets))
+        config = AgentConfig(s.instance, mode=s.mode, tls=s.tls, replicas=s.replicas,
+                             replicate_interval_s=s.replicate_interval_s)
+        self.dso = DsoAgent(config, schema, KeySpace(0, (s.instance,) * s.buckets))
         self.control = AgentControl(self.dso, self._nf_query if s.nf else None,
                                     lambda: report.agent_report(self.dso, s.pin_dir,
                                                                 self.runtime))
@@ -212,8 +220,6 @@ class AgentProcess:
     async def run(self) -> None:
         s = self.settings
         state_port = await self.dso.start(f"{s.advertise}:{s.state_port}")
-        if self.runtime is not None:
-            self.runtime.start(self.dso)
         self._server = aio_server(s.tls, AGENT_SERVICE, AGENT_CONTROL)
         self._server.add_generic_rpc_handlers((self.control.handler(),))
         control_port = add_port(self._server, f"{s.advertise}:{s.control_port}", s.tls)
@@ -241,8 +247,10 @@ class AgentProcess:
         while True:
             try:
                 if not registered:
-                    await self._controller.call("Register", member)
+                    await self._controller.call("Register", {**member, "epoch": self.dso.epoch})
                     registered = True
+                    if self.runtime is not None and self.runtime.slow is None:
+                        self.runtime.start(self.dso)
                     self.ready.set()
                     log.info("agent %d registered with %s", self.settings.instance,
                              self.settings.controller)

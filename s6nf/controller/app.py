@@ -1,10 +1,12 @@
 """The controller as a service: the thin adapter around the pure core that does the I/O —
 its API (``s6nf.Controller``: Register, Heartbeat, Scale, Status), P4Runtime, the agents'
-control services and the state file."""
+control services and the state file — and the failure detector: a member silent for
+``dead_after_s`` is declared dead and its buckets fail over to their backups."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Mapping
@@ -17,9 +19,10 @@ import grpc
 from s6nf.agent.control import SERVICE as AGENT_SERVICE
 from s6nf.agent.control import key_space_to_json
 from s6nf.controller import core, persist
+from s6nf.controller.failover import FailoverOutcome, execute_failover
 from s6nf.controller.model import ControllerState, Member, ScalePlan, Steer
 from s6nf.controller.p4rt_client import DeviceConfig, P4RuntimeClient
-from s6nf.controller.scaler import PHASES, ScaleOutcome, execute
+from s6nf.controller.scaler import PHASES, PhaseResult, ScaleOutcome, call_all, execute
 from s6nf.keys import DEFAULT_BUCKETS
 from s6nf.keyspace import KeySpace
 from s6nf.metrics import MetricsServer, Registry, Sample
@@ -41,6 +44,9 @@ class ControllerSettings:
     """Where membership, key space and epoch survive a restart."""
     heartbeat_timeout_s: float = 3.0
     """A member silent this long is reported as silent by Status."""
+    dead_after_s: float = 1.0
+    """A member silent this long is declared dead: removed, and the buckets it owned fail
+    over to their backups (0: never)."""
     phase_timeout_s: float = 30.0
     target_wait_s: float = 60.0
     """How long to keep trying to reach the steering target at start."""
@@ -78,6 +84,14 @@ class Controller:
         shows, as a step of this counter."""
         self.buckets_moved = 0
         """Buckets moved by every scale event so far (each moves its state with it)."""
+        self.failovers: list[FailoverOutcome] = []
+        """Every failover this controller ran, oldest first."""
+        self._scale_task: asyncio.Task[ScaleOutcome] | None = None
+        self._steering: asyncio.Task[None] | None = None
+        """A scale event's steering write: never cancelled half-way by a failover."""
+        self._epoch_sent = 0
+        """The highest epoch ever sent to agents (a failover must follow it)."""
+        self._watcher: asyncio.Task[None] | None = None
         self.registry = self._metrics()
         self._metrics_server: MetricsServer | None = None
 
@@ -111,6 +125,14 @@ class Controller:
         r.add("s6nf_controller_target_connect_failures_total", "counter",
               "Failed attempts to reach the steering target.",
               lambda: [Sample(self.target_failures)])
+        r.add("s6nf_controller_failovers_total", "counter", "Failovers by outcome.",
+              lambda: [Sample(sum(1 for f in self.failovers if f.ok == ok),
+                              {"outcome": "ok" if ok else "failed"}) for ok in (True, False)])
+        r.add("s6nf_controller_last_failover_seconds", "gauge",
+              "Silence before the last failover and how long each of its phases took.",
+              lambda: [] if not self.failovers else
+              [Sample(self.failovers[-1].silent_s, {"phase": "detect"})]
+              + [Sample(p.seconds, {"phase": p.name}) for p in self.failovers[-1].phases])
         r.gauge("s6nf_controller_reconciled_entries",
                 "Steering entries the last reconcile rewrote.", lambda: len(self.reconciled))
         return r
@@ -127,6 +149,8 @@ class Controller:
         if self.port == 0:
             raise OSError(f"controller cannot listen on {self.settings.bind}")
         await self._server.start()
+        if self.settings.dead_after_s > 0:
+            self._watcher = asyncio.get_running_loop().create_task(self._watch(), name="watch")
         if self.settings.metrics is not None:
             host, _, port = self.settings.metrics.rpartition(":")
             self._metrics_server = await MetricsServer(self.registry, host, int(port)).__aenter__()
@@ -138,6 +162,10 @@ class Controller:
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         tb: TracebackType | None) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
         if self._metrics_server is not None:
             await self._metrics_server.__aexit__()
         if self._server is not None:
@@ -190,10 +218,29 @@ class Controller:
 
     async def register(self, request: Json) -> Json:
         member = Member.from_json(request, time.monotonic())
+        old = self.state.members.get(member.instance)
         self.state = core.register(self.state, member)
         self._save()
         log.info("registered instance %d at %s", member.instance, member.control)
-        return {"epoch": None if self.state.key_space is None else self.state.key_space.epoch}
+        ks = self.state.key_space
+        epoch = field(request, "epoch", int, optional=True)
+        if ks is not None and member.instance in ks.instances and epoch not in (None, ks.epoch):
+            await self._resume(member, ks, old is None or old.state != member.state)
+        return {"epoch": None if ks is None else ks.epoch}
+
+    async def _resume(self, member: Member, ks: KeySpace, moved: bool) -> None:
+        """An owner's agent restarted: its peers learn where it is now, and it takes its
+        place in the current epoch from its pinned maps (nothing moves)."""
+        addresses = {str(i): a for i, a in self.state.addresses().items()}
+        timeout = self.settings.phase_timeout_s
+        if moved:
+            peers = {i: self._agent(m) for i, m in self.state.members.items()
+                     if i != member.instance and i in ks.instances}
+            await call_all(peers, "Addresses", {"addresses": addresses}, timeout)
+        await self._agent(member).call("Adopt", {
+            "key_space": key_space_to_json(ks), "addresses": addresses, "resume": True},
+            timeout_s=timeout)
+        log.warning("instance %d restarted and resumed in epoch %d", member.instance, ks.epoch)
 
     async def heartbeat(self, request: Json) -> Json:
         self.state = core.heartbeat(self.state, field(request, "instance", int), time.monotonic())
@@ -206,8 +253,27 @@ class Controller:
             raise ValueError(f"field 'slices' must be at least 1, got {slices}")
         if self._scale_lock.locked():
             raise RpcRefused(grpc.StatusCode.UNAVAILABLE, "a scale event is running; retry")
+        return (await self.run_scale(count, slices)).to_json()
+
+    async def run_scale(self, count: int, slices: int = 1) -> ScaleOutcome:
+        """``scale_to`` as the one scale event running; a failover meanwhile aborts it (the
+        outcome then ends with a failed ``aborted`` phase)."""
         async with self._scale_lock:
-            return (await self.scale_to(count, slices)).to_json()
+            task = asyncio.get_running_loop().create_task(self.scale_to(count, slices),
+                                                          name=f"scale-to-{count}")
+            self._scale_task = task
+            await asyncio.wait([task])
+            if not task.cancelled():
+                return task.result()
+            ks = self.state.key_space
+            return ScaleOutcome(0 if ks is None else ks.epoch, (), 0, (PhaseResult(
+                "aborted", False, 0.0, "an instance failed; its buckets failed over"),))
+
+    async def _steer_and_save(self, updates: Mapping[int, Steer], present: set[int],
+                              ks: KeySpace) -> None:
+        await self.p4rt.write_key_space(updates, present)
+        self.state = ControllerState(ks, self.state.members)
+        self._save()
 
     async def scale_to(self, count: int, slices: int = 1) -> ScaleOutcome:
         """Scale to ``count`` instances, the moved buckets in ``slices`` consecutive epochs
@@ -233,8 +299,12 @@ class Controller:
         present = set(range(plan.next.buckets)) if plan.current is not None else set(
             await self.p4rt.read_key_space())
 
+        self._epoch_sent = max(self._epoch_sent, plan.next.epoch)
+
         async def write(updates: Mapping[int, Steer]) -> None:
-            await self.p4rt.write_key_space(updates, present)
+            self._steering = asyncio.get_running_loop().create_task(
+                self._steer_and_save(updates, present, plan.next), name="steer")
+            await asyncio.shield(self._steering)
 
         async def switched(ks: KeySpace) -> None:
             self.state = ControllerState(ks, self.state.members)
@@ -277,3 +347,63 @@ class Controller:
 
         answers = await asyncio.gather(*(one(m) for m in members))
         return {str(m.instance): a for m, a in zip(members, answers, strict=True)}
+
+    async def _watch(self) -> None:
+        """Declare members dead after ``dead_after_s`` of silence. If this loop itself was
+        held up for a large part of that (the controller was busy), everyone is pardoned
+        first: their heartbeats may be waiting to be read."""
+        dead_after = self.settings.dead_after_s
+        tick = min(0.05, dead_after / 10)
+        last = time.monotonic()
+        while True:
+            await asyncio.sleep(tick)
+            now = time.monotonic()
+            if now - last > dead_after / 2:
+                self.state = core.pardon(self.state, now)
+            last = now
+            dead = core.silent(self.state, now, dead_after)
+            if dead:
+                try:
+                    await self.fail_over(dead, now)
+                except (ValueError, ConnectionError, RuntimeError) as exc:
+                    log.error("failover of %s failed: %s", dead, exc)
+                last = time.monotonic()
+
+    async def fail_over(self, dead: list[int], now: float) -> FailoverOutcome | None:
+        """Forget the ``dead`` members; if they owned buckets, move those to their backups
+        (aborting a scale event in progress first)."""
+        silent_s = max(now - self.state.members[i].last_seen for i in dead)
+        log.warning("instances %s silent for %.2f s: declared dead", dead, silent_s)
+        task = self._scale_task
+        if task is not None and not task.done():
+            task.cancel()
+            await asyncio.wait([task])
+        if self._steering is not None and not self._steering.done():
+            await asyncio.wait([self._steering])
+        async with self._scale_lock:
+            ks = self.state.key_space
+            owners = [i for i in dead if ks is not None and i in ks.instances]
+            members = {i: m for i, m in self.state.members.items() if i not in dead}
+            self.state = ControllerState(ks, members)
+            if ks is None or not owners:
+                self._save()
+                return None
+            epoch = max(ks.epoch, self._epoch_sent) + 1
+            plan = core.plan_failover(self.state, owners, epoch)
+            self._epoch_sent = epoch
+            present = set(range(plan.next.buckets))
+
+            async def write(updates: Mapping[int, Steer]) -> None:
+                await self.p4rt.write_key_space(updates, present)
+
+            async def steered(next_ks: KeySpace) -> None:
+                self.state = ControllerState(next_ks, self.state.members)
+                self._save()
+
+            agents = {i: self._agent(members[i]) for i in plan.agents}
+            outcome = await execute_failover(plan, owners, silent_s, agents,
+                                             self.state.addresses(), write,
+                                             self.settings.phase_timeout_s, steered)
+        self.failovers.append(outcome)
+        log.warning("failover of %s: %s", owners, outcome.to_json())
+        return outcome

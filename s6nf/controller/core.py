@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from s6nf.backup_ring import failover_key_space
 from s6nf.controller.model import ControllerState, Member, ScalePlan, Steer
 from s6nf.keys import DEFAULT_BUCKETS
 from s6nf.keyspace import KeySpace, initial, rebalance
@@ -40,6 +41,26 @@ def heartbeat(state: ControllerState, instance: int, now: float) -> ControllerSt
 def silent(state: ControllerState, now: float, timeout_s: float) -> list[int]:
     """Members not heard from for longer than ``timeout_s``."""
     return sorted(i for i, m in state.members.items() if now - m.last_seen > timeout_s)
+
+
+def pardon(state: ControllerState, now: float) -> ControllerState:
+    """Every member counts as heard from at ``now``: the controller itself was stalled (or
+    just restarted), so a missed heartbeat says nothing about the agent."""
+    return ControllerState(state.key_space, {
+        i: Member(m.instance, m.control, m.state, m.steer, max(m.last_seen, now))
+        for i, m in state.members.items()})
+
+
+def plan_failover(state: ControllerState, dead: list[int], epoch: int) -> ScalePlan:
+    """Epoch ``epoch``: every bucket of a ``dead`` instance goes to its backup (the first live
+    owner after it on the backup ring); the survivors are the agents involved."""
+    current = state.key_space
+    if current is None:
+        raise ValueError("no key space yet: nothing to fail over")
+    nxt = failover_key_space(current, dead, epoch)
+    moved = tuple(current.moved(nxt))
+    return ScalePlan(current, nxt, moved, steering_of(nxt, state.members, moved),
+                     tuple(sorted(nxt.instances)))
 
 
 def choose_instances(state: ControllerState, count: int) -> list[int]:

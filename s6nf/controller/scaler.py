@@ -54,7 +54,7 @@ class PhaseFailed(Exception):
     pass
 
 
-async def _all(agents: Mapping[int, JsonClient], method: str, request: Json,
+async def call_all(agents: Mapping[int, JsonClient], method: str, request: Json,
                timeout_s: float) -> dict[int, Json]:
     """Call ``method`` on every agent at once; PhaseFailed names each one that failed."""
     ids = sorted(agents)
@@ -107,26 +107,26 @@ async def _execute(plan: ScalePlan, agents: Mapping[int, JsonClient], addresses:
     async def bring_to_current() -> None:
         """Agents still in an older epoch (fresh or standby, holding nothing) adopt it."""
         current = plan.current or plan.next
-        status = await _all(agents, "Status", {}, timeout_s)
+        status = await call_all(agents, "Status", {}, timeout_s)
         behind = {i: agents[i] for i, s in status.items() if s["epoch"] < current.epoch}
-        await _all(behind, "Adopt", {"key_space": key_space_to_json(current),
+        await call_all(behind, "Adopt", {"key_space": key_space_to_json(current),
                                      "addresses": addrs}, timeout_s)
 
     async def prepare() -> None:
-        await _all(agents, "Prepare", {"key_space": key_space_to_json(plan.next),
+        await call_all(agents, "Prepare", {"key_space": key_space_to_json(plan.next),
                                        "addresses": addrs}, timeout_s)
 
     async def switch() -> None:
         await write_steering(plan.steering)
         await on_switched(plan.next)
-        await _all(agents, "Switch", {"epoch": plan.next.epoch}, timeout_s)
+        await call_all(agents, "Switch", {"epoch": plan.next.epoch}, timeout_s)
 
     async def migrate() -> None:
-        await _all(agents, "WaitDrained", {"epoch": old_epoch, "timeout_s": timeout_s},
+        await call_all(agents, "WaitDrained", {"epoch": old_epoch, "timeout_s": timeout_s},
                    timeout_s + 1)
 
     async def complete() -> None:
-        await _all(agents, "Retire", {"epoch": old_epoch}, timeout_s)
+        await call_all(agents, "Retire", {"epoch": old_epoch}, timeout_s)
 
     if not await phase("adopt", bring_to_current()):
         return ScaleOutcome(old_epoch, instances, len(plan.moved), tuple(phases))

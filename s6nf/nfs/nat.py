@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from s6nf.agent.dso import DsoError, MwMap, Schema, SwMap
+from s6nf.agent.dso import DsoError, MwMap, Replication, Schema, SwMap
 from s6nf.agent.dso.agent import DsoAgent
 from s6nf.agent.dso.ebpf_storage import EbpfStorage
 from s6nf.agent.dso.errors import StorageFull
@@ -76,10 +76,16 @@ class NatConfig:
 
 
 def nat_schema(storage: Callable[[], EbpfStorage[NatEntryRecord]]) -> Schema:
-    """The NAT's maps; ``storage`` builds an instance's view of its ``nat_flows`` map."""
+    """The NAT's maps; ``storage`` builds an instance's view of its ``nat_flows`` map.
+
+    Both are replicated synchronously: an entry the agent installs is at its backup before
+    the flow's packets leave, and a lease is at the shard's backup before the ports are used,
+    so a failover never gives a flow another public port nor a port to two flows. The
+    kernel's counter updates to the entries follow at the agent's replication interval."""
     flows: SwMap[NatEntryRecord] = SwMap(NAT_FLOWS_ID, "nat_flows", NatEntryRecord,
-                                         storage=storage)
-    return Schema([flows, MwMap(PORT_POOL_ID, "nat_ports", PortShard)])
+                                         storage=storage, replication=Replication.SYNC)
+    return Schema([flows, MwMap(PORT_POOL_ID, "nat_ports", PortShard,
+                                replication=Replication.SYNC)])
 
 
 @dataclass
@@ -236,6 +242,7 @@ class Nat:
         idle_ns = int(self.config.idle_timeout_s * 1e9)
         linger_ns = int(self.config.close_linger_s * 1e9)
         done = 0
+        freed: list[int] = []
         for key, entry in self.flows.storage.items():
             if entry.reverse or (entry.orig_saddr == 0 and entry.action == NfAction.PASS):
                 continue
@@ -248,9 +255,14 @@ class Nat:
                 reverse = FlowKey(host32(entry.new_daddr), self.public,
                                   host16(entry.new_dport), port, key[12])
                 await self.flows.remove(reverse.canonical())
-                self.ports.free(port)
+                freed.append(port)
             self.counters.expired += 1
             done += 1
+        if freed:
+            # The entries' deletion reaches their backups before their ports can be reused.
+            await self.agent.flush_replicas()
+            for port in freed:
+                self.ports.free(port)
         return done
 
     async def maintain(self, interval_s: float = 1.0) -> None:

@@ -11,10 +11,13 @@ at a time, and returns only when that flow's entries are gone.
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass
 
-from s6nf.agent.dso import BytesKey, MwMap, untether
+from s6nf.agent.dso import BytesKey, DsoError, MwMap, untether
 from s6nf.agent.dso.agent import DsoAgent
+
+log = logging.getLogger(__name__)
 
 
 class PortShard:
@@ -102,8 +105,13 @@ class PortAllocator:
         for _ in range(self.ports.shards):
             shard = self._next_shard
             first, last = self.ports.bounds(shard)
-            got: list[int] = await self.pool.call(shard_key(shard), PortShard.lease, first,
-                                                  last, self.ports.lease)
+            try:
+                got: list[int] = await self.pool.call(shard_key(shard), PortShard.lease, first,
+                                                      last, self.ports.lease)
+            except DsoError as exc:
+                # Its home is unreachable (dead, until the failover): try the next shard.
+                log.warning("NAT: shard %d unavailable: %s", shard, exc)
+                got = []
             if got:
                 self.local.extend(reversed(got))
                 return

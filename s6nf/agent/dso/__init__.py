@@ -1,7 +1,7 @@
 """The distributed shared object space (DSO) runtime of an s6nf agent (DESIGN.md §2-§6)."""
 
 from s6nf.agent.dso.agent import DsoAgent
-from s6nf.agent.dso.config import AgentConfig, EpochStatus, Mode, Prepare, Switch
+from s6nf.agent.dso.config import AgentConfig, EpochStatus, Mode, Prepare, Replicas, Switch
 from s6nf.agent.dso.errors import (
     CallTimeout,
     DsoError,
@@ -11,7 +11,7 @@ from s6nf.agent.dso.errors import (
     UnknownMap,
 )
 from s6nf.agent.dso.keys import BytesKey, FlowKey, IpKey, Key
-from s6nf.agent.dso.maps import MwMap, Schema, SwMap, stale, strict, untether
+from s6nf.agent.dso.maps import MwMap, Replication, Schema, SwMap, stale, strict, untether
 from s6nf.agent.dso.storage import Codec, ObjectCodec, PyStorage, Storage, StructCodec
 
 __all__ = [
@@ -33,6 +33,8 @@ __all__ = [
     "Prepare",
     "PyStorage",
     "RemoteError",
+    "Replicas",
+    "Replication",
     "Schema",
     "Storage",
     "StructCodec",

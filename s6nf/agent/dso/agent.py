@@ -12,12 +12,13 @@ from s6nf.agent.dso.microthreads import KeyedExecutor
 from s6nf.agent.dso.migration import MigrationMixin
 from s6nf.agent.dso.multiwriter import MultiWriterMixin, MwHandle
 from s6nf.agent.dso.singlewriter import SingleWriterMixin, SwHandle
+from s6nf.agent.dso.takeover import TakeoverMixin
 from s6nf.keyspace import KeySpace
 
 V = TypeVar("V")
 
 
-class DsoAgent(SingleWriterMixin, MultiWriterMixin, MigrationMixin):
+class DsoAgent(TakeoverMixin, SingleWriterMixin, MultiWriterMixin, MigrationMixin):
     """One agent: serves the state channel, hosts objects, follows the controller's epochs.
 
     Use as ``async with DsoAgent(config, schema, key_space, addresses) as agent:`` after
@@ -38,8 +39,11 @@ class DsoAgent(SingleWriterMixin, MultiWriterMixin, MigrationMixin):
             self.channel.set_addresses(addresses)
 
     async def start(self, bind: str) -> int:
-        """Serve the state channel on ``bind`` ("host:port"); returns the bound port."""
-        return await self.channel.start(bind)
+        """Serve the state channel on ``bind`` ("host:port"); returns the bound port, and
+        start replicating (``AgentConfig.replicas``)."""
+        port = await self.channel.start(bind)
+        self.start_replicating()
+        return port
 
     def set_addresses(self, addresses: Mapping[int, str]) -> None:
         self.channel.set_addresses(addresses)

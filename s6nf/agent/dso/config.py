@@ -23,6 +23,18 @@ class Mode(Enum):
     """``switch`` pauses accesses here until every moved object has been copied out."""
 
 
+class Replicas(Enum):
+    """Whether an agent keeps backups of what it holds (docs/failover.md)."""
+
+    OFF = "off"
+    """No backups: a dead agent's objects are lost."""
+    ASYNC = "async"
+    """Each map as it declares (``SwMap``/``MwMap`` ``replication``; asynchronous unless
+    marked synchronous)."""
+    SYNC = "sync"
+    """Every map synchronously."""
+
+
 @dataclass(frozen=True)
 class AgentConfig:
     instance: int
@@ -46,6 +58,14 @@ class AgentConfig:
     tls: Material | None = None
     """This agent's TLS material: the state channel serves and dials peers with mutual TLS;
     None for none (insecure)."""
+    replicas: Replicas = Replicas.OFF
+    """Backups of held objects at a second instance; see ``Replicas``."""
+    replicate_interval_s: float = 0.05
+    """Asynchronous replication sends what changed at least this often: the most a failure
+    can lose of an asynchronously replicated object's updates."""
+    replica_timeout_s: float = 1.0
+    """A synchronous replication not acknowledged within this long gives up (the object is
+    sent again with the next batch), so a dead backup cannot stall the slow path."""
 
 
 @dataclass(frozen=True)

@@ -91,6 +91,8 @@ class AgentCore:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._resumed = asyncio.Event()
         self._resumed.set()
+        self.fenced: set[int] = set()
+        """Instances the controller declared dead: never asked for anything again."""
 
     @property
     def key_space(self) -> KeySpace:
@@ -122,7 +124,7 @@ class AgentCore:
         if self.previous is None:
             return None
         home = self.previous.owners[bucket_of_bytes(key, self.previous.buckets)]
-        return None if home == self.me else home
+        return None if home == self.me or home in self.fenced else home
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
         task = asyncio.get_running_loop().create_task(coro, name=name)
@@ -282,6 +284,8 @@ class AgentCore:
             self.spawn(self.serve_acquire(link, msg, ms), "acquire")
         elif kind == Kind.FETCH:
             self.spawn(self.serve_fetch(link, msg, ms), "fetch")
+        elif kind == Kind.REPLICA:
+            self.on_replica(link, msg, ms)
 
     def on_link_lost(self, link: Link, error: str) -> None:
         lost = [rid for rid, (lk, _, _) in self._pending.items() if lk is link]
@@ -314,6 +318,12 @@ class AgentCore:
 
     def on_push(self, link: Link, msg: Message, ms: MapState) -> None:
         raise NotImplementedError
+
+    def on_replica(self, link: Link, msg: Message, ms: MapState) -> None:
+        self.fail(link, msg, Status.UNKNOWN_MAP, "this agent keeps no backups")
+
+    async def replicate_now(self, ms: MapState, key: bytes) -> None:
+        """Send ``key``'s object to its backup and wait for the acknowledgement."""
 
     async def serve_acquire(self, link: Link, msg: Message, ms: MapState) -> None:
         raise NotImplementedError

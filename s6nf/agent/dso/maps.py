@@ -35,6 +35,15 @@ F = TypeVar("F", bound=Callable[..., Any])
 _ATTR = "__dso_consistency__"
 
 
+class Replication(Enum):
+    """How a map's objects reach their backup (docs/failover.md)."""
+
+    ASYNC = "async"
+    """In batches, at most the agent's ``replicate_interval_s`` behind."""
+    SYNC = "sync"
+    """Before the access block or the call that changed the object returns."""
+
+
 class Consistency(Enum):
     STRICT = "strict"
     UNTETHER = "untether"
@@ -96,6 +105,8 @@ class SwMap(Generic[V]):
     """Bytes form for hand-over; default: the marshalled ``__dict__`` of the factory's class."""
     storage: Callable[[], Storage[V]] | None = None
     """Builds this map's storage at an agent; default: ``PyStorage`` (a dict)."""
+    replication: Replication = Replication.ASYNC
+    """How held objects reach their backup when the agent replicates."""
 
     def make_storage(self) -> Storage[V]:
         if self.storage is not None:
@@ -113,6 +124,8 @@ class MwMap(Generic[V]):
     cls: type[V]
     """A plain class whose no-argument constructor makes the initial object."""
     codec: Codec[V] | None = None
+    replication: Replication = Replication.ASYNC
+    """How the home's objects reach their backup when the agent replicates."""
     methods: tuple[MethodSpec, ...] = field(init=False)
     by_name: dict[str, MethodSpec] = field(init=False, repr=False, compare=False)
 

@@ -413,7 +413,11 @@ class Access(Generic[V]):
 
     async def __aexit__(self, *exc: object) -> None:
         HOLDING.set(HOLDING.get() - 1)
-        self._agent.sw_release(self._ms, self._key)
+        try:
+            if self._ms.sync_replica:
+                await self._agent.replicate_now(self._ms, self._key)
+        finally:
+            self._agent.sw_release(self._ms, self._key)
 
 
 class SwHandle(Generic[V]):

@@ -43,6 +43,8 @@ class MapState:
     """MultiWriter calls waiting at the home for their object (it is being fetched)."""
     stale_cache: dict[tuple[bytes, int, bytes], tuple[float, Any]] = field(default_factory=dict)
     """(key, method, args) → (time the answer was requested, answer)."""
+    sync_replica: bool = False
+    """Objects are replicated to their backup before an access block ends (``replica``)."""
 
     @property
     def map_id(self) -> int:

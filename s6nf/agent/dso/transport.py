@@ -167,7 +167,20 @@ class StateChannel:
         return port
 
     def set_addresses(self, addresses: Mapping[int, str]) -> None:
+        """Learn peers' addresses; a peer that moved (a restarted agent) is dialled anew."""
+        for peer, address in addresses.items():
+            if self.addresses.get(peer, address) != address:
+                self.drop(peer, f"moved to {address}")
         self.addresses.update(addresses)
+
+    def drop(self, peer: int, reason: str) -> None:
+        """Close the stream and channel to ``peer``; what waits on it fails with PeerLost."""
+        link = self.links.get(peer)
+        if link is not None:
+            self._lost(link, reason)
+        channel = self._channels.pop(peer, None)
+        if channel is not None:
+            self._spawn(channel.close(), f"close-{peer}")
 
     def link_to(self, peer: int) -> Link:
         link = self.links.get(peer)

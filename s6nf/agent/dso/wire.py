@@ -56,6 +56,8 @@ class Kind(IntEnum):
     SETTLE = 9
     """New steering target to previous one: answer once your micro-threads have no work left
     for flows of these buckets (body: u32 buckets; ``handoff.py``)."""
+    REPLICA = 10
+    """Backups (``replica``): ``status`` holds a ``ReplicaOp``; the body is PUSH entries."""
 
 
 class Flag(IntEnum):
@@ -141,7 +143,7 @@ def decode_frame(frame: bytes) -> list[Message]:
         if pos + MESSAGE_HEADER_LEN > end:
             raise MalformedFrame(f"message {index} of {count}: header truncated at byte {pos}")
         kind, status, map_id, method, epoch, req_id, key_len, body_len = unpack(frame, pos)
-        if not Kind.HELLO <= kind <= Kind.SETTLE:
+        if not Kind.HELLO <= kind <= Kind.REPLICA:
             raise MalformedFrame(f"message {index}: unknown kind {kind}")
         if key_len > MAX_KEY_LEN:
             raise MalformedFrame(f"message {index}: key length {key_len} > {MAX_KEY_LEN}")
