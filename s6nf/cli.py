@@ -210,6 +210,12 @@ def _testbed(args: argparse.Namespace) -> int:
         pins = sorted(str(p.relative_to(tb.pin_root)) for p in tb.pin_root.rglob("*")
                       if p.is_file())
         print(f"  pinned under {tb.pin_root}: {', '.join(pins)}")
+        state = tb.state
+        if state is not None and state.management:
+            hosts = [config.controller.host, *topo.hosts]
+            print(f"  management network {config.management_network} (bridge in "
+                  f"{tb.namespace('mgmt')}): " + ", ".join(
+                      f"{h} {config.host(h).management_ip}" for h in hosts))
         return 0
     if args.action == "stamp":
         if args.state == "on":

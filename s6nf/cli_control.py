@@ -28,6 +28,9 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     run.add_argument("--election-id", default="0,1", help="high,low")
     run.add_argument("--device-config", type=Path,
                      help="pipeline binary for targets that need one (bmv2 JSON)")
+    run.add_argument("--p4info", type=Path,
+                     help="the P4Info pushed with it (default: the committed "
+                          "p4/steer.p4info.txtpb)")
     run.add_argument("--state-file", type=Path,
                      help="default /var/lib/s6nf/controller.json")
     run.add_argument("--phase-timeout", type=float, default=30.0)
@@ -111,7 +114,7 @@ async def _until_signalled() -> None:
 
 
 _CONTROLLER_DEFAULTS = {"bind": DEFAULT_CONTROLLER, "device": "127.0.0.1:9559", "device_id": 1,
-                        "device_config": None,
+                        "device_config": None, "p4info": None,
                         "state_file": Path("/var/lib/s6nf/controller.json"), "tls_dir": None}
 _AGENT_DEFAULTS = {"controller": DEFAULT_CONTROLLER, "control_port": 0, "state_port": 0,
                    "buckets": DEFAULT_BUCKETS, "tls_dir": None}
@@ -158,11 +161,13 @@ async def _dispatch(args: argparse.Namespace) -> int:
         fill_from_config(args)
 
     if args.command == "controller":
+        from s6nf.agent.p4rt.pipeline import DEFAULT_P4INFO
         from s6nf.controller.app import Controller, ControllerSettings
         from s6nf.controller.p4rt_client import DeviceConfig
 
         high, low = (int(x) for x in args.election_id.split(","))
         device = DeviceConfig(args.device, args.device_id, (high, low),
+                              p4info=args.p4info or DEFAULT_P4INFO,
                               device_config=args.device_config)
         settings = ControllerSettings(args.bind, device, args.state_file,
                                       phase_timeout_s=args.phase_timeout, metrics=args.metrics,

@@ -16,6 +16,7 @@ def controller_options(config: TestbedConfig) -> dict[str, Any]:
     target = config.target
     return {"bind": config.controller_address, "device": target.address,
             "device_id": target.device_id, "device_config": target.device_config,
+            "p4info": target.p4info,
             "state_file": config.controller.state_file, "tls_dir": config.tls_dir}
 
 

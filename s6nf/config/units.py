@@ -73,9 +73,10 @@ def controller_command(config: TestbedConfig, s6nf: str, config_path: Path) -> l
     """The controller; for a bmv2 target it pushes p4c's outputs (the file's, or the ones
     ``with_target`` chose)."""
     argv = [s6nf, "controller", "run", "--config", str(config_path)]
-    if config.target.kind == "bmv2":
-        assert config.target.device_config is not None
-        argv += ["--device-config", str(config.target.device_config)]
+    target = config.target
+    if target.kind == "bmv2":
+        assert target.device_config is not None and target.p4info is not None
+        argv += ["--device-config", str(target.device_config), "--p4info", str(target.p4info)]
     return argv
 
 

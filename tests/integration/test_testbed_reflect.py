@@ -134,3 +134,4 @@ def test_the_cli_replays_and_reports_both_directions(testbed, tmp_path, capsys):
     assert main(["testbed", "status", "--name", testbed.name]) == 0
     status = capsys.readouterr().out
     assert "reflecting" in status and "replies of" in status
+    assert "management network 10.54.0.0/24" in status and "ctl 10.54.0.2" in status

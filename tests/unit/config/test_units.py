@@ -75,10 +75,10 @@ def test_bmv2_ports_are_the_switchs_data_interfaces_numbered_as_steering_names_t
 def test_the_controller_pushes_p4cs_bmv2_json_only_to_a_bmv2_target():
     config = load()
     plain = s6nf_args(rendered(config, "ctl")["s6nf-controller.service"])
-    assert plain.device_config is None
+    assert plain.device_config is None and plain.p4info is None
     bmv2 = with_target(config, "bmv2", ROOT)
     args = s6nf_args(rendered(bmv2, "ctl")["s6nf-controller.service"])
-    assert args.device_config == ROOT / BMV2_OUTPUTS[1]
+    assert (args.p4info, args.device_config) == tuple(ROOT / p for p in BMV2_OUTPUTS)
     fill_from_config(args)
     assert args.bind == config.controller_address and args.device == config.target.address
 
@@ -90,7 +90,7 @@ def test_a_bmv2_target_in_the_file_keeps_its_own_p4c_outputs():
     config = parse(text)
     assert with_target(config, "bmv2", ROOT) is config
     args = s6nf_args(rendered(config, "ctl")["s6nf-controller.service"])
-    assert args.device_config == Path("out/s.json")
+    assert (args.p4info, args.device_config) == (Path("out/s.p4info.txtpb"), Path("out/s.json"))
 
 
 def test_the_agent_runs_on_its_host_with_the_files_nf_and_options():
