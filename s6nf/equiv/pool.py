@@ -28,6 +28,15 @@ class ProgramPool:
             return prog
         return self._free.pop()
 
+    def reserve(self, n: int) -> None:
+        """Have ``n`` programs loaded (compiling the missing ones now): a run takes them
+        while its agents share the event loop, and a compile there would stall every agent
+        for seconds, long enough for their call timeouts to fire."""
+        while len(self._all) < n:
+            prog = load(self.program, defines=DEFINES)
+            self._all.append(prog)
+            self._free.append(prog)
+
     def give(self, prog: Program) -> None:
         empty(prog, FLOW_MAPS[self.program])
         self._free.append(prog)
