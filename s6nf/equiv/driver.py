@@ -80,7 +80,6 @@ class Driver:
         self._left_casts = (0, 0)
 
     async def run(self, schedule: Schedule) -> RunRecord:
-        self.pool.reserve(MAX_ALIVE)
         try:
             await self._run(schedule)
         except RunAborted as exc:
@@ -93,6 +92,7 @@ class Driver:
         events = schedule.resolve(MAX_ALIVE)
         steps = self.trace.steps()
         self.ks = initial(range(max(1, min(schedule.start, MAX_ALIVE))), BUCKETS)
+        self.pool.reserve(peak_alive(self.ks.instances, events))
         for i in sorted(self.ks.instances):
             await self._add(i)
         self._address_all()
@@ -247,6 +247,16 @@ class Driver:
         for sim in list(self.sims.values()):
             await self._close(sim)
         self.sims.clear()
+
+
+def peak_alive(start: frozenset[int], events: list[tuple[int, tuple[int, ...]]]) -> int:
+    """Most instances up at once: during an event its leavers are still up beside the
+    newcomers (until the next event completes it)."""
+    peak, members = len(start), set(start)
+    for _, after in events:
+        peak = max(peak, len(members | set(after)))
+        members = set(after)
+    return peak
 
 
 def kind_named(nf: str) -> NfKind:

@@ -4,7 +4,7 @@ import random
 
 from s6nf.agent.structs import NatEntryRecord
 from s6nf.equiv.compare import compare
-from s6nf.equiv.driver import NAT, RunRecord
+from s6nf.equiv.driver import NAT, RunRecord, peak_alive
 from s6nf.equiv.schedule import ScaleEvent, Schedule, random_schedule
 from s6nf.equiv.trace import (
     FORWARD,
@@ -84,6 +84,17 @@ def _run(ports: dict[int, int], order=None) -> RunRecord:
                                packets=3)
         run.entries.setdefault(0, {})[key.canonical()] = entry
     return run
+
+
+def test_a_run_loads_programs_for_the_most_instances_up_at_once_leavers_included():
+    """The kept case nat-stop-and-copy-compile-stalls-the-agents: the pool compiled a fourth
+    program mid-run, stalling every agent of the event loop past its call timeout."""
+    events = Schedule(3, (ScaleEvent(6, 1, 0), ScaleEvent(7, 1, 2), ScaleEvent(7, 1, 0))
+                      ).resolve(4)
+    assert [m for _, m in events] == [(0, 1, 2, 3), (2, 3), (2, 3, 4)]
+    assert peak_alive(frozenset({0, 1, 2}), events) == 4
+    assert peak_alive(frozenset({0, 1}), [(0, (1, 2))]) == 3
+    assert peak_alive(frozenset({0}), []) == 1
 
 
 def test_outputs_compare_equal_up_to_a_consistent_renaming_of_public_ports():

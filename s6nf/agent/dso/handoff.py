@@ -13,7 +13,9 @@ for b is empty:
 - N's slow path starts no work on b's flows (``handoff_wait``);
 - at the switch, N sends P one SETTLE request naming every bucket it takes from P; P moves
   what its punt ring holds into its micro-threads (``HandoffListener.drain``) and answers once
-  the work queued then for flows of those buckets has run; N then releases them.
+  the work queued then for flows of those buckets has run, and the one-way calls that work
+  made have been handled (a sync: P may be leaving, and its own ``wait_drained`` may be over);
+  N then releases them.
 
 Established flows of buckets that do not move never notice; a moved flow's packets wait in
 N's slow path for at most P's backlog of that bucket. An agent counts buckets still held as
@@ -29,9 +31,9 @@ from collections.abc import Awaitable
 from typing import Protocol
 
 from s6nf.agent.dso.config import Mode
-from s6nf.agent.dso.core import AgentCore
 from s6nf.agent.dso.errors import CallTimeout, DsoError
 from s6nf.agent.dso.microthreads import KeyedExecutor
+from s6nf.agent.dso.sync import SyncMixin
 from s6nf.agent.dso.transport import Link
 from s6nf.agent.dso.wire import Kind, Message, Status
 from s6nf.keys import bucket_of_bytes
@@ -53,7 +55,7 @@ class HandoffListener(Protocol):
         buckets), and only those, must not turn ready."""
 
 
-class HandoffMixin(AgentCore):
+class HandoffMixin(SyncMixin):
     micro: KeyedExecutor
     handoff_listener: HandoffListener | None = None
     _held: dict[int, int] | None = None
@@ -147,4 +149,5 @@ class HandoffMixin(AgentCore):
         keys = [k for k in self.micro.busy_keys()
                 if isinstance(k, bytes) and bucket_of_bytes(k, n) in buckets]
         await self.micro.finished(keys)
+        await self.sync_links(deep=False)
         self.reply(link, msg, Status.OK)

@@ -18,7 +18,6 @@ from s6nf.agent.dso.config import EpochStatus, Mode, Prepare, Switch
 from s6nf.agent.dso.errors import DsoError
 from s6nf.agent.dso.handoff import HandoffMixin
 from s6nf.agent.dso.state import MapState
-from s6nf.agent.dso.sync import SyncMixin
 from s6nf.agent.dso.transport import Link
 from s6nf.agent.dso.wire import (
     Kind,
@@ -35,7 +34,7 @@ _RETRY_S = 0.05
 _POLL_S = 0.005
 
 
-class MigrationMixin(HandoffMixin, SyncMixin):
+class MigrationMixin(HandoffMixin):
     _push_task: asyncio.Task[None] | None = None
     _push_wanted: asyncio.Event | None = None
 

@@ -98,3 +98,37 @@ def test_a_handoff_from_a_previous_target_that_is_gone_is_released_not_held_for_
             assert a1.held_buckets() == 0
 
     asyncio.run(main())
+
+
+def test_a_leaving_target_answers_a_handoff_only_once_the_casts_of_its_last_work_are_applied():
+    """The leaving instance's own ``wait_drained`` is over when its slow path, still running
+    a moved flow's queued packet, makes a cast (to a third instance): the handoff's answer
+    covers that cast."""
+    async def main() -> None:
+        async with cluster(3, SCHEMA, flush_interval_s=30.0) as (a0, a1, a2):
+            ks1 = KeySpace(1, tuple(2 if owner == 2 else 1 for owner in a0.key_space.owners))
+            flow = key_homed_at(a0, 0)
+            counter = key_homed_at(a0, 2, 7000)
+            go_on = asyncio.Event()
+
+            async def last_packet() -> None:
+                await go_on.wait()
+                a0.mw(COUNTERS).cast(counter, Counter.add, 1)
+
+            a0.micro.submit(flow, last_packet)
+            for a in (a0, a1, a2):
+                await a.prepare(Prepare(ks1))
+            for a in (a0, a1, a2):
+                await a.switch(Switch(1))
+            await asyncio.gather(a0.wait_drained(0, 5), a2.wait_drained(0, 5))
+            draining = asyncio.create_task(a1.wait_drained(0, 5))
+            await asyncio.sleep(0.05)
+            assert not draining.done()
+            go_on.set()
+            await draining
+            for a in (a0, a1, a2):
+                a.retire(0)
+            await a0.close()
+            assert await a2.mw(COUNTERS).call(counter, Counter.read) == 1
+
+    asyncio.run(main())
