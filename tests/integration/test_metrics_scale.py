@@ -127,7 +127,7 @@ def test_scrapes_during_a_scale_event_under_traffic_show_the_migration_start_and
     first, last = scraper.scrapes[0][1], scraper.scrapes[-1][1]
     for nf in ("nf0", "nf1"):
         m = last[nf]
-        assert m['s6nf_datapath_packets_total{reason="forward"}'] > 0
+        assert 's6nf_datapath_packets_total{reason="forward"}' in m
         assert 's6nf_datapath_packets_total{reason="punted"}' in m
         assert "s6nf_nf_backlog" in m
         assert m['s6nf_datapath_map_capacity{map="nat_flows"}'] > 0
@@ -135,7 +135,9 @@ def test_scrapes_during_a_scale_event_under_traffic_show_the_migration_start_and
         assert 's6nf_nf_events_total{event="table_full"}' in m
     assert last["nf0"]['s6nf_datapath_packets_total{reason="forward"}'] > \
         first["nf0"]['s6nf_datapath_packets_total{reason="forward"}']
-    assert last["nf1"]['s6nf_datapath_map_entries{map="nat_flows"}'] > 0
+    assert last["nf1"]['s6nf_datapath_map_entries{map="nat_flows"}'] > 0, \
+        "the entries that moved (how many packets nf1 forwarded depends on how much of the " \
+        "trace was left when the event ended, which on a loaded machine can be none)"
     requests = {k: v for k, v in last["nf1"].items()
                 if k.startswith("s6nf_agent_dso_request_seconds_count")}
     assert requests and sum(requests.values()) > 0, "DSO requests timed by kind"
@@ -143,8 +145,9 @@ def test_scrapes_during_a_scale_event_under_traffic_show_the_migration_start_and
 
     text = format_status(status)
     assert text.startswith("epoch 2; scale event: none running")
+    assert status["instances"]["0"]["packets"]["forward"] > 0
     for i in ("0", "1"):
         r = status["instances"][i]
         assert r["epoch"] == 2 and r["migration"]["in_progress"] == 0
-        assert r["packets"]["forward"] > 0 and r["maps"]["nat_flows"]["entries"] > 0
+        assert "forward" in r["packets"] and r["maps"]["nat_flows"]["entries"] > 0
         assert f"instance {i}: 2,048 buckets, epoch 2" in text
