@@ -76,7 +76,7 @@ class AgentSettings:
     tls: Material | None = None
     """The agent's TLS material: its control service, state channel and calls to the
     controller use mutual TLS; None for none (insecure, for local tests)."""
-    replicas: Replicas = Replicas.ASYNC
+    replicas: Replicas = Replicas.DECLARED
     """Backups of this agent's objects at a second instance (docs/failover.md)."""
     replicate_interval_s: float = 0.05
     """Most an asynchronously replicated object's backup lags behind."""
