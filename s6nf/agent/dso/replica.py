@@ -279,9 +279,9 @@ class ReplicaMixin(MultiWriterMixin, MigrationMixin):
 
     def on_push(self, link: Link, msg: Message, ms: MapState) -> None:
         """Pushed objects replace copies promoted from a backup here (the pusher held the
-        live one). They are replicated by the next pass; for a synchronous map, before the
-        push is acknowledged (until then the pusher's backup keeps its copy: an object on
-        its way always has one)."""
+        live one). They are stored at once, as without backups (a pull racing the push must
+        find them here), and sent to their backup right away for a synchronous map, else by
+        the next pass; the pusher's backup keeps its copy until the push is acknowledged."""
         promoted = self.promoted.get(ms.map_id)
         if not promoted and ms.map_id not in self._sent:
             super().on_push(link, msg, ms)
@@ -295,17 +295,13 @@ class ReplicaMixin(MultiWriterMixin, MigrationMixin):
             if promoted and key in promoted:
                 promoted.discard(key)
                 ms.storage.delete(key)
+        arrivals = [(k, d) for k, d in entries if ms.storage.get(k) is None]
+        super().on_push(link, msg, ms)
         if ms.map_id not in self._sent:
-            super().on_push(link, msg, ms)
             return
-        self._dirty[ms.map_id].update(k for k, _ in entries)
-        if not self.sync(ms):
-            super().on_push(link, msg, ms)
-            return
-        fresh = [(k, d) for k, d in entries if ms.storage.get(k) is None]
-        self.spawn(self._then(self._replicate_arrivals(ms, fresh),
-                              lambda: super(ReplicaMixin, self).on_push(link, msg, ms)),
-                   "replica-push")
+        self._dirty[ms.map_id].update(k for k, _ in arrivals)
+        if self.sync(ms) and arrivals:
+            self.spawn(self._replicate_arrivals(ms, arrivals), "replica-push")
 
     async def _replicate_arrivals(self, ms: MapState, entries: Entries) -> None:
         ring, sent = self.ring(), self._sent[ms.map_id]
