@@ -73,11 +73,8 @@ async def one_run(mode: Replicas, frames: list[bytes]) -> dict[str, float]:
         result = {"new_flows_per_s": flows / seconds}
         agent = sims[0].agent
         if mode is not Replicas.OFF:
-            for sent in agent._sent.values():
-                sent.clear()
             start = time.perf_counter()
-            await agent.flush_replicas()
-            held = sum(len(ms.storage) for ms in agent.maps.values())
+            held = await agent.resend_all()
             result["pass_us_per_entry"] = (time.perf_counter() - start) / held * 1e6
         return result
     finally:

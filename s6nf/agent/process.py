@@ -31,7 +31,7 @@ from s6nf.keys import DEFAULT_BUCKETS
 from s6nf.keyspace import KeySpace
 from s6nf.metrics import MetricsServer, Registry, Sample
 from s6nf.nfs.runtime import NfRuntime, kind_of
-from s6nf.rpc import Json, JsonClient, RpcError, RpcRefused
+from s6nf.rpc import FAST_RECONNECT, Json, JsonClient, RpcError, RpcRefused
 from s6nf.tls import Material, add_port, aio_server
 from s6nf.tls.peers import AGENT_CONTROL
 
@@ -165,7 +165,8 @@ class AgentProcess:
         self.control = AgentControl(self.dso, self._nf_query if s.nf else None)
         self.ready = asyncio.Event()
         self._server: grpc.aio.Server | None = None
-        self._controller = JsonClient(s.controller, CONTROLLER_SERVICE, timeout_s=2.0, tls=s.tls)
+        self._controller = JsonClient(s.controller, CONTROLLER_SERVICE, timeout_s=2.0, tls=s.tls,
+                                      options=FAST_RECONNECT)
         self.registry = agent_metrics(self.dso, s.pin_dir)
         if self.runtime is not None:
             slow_path_metrics(self.registry, self.runtime)

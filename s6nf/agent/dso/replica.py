@@ -219,6 +219,18 @@ class ReplicaMixin(MultiWriterMixin, MigrationMixin):
                 self._dirty[map_id].add(key)
         self.replicate_pass()
 
+    async def resend_all(self) -> int:
+        """Send every held object to its backup again and wait for the acknowledgements;
+        returns how many were sent (what a full pass costs: the replication bench)."""
+        count = 0
+        for map_id, sent in self._sent.items():
+            sent.clear()
+            storage = self.maps[map_id].storage
+            self._dirty[map_id].update(storage.snapshot())
+            count += len(storage)
+        await self.flush_replicas()
+        return count
+
     async def replicate_now(self, ms: MapState, key: bytes) -> None:
         """Synchronous maps: send ``key``'s object and wait for the backup's acknowledgement
         (at most ``replica_timeout_s``); other maps: mark it for the next pass."""
