@@ -98,6 +98,9 @@ def agent_metrics(dso: DsoAgent, pin_dir: Path | None) -> Registry:
                    Sample(dso.micro.overflows, {"outcome": "refused_overflow"})])
     r.add("s6nf_agent_dso_total", "counter", "DSO activity by kind (calls, fetches, pushes...).",
           lambda: [Sample(v, {"kind": k}) for k, v in vars(dso.counters).items()])
+    r.add("s6nf_agent_replica_total", "counter",
+          "Backups by kind (copies sent and received, promoted, lost...).",
+          lambda: [Sample(v, {"kind": k}) for k, v in vars(dso.replica_counters).items()])
     if pin_dir is not None:
         r.add("s6nf_datapath_packets_total", "counter", "Packets by verdict or note.",
               lambda: _datapath(pin_dir, reasons=True))
