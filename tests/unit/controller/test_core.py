@@ -1,7 +1,9 @@
 import pytest
 
+from s6nf.backup_ring import BackupRing
 from s6nf.controller import core
 from s6nf.controller.model import ControllerState, Member, Steer
+from s6nf.keys import bucket_of_bytes
 from s6nf.keyspace import minimum_moves
 
 
@@ -82,3 +84,20 @@ def test_reconcile_returns_only_the_wrong_entries():
     del read_back[6]
     assert set(core.reconcile(ks, state.members, read_back)) == {3, 5, 6}
     assert core.reconcile(ks, state.members, right) == {}
+
+
+
+def test_a_failover_moves_only_the_dead_instances_buckets_to_their_backups():
+    state = cluster(3)
+    ks = core.plan_scale(state, [0, 1, 2], buckets=64).next
+    state = ControllerState(ks, {i: m for i, m in state.members.items() if i != 1})
+    plan = core.plan_failover(state, [1], ks.epoch + 2)
+    assert plan.next.epoch == ks.epoch + 2 and 1 not in plan.next.instances
+    assert set(plan.moved) == {b for b in range(64) if ks.owner(b) == 1}
+    assert set(plan.steering) == set(plan.moved) and plan.agents == (0, 2)
+    ring = BackupRing(ks)
+    keys = {bucket_of_bytes(k, 64): k for k in (i.to_bytes(4, "big") for i in range(5000))}
+    for b in plan.moved:
+        assert plan.next.owner(b) == ring.backup_of(1, keys[b])
+    with pytest.raises(ValueError, match="nobody to take over"):
+        core.plan_failover(ControllerState(ks, {}), [0, 1, 2], ks.epoch + 1)
