@@ -159,12 +159,14 @@ async def traffic_with_failure(tb, target, tmp, name, first_scale, trigger):
                                                sink_before + sent)
             returned = await asyncio.to_thread(wait_until_stable, lambda: gen_returned(tb),
                                                gen_before + sent)
-            survivors = sorted(controller.state.key_space.instances)
+            final = controller.state.key_space
+            assert final is not None
+            survivors = sorted(final.instances)
             return dict(workload=workload, failover=failover, killed_at=killed_at,
                         at_kill=at_kill, sent=sent, lost=sent - (received - sink_before),
                         lost_back=sent - (returned - gen_before),
                         entries=forward_ports(tb, survivors), survivors=survivors,
-                        final=controller.state.key_space)
+                        final=final)
 
 
 def check_failover(tb, run, stall=0.0):
