@@ -72,9 +72,11 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
                       help="an NF setting, e.g. public=198.51.100.1 (repeatable)")
     arun.add_argument("--mode", default="s6", choices=[m.value for m in Mode],
                       help="DSO mode (DESIGN.md §6; default s6)")
-    arun.add_argument("--replication", default="async", choices=[r.value for r in Replicas],
-                      help="backups of this agent's objects: off, async (each map as it "
-                           "declares; default) or sync (every map synchronously)")
+    arun.add_argument("--replication", default="declared",
+                      choices=[r.value for r in Replicas],
+                      help="backups of this agent's objects: off, async (every map "
+                           "asynchronously), declared (each map as it declares; default) or "
+                           "sync (every map synchronously)")
     arun.add_argument("--replicate-interval", type=float, default=0.05,
                       help="seconds between asynchronous replication passes (default 0.05)")
     arun.add_argument("--netns", default=None,

@@ -6,8 +6,9 @@ in an older epoch takes the given key space as current: how a fresh or standby a
 with ``resume``, a restarted agent keeps what its pinned maps hold and takes back its other
 objects from its peers' copies; without, stale objects of an agent that was declared dead are
 dropped first); ``Failover`` (instances were declared dead and their buckets re-steered to
-their backups: take the new key space at once, docs/failover.md); ``Addresses`` (a peer
-moved: a restarted agent's new state channel);
+their backups: take the new key space at once, accesses paused until ``EndTakeover``,
+docs/failover.md); ``Restarted`` (a peer's
+agent restarted: its new addresses, and it needs this agent's copies again);
 ``Prepare`` (key space e+1 and peers' addresses); ``Switch`` (e+1 is current);
 ``WaitDrained`` (until nothing of epoch e is left here); ``Retire`` (forget epoch e);
 ``Assets`` and ``Alerts`` (what the agent's NF answers: the asset monitor's assets homed here
@@ -70,7 +71,8 @@ class AgentControl:
     def handler(self) -> grpc.GenericRpcHandler:
         return generic_handler(SERVICE, {
             "Status": self.status, "Adopt": self.adopt, "Failover": self.failover,
-            "Addresses": self.addresses, "Prepare": self.prepare,
+            "EndTakeover": self.end_takeover, "Restarted": self.restarted,
+            "Prepare": self.prepare,
             "Switch": self.switch, "WaitDrained": self.wait_drained, "Retire": self.retire,
             "Assets": self.assets, "Alerts": self.alerts, "Report": self.report,
         })
@@ -127,10 +129,19 @@ class AgentControl:
                 ks, dead, addresses_from_json(request.get("addresses", {})))
         except ValueError as exc:
             raise RpcRefused(grpc.StatusCode.FAILED_PRECONDITION, str(exc)) from exc
+        except TimeoutError as exc:
+            raise RpcRefused(grpc.StatusCode.DEADLINE_EXCEEDED, str(exc)) from exc
         return {**await self.status({}), "promoted": report.promoted, "lost": report.lost}
 
-    async def addresses(self, request: Json) -> Json:
+    async def end_takeover(self, request: Json) -> Json:
+        self.agent.end_takeover()
+        return await self.status({})
+
+    async def restarted(self, request: Json) -> Json:
+        instance = field(request, "instance", int)
         self.agent.set_addresses(addresses_from_json(request.get("addresses", {})))
+        self.agent.fenced.discard(instance)
+        self.agent.resend_to(instance)
         return {}
 
     async def prepare(self, request: Json) -> Json:

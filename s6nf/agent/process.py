@@ -30,7 +30,7 @@ from s6nf.keys import DEFAULT_BUCKETS
 from s6nf.keyspace import KeySpace
 from s6nf.metrics import MetricsServer, Registry, Sample
 from s6nf.nfs.runtime import NfRuntime, kind_of
-from s6nf.rpc import Json, JsonClient, RpcError, RpcRefused
+from s6nf.rpc import FAST_RECONNECT, Json, JsonClient, RpcError, RpcRefused
 from s6nf.tls import Material, add_port, aio_server
 from s6nf.tls.peers import AGENT_CONTROL
 
@@ -75,7 +75,7 @@ class AgentSettings:
     tls: Material | None = None
     """The agent's TLS material: its control service, state channel and calls to the
     controller use mutual TLS; None for none (insecure, for local tests)."""
-    replicas: Replicas = Replicas.ASYNC
+    replicas: Replicas = Replicas.DECLARED
     """Backups of this agent's objects at a second instance (docs/failover.md)."""
     replicate_interval_s: float = 0.05
     """Most an asynchronously replicated object's backup lags behind."""
@@ -107,6 +107,9 @@ def agent_metrics(dso: DsoAgent, pin_dir: Path | None) -> Registry:
     r.add("s6nf_agent_dso_request_seconds", "histogram",
           "Round trip of DSO requests to peers, by kind (acquire, fetch, push, call).",
           dso.request_latency.samples)
+    r.add("s6nf_agent_replica_total", "counter",
+          "Backups by kind (copies sent and received, promoted, lost...).",
+          lambda: [Sample(v, {"kind": k}) for k, v in vars(dso.replica_counters).items()])
     if pin_dir is not None:
         maps = _Occupancy(pin_dir)
         r.add("s6nf_datapath_packets_total", "counter", "Packets by verdict or note.",
@@ -201,7 +204,8 @@ class AgentProcess:
                                                                 self.runtime))
         self.ready = asyncio.Event()
         self._server: grpc.aio.Server | None = None
-        self._controller = JsonClient(s.controller, CONTROLLER_SERVICE, timeout_s=2.0, tls=s.tls)
+        self._controller = JsonClient(s.controller, CONTROLLER_SERVICE, timeout_s=2.0, tls=s.tls,
+                                      options=FAST_RECONNECT)
         self.registry = agent_metrics(self.dso, s.pin_dir)
         if self.runtime is not None:
             slow_path_metrics(self.registry, self.runtime)

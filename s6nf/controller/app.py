@@ -32,6 +32,9 @@ from s6nf.tls.peers import CONTROLLER_API
 
 log = logging.getLogger(__name__)
 SERVICE = "s6nf.Controller"
+HEARTBEAT_GRACE_S = 0.3
+"""Agents beat every 0.2 s: after a stall of the controller, this long for their heartbeats
+to be read before anyone is declared dead."""
 
 
 @dataclass(frozen=True)
@@ -218,25 +221,25 @@ class Controller:
 
     async def register(self, request: Json) -> Json:
         member = Member.from_json(request, time.monotonic())
-        old = self.state.members.get(member.instance)
         self.state = core.register(self.state, member)
         self._save()
         log.info("registered instance %d at %s", member.instance, member.control)
         ks = self.state.key_space
         epoch = field(request, "epoch", int, optional=True)
         if ks is not None and member.instance in ks.instances and epoch not in (None, ks.epoch):
-            await self._resume(member, ks, old is None or old.state != member.state)
+            await self._resume(member, ks)
         return {"epoch": None if ks is None else ks.epoch}
 
-    async def _resume(self, member: Member, ks: KeySpace, moved: bool) -> None:
-        """An owner's agent restarted: its peers learn where it is now, and it takes its
-        place in the current epoch from its pinned maps (nothing moves)."""
+    async def _resume(self, member: Member, ks: KeySpace) -> None:
+        """An owner's agent restarted: its peers learn where it is now (and send it their
+        copies again), and it takes its place in the current epoch from its pinned maps and
+        their copies of its other objects (nothing moves)."""
         addresses = {str(i): a for i, a in self.state.addresses().items()}
         timeout = self.settings.phase_timeout_s
-        if moved:
-            peers = {i: self._agent(m) for i, m in self.state.members.items()
-                     if i != member.instance and i in ks.instances}
-            await call_all(peers, "Addresses", {"addresses": addresses}, timeout)
+        peers = {i: self._agent(m) for i, m in self.state.members.items()
+                 if i != member.instance and i in ks.instances}
+        await call_all(peers, "Restarted", {"instance": member.instance,
+                                            "addresses": addresses}, timeout)
         await self._agent(member).call("Adopt", {
             "key_space": key_space_to_json(ks), "addresses": addresses, "resume": True},
             timeout_s=timeout)
@@ -349,20 +352,21 @@ class Controller:
         return {str(m.instance): a for m, a in zip(members, answers, strict=True)}
 
     async def _watch(self) -> None:
-        """Declare members dead after ``dead_after_s`` of silence. If this loop itself was
-        held up for a large part of that (the controller was busy), everyone is pardoned
-        first: their heartbeats may be waiting to be read."""
+        """Declare members dead after ``dead_after_s`` of silence. If this loop was held up
+        (the controller was busy, e.g. encoding a large steering write), heartbeats may be
+        waiting to be read: nobody is declared dead until they had ``HEARTBEAT_GRACE_S``."""
         dead_after = self.settings.dead_after_s
         tick = min(0.05, dead_after / 10)
         last = time.monotonic()
+        grace_until = 0.0
         while True:
             await asyncio.sleep(tick)
             now = time.monotonic()
-            if now - last > dead_after / 2:
-                self.state = core.pardon(self.state, now)
+            if now - last > 4 * tick:
+                grace_until = now + HEARTBEAT_GRACE_S
             last = now
             dead = core.silent(self.state, now, dead_after)
-            if dead:
+            if dead and now >= grace_until:
                 try:
                     await self.fail_over(dead, now)
                 except (ValueError, ConnectionError, RuntimeError) as exc:
@@ -401,7 +405,7 @@ class Controller:
                 self._save()
 
             agents = {i: self._agent(members[i]) for i in plan.agents}
-            outcome = await execute_failover(plan, owners, silent_s, agents,
+            outcome = await execute_failover(plan, owners, silent_s, now, agents,
                                              self.state.addresses(), write,
                                              self.settings.phase_timeout_s, steered)
         self.failovers.append(outcome)

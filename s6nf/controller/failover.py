@@ -1,10 +1,14 @@
 """Running one failover: dead instances' buckets to their backups (docs/failover.md).
 
-Phases, each with a timeout: **steer** (one P4Runtime batch moves the dead instances'
-buckets to their backups, the state file records the new epoch), **takeover** (every
-survivor takes the new key space at once and promotes the copies it kept), **migrate**
-(survivors push what they held whose home moved, until all report drained), **complete**
-(they retire the epoch before). The plan comes from the pure core (``plan_failover``).
+Phases, each with a timeout: **takeover** (every survivor pauses accesses, takes the new key
+space, promotes the copies it kept and pushes what must move to its new home), **steer**
+(one P4Runtime batch moves the dead instances' buckets to their backups, the state file
+records the new epoch), **release** (accesses go on everywhere; sent whenever a takeover
+began), **migrate** (until every survivor reports drained), **complete** (they retire the
+epoch before). Taking over before steering means the first packet a backup gets of a dead
+instance's flow finds its entry already there; steering goes ahead even if a survivor failed
+to take over (the dead instance's buckets lead nowhere otherwise). The plan comes from the
+pure core (``plan_failover``).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from s6nf.controller.scaler import PhaseFailed, PhaseResult, WriteSteering, call
 from s6nf.keyspace import KeySpace
 from s6nf.rpc import Json, JsonClient, RpcError
 
-FAILOVER_PHASES = ("steer", "takeover", "migrate", "complete")
+FAILOVER_PHASES = ("takeover", "steer", "release", "migrate", "complete")
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,13 @@ class FailoverOutcome:
     """Copies the survivors made live."""
     lost: int = 0
     """Objects the dead held that no survivor had a copy of."""
+    declared_at: float = 0.0
+    """The controller's monotonic clock when the instances were declared dead."""
+
+    @property
+    def steered_at(self) -> float:
+        """When steering followed the backups (the dead instances' traffic resumed)."""
+        return self.declared_at + self.seconds("takeover") + self.seconds("steer")
 
     @property
     def ok(self) -> bool:
@@ -49,10 +60,11 @@ class FailoverOutcome:
     def to_json(self) -> Json:
         return {"dead": list(self.dead), "epoch": self.epoch, "moved": self.moved,
                 "silent_s": self.silent_s, "ok": self.ok, "promoted": self.promoted,
-                "lost": self.lost, "phases": [p.__dict__ for p in self.phases]}
+                "lost": self.lost, "declared_at": self.declared_at,
+                "phases": [p.__dict__ for p in self.phases]}
 
 
-async def execute_failover(plan: ScalePlan, dead: list[int], silent_s: float,
+async def execute_failover(plan: ScalePlan, dead: list[int], silent_s: float, declared_at: float,
                            agents: Mapping[int, JsonClient], addresses: dict[int, str],
                            write_steering: WriteSteering, timeout_s: float,
                            on_steered: Callable[[KeySpace], Awaitable[None]]) -> FailoverOutcome:
@@ -84,6 +96,9 @@ async def execute_failover(plan: ScalePlan, dead: list[int], silent_s: float,
         counts["promoted"] = sum(int(r.get("promoted", 0)) for r in replies.values())
         counts["lost"] = sum(int(r.get("lost", 0)) for r in replies.values())
 
+    async def release() -> None:
+        await call_all(agents, "EndTakeover", {}, timeout_s)
+
     async def migrate() -> None:
         await call_all(agents, "WaitDrained", {"epoch": before, "timeout_s": timeout_s},
                        timeout_s + 1)
@@ -91,11 +106,12 @@ async def execute_failover(plan: ScalePlan, dead: list[int], silent_s: float,
     async def complete() -> None:
         await call_all(agents, "Retire", {"epoch": before}, timeout_s)
 
-    for name, body in (("steer", steer), ("takeover", takeover), ("migrate", migrate),
-                       ("complete", complete)):
-        if not await phase(name, body()):
-            break
-    steered = any(p.name == "steer" and p.ok for p in phases)
+    took = await phase("takeover", takeover())
+    steered = await phase("steer", steer())
+    if await phase("release", release()) and took and steered:
+        for name, body in (("migrate", migrate), ("complete", complete)):
+            if not await phase(name, body()):
+                break
     epoch = plan.next.epoch if steered else before
     return FailoverOutcome(tuple(dead), epoch, len(plan.moved), silent_s, tuple(phases),
-                           counts["promoted"], counts["lost"])
+                           counts["promoted"], counts["lost"], declared_at)

@@ -81,3 +81,26 @@ def test_nf_queries_without_an_nf_are_failed_precondition():
             assert err.value.code == grpc.StatusCode.FAILED_PRECONDITION
 
     run(body)
+
+
+def test_an_agent_holding_stale_objects_drops_them_to_adopt_a_later_epoch():
+    from s6nf.agent.dso.maps import SwMap
+    from tests.unit.dso.test_agent_basics import Flow
+
+    flows = SwMap(1, "flows", Flow)
+
+    async def body():
+        agent = DsoAgent(AgentConfig(3), Schema([flows]), KeySpace(2, (3,) * BUCKETS))
+        control = AgentControl(agent)
+        try:
+            async with agent.sw(flows).access(b"k"):
+                pass
+            assert not control.holds_nothing()
+            with pytest.raises(RpcRefused, match="follows later epochs"):
+                await control.adopt(ks(2, owner=1))
+            status = await control.adopt(ks(4, owner=1))
+            assert status["epoch"] == 4 and status["holds_nothing"]
+        finally:
+            await agent.close()
+
+    asyncio.run(body())

@@ -29,8 +29,11 @@ class Replicas(Enum):
     OFF = "off"
     """No backups: a dead agent's objects are lost."""
     ASYNC = "async"
+    """Every map asynchronously, even those marked synchronous (cheapest; a failover may
+    then lose what a synchronous map promises to keep, e.g. give a NAT port twice)."""
+    DECLARED = "declared"
     """Each map as it declares (``SwMap``/``MwMap`` ``replication``; asynchronous unless
-    marked synchronous)."""
+    marked synchronous): what agents run by default."""
     SYNC = "sync"
     """Every map synchronously."""
 

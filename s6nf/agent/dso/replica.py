@@ -124,7 +124,7 @@ class ReplicaMixin(MultiWriterMixin, MigrationMixin):
 
     def sync(self, ms: MapState) -> bool:
         return self.config.replicas is Replicas.SYNC or (
-            self.config.replicas is Replicas.ASYNC
+            self.config.replicas is Replicas.DECLARED
             and ms.decl.replication is Replication.SYNC)
 
     def ring(self) -> BackupRing:
@@ -156,13 +156,13 @@ class ReplicaMixin(MultiWriterMixin, MigrationMixin):
         storage = ms.storage
         if isinstance(storage, EbpfStorage):
             current = all_bytes(storage)
-            gone = [k for k in sent if k not in current]
+            gone = [k for k in sent if k not in current and k not in ms.pushing]
         else:
             dirty = self._dirty[ms.map_id]
             keys = set(storage.snapshot()) if moved else dirty
             self._dirty[ms.map_id] = set()
             current = {k: d for k in keys | dirty if (d := object_bytes(storage, k)) is not None}
-            gone = [k for k in sent if storage.get(k) is None]
+            gone = [k for k in sent if storage.get(k) is None and k not in ms.pushing]
         out: dict[int, Entries] = {}
         me = self.me
         for key, data in current.items():
@@ -210,6 +210,26 @@ class ReplicaMixin(MultiWriterMixin, MigrationMixin):
         self.replica_counters.copies_sent += len(entries) - deletes
         self.replica_counters.deletes_sent += deletes
         return True
+
+    def resend_to(self, peer: int) -> None:
+        """``peer`` restarted and lost the copies it kept: send them again."""
+        for map_id, sent in self._sent.items():
+            for key in [k for k, (t, _) in sent.items() if t == peer]:
+                del sent[key]
+                self._dirty[map_id].add(key)
+        self.replicate_pass()
+
+    async def resend_all(self) -> int:
+        """Send every held object to its backup again and wait for the acknowledgements;
+        returns how many were sent (what a full pass costs: the replication bench)."""
+        count = 0
+        for map_id, sent in self._sent.items():
+            sent.clear()
+            storage = self.maps[map_id].storage
+            self._dirty[map_id].update(storage.snapshot())
+            count += len(storage)
+        await self.flush_replicas()
+        return count
 
     async def replicate_now(self, ms: MapState, key: bytes) -> None:
         """Synchronous maps: send ``key``'s object and wait for the backup's acknowledgement
@@ -271,20 +291,40 @@ class ReplicaMixin(MultiWriterMixin, MigrationMixin):
 
     def on_push(self, link: Link, msg: Message, ms: MapState) -> None:
         """Pushed objects replace copies promoted from a backup here (the pusher held the
-        live one), and are replicated by the next pass."""
+        live one). They are stored at once, as without backups (a pull racing the push must
+        find them here), and sent to their backup right away for a synchronous map, else by
+        the next pass; the pusher's backup keeps its copy until the push is acknowledged."""
         promoted = self.promoted.get(ms.map_id)
-        if promoted or ms.map_id in self._dirty:
-            try:
-                keys = [k for k, _ in decode_entries(msg.body)]
-            except MalformedFrame:
-                keys = []
-            for key in keys:
-                if promoted and key in promoted:
-                    promoted.discard(key)
-                    ms.storage.delete(key)
-            if ms.map_id in self._dirty:
-                self._dirty[ms.map_id].update(keys)
+        if not promoted and ms.map_id not in self._sent:
+            super().on_push(link, msg, ms)
+            return
+        try:
+            entries = decode_entries(msg.body)
+        except MalformedFrame:
+            super().on_push(link, msg, ms)
+            return
+        for key, _ in entries:
+            if promoted and key in promoted:
+                promoted.discard(key)
+                ms.storage.delete(key)
+        arrivals = [(k, d) for k, d in entries if ms.storage.get(k) is None]
         super().on_push(link, msg, ms)
+        if ms.map_id not in self._sent:
+            return
+        self._dirty[ms.map_id].update(k for k, _ in arrivals)
+        if self.sync(ms) and arrivals:
+            self.spawn(self._replicate_arrivals(ms, arrivals), "replica-push")
+
+    async def _replicate_arrivals(self, ms: MapState, entries: Entries) -> None:
+        ring, sent = self.ring(), self._sent[ms.map_id]
+        by_backup: dict[int, Entries] = {}
+        for key, data in entries:
+            target = ring.backup_of(self.me, key)
+            if target is not None:
+                by_backup.setdefault(target, []).append((key, data))
+                sent[key] = (target, data)
+        if by_backup:
+            await asyncio.gather(*(self._send(ms, t, e) for t, e in by_backup.items()))
 
     def mw_submit(self, ms: MapState, key: bytes, spec: MethodSpec, args: Any, done: Done,
                   origin: Origin = None) -> None:

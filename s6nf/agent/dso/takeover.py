@@ -2,10 +2,13 @@
 
 ``fail_over`` is what the controller sends every survivor after it declared instances dead
 and re-steered their buckets (each to the first live owner after it on the backup ring, so
-to the instance that kept the copies): the dead are fenced (nothing they still send is
-applied), copies kept for them are promoted into storage wherever this agent is now the home
-and nobody alive holds the object, objects held here whose home moved are pushed to the new
-home as in a scale event, and every object whose backup was a dead instance gets a new one.
+to the instance that kept the copies): accesses pause, the dead are fenced (nothing they
+still send is applied), copies kept for them are promoted into storage where nobody alive
+holds the object, objects held here whose home moved (promoted copies too) are pushed to the
+new home as in a scale event, and every object whose backup was a dead instance gets a new
+one. It returns once the pushes are acknowledged; ``end_takeover``, sent when every survivor
+has returned, lets accesses go on: no home can then conclude an object is absent while its
+copy is on the way to it.
 
 ``resume`` is a restarted agent taking up its place in the key space: its eBPF-backed
 objects are still in the pinned maps; objects it kept in Python come back from the copies
@@ -16,12 +19,14 @@ copies of objects that live elsewhere now; it drops them before it may join agai
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
-from s6nf.agent.dso.config import Prepare
+from s6nf.agent.dso.config import AgentConfig, Prepare
 from s6nf.agent.dso.errors import DsoError, StorageFull
+from s6nf.agent.dso.maps import Schema
 from s6nf.agent.dso.replica import ReplicaMixin, ReplicaOp, persistent
 from s6nf.agent.dso.state import MapState
 from s6nf.agent.dso.transport import Link
@@ -44,7 +49,35 @@ class TakeoverReport:
     """Objects held here whose home moved (they go to the new home)."""
 
 
+class Gate(asyncio.Event):
+    """The agent's pause event (``AgentCore._resumed``), which a takeover can hold shut: a
+    stop-and-copy ``wait_drained`` still running for an aborted scale event must not let
+    accesses go on in the middle of a takeover."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.held = False
+
+    def set(self) -> None:
+        if not self.held:
+            super().set()
+
+    def hold(self) -> None:
+        self.held = True
+        self.clear()
+
+    def release(self) -> None:
+        self.held = False
+        super().set()
+
+
 class TakeoverMixin(ReplicaMixin):
+    def __init__(self, config: AgentConfig, schema: Schema, key_space: KeySpace) -> None:
+        super().__init__(config, schema, key_space)
+        self._gate = Gate()
+        self._gate.set()
+        self._resumed = self._gate
+
     def on_frame(self, link: Link, frame: bytes) -> None:
         if link.peer is not None and link.peer in self.fenced:
             link.close(f"instance {link.peer} was declared dead")
@@ -74,7 +107,7 @@ class TakeoverMixin(ReplicaMixin):
         self.next = None
         self.previous = old
         self.key_space = ks
-        self._resumed.set()
+        self._gate.hold()
         copies: dict[int, dict[bytes, bytes]] = {}
         for origin in dead:
             for map_id, objects in self.backups.pop(origin, {}).items():
@@ -92,7 +125,22 @@ class TakeoverMixin(ReplicaMixin):
                     "lost", self.me, sorted(dead), self.epoch, promoted, lost)
         self.push_soon(None)
         self.replicate_pass()
+        await self._pushed(self.config.call_timeout_s * 2)
         return TakeoverReport(self.epoch, promoted, lost, self.to_push())
+
+    async def _pushed(self, timeout_s: float) -> None:
+        """Until what must leave has been acknowledged by its new home."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while self.to_push() or self._in_flight(copied=True):
+            if loop.time() > deadline:
+                raise TimeoutError(f"agent {self.me}: takeover pushes not acknowledged after "
+                                   f"{timeout_s} s: {self.status()}")
+            await asyncio.sleep(0.002)
+
+    def end_takeover(self) -> None:
+        """Every survivor has taken over: accesses go on."""
+        self._gate.release()
 
     def _rehome(self, ms: MapState, old: KeySpace) -> None:
         """``switched`` for a failover: objects whose home did not move stay current here."""

@@ -2,8 +2,10 @@ from itertools import pairwise
 
 import pytest
 
+from s6nf.backup_ring import BackupRing
 from s6nf.controller import core
 from s6nf.controller.model import ControllerState, Member, Steer
+from s6nf.keys import bucket_of_bytes
 from s6nf.keyspace import minimum_moves
 
 
@@ -105,3 +107,19 @@ def test_slices_move_shares_of_the_buckets_in_consecutive_epochs_to_the_same_end
     assert len(core.plan_slices(cluster(2), [0, 1], 8, 64)) == 1
     with pytest.raises(ValueError, match="at least one slice"):
         core.plan_slices(state, [0, 1], 0, 64)
+
+
+def test_a_failover_moves_only_the_dead_instances_buckets_to_their_backups():
+    state = cluster(3)
+    ks = core.plan_scale(state, [0, 1, 2], buckets=64).next
+    state = ControllerState(ks, {i: m for i, m in state.members.items() if i != 1})
+    plan = core.plan_failover(state, [1], ks.epoch + 2)
+    assert plan.next.epoch == ks.epoch + 2 and 1 not in plan.next.instances
+    assert set(plan.moved) == {b for b in range(64) if ks.owner(b) == 1}
+    assert set(plan.steering) == set(plan.moved) and plan.agents == (0, 2)
+    ring = BackupRing(ks)
+    keys = {bucket_of_bytes(k, 64): k for k in (i.to_bytes(4, "big") for i in range(5000))}
+    for b in plan.moved:
+        assert plan.next.owner(b) == ring.backup_of(1, keys[b])
+    with pytest.raises(ValueError, match="nobody to take over"):
+        core.plan_failover(ControllerState(ks, {}), [0, 1, 2], ks.epoch + 1)

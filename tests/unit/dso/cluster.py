@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from s6nf.agent.dso import AgentConfig, DsoAgent, Mode, Schema
 from s6nf.keyspace import initial
@@ -11,10 +12,10 @@ from s6nf.keyspace import initial
 
 @asynccontextmanager
 async def cluster(
-    n: int, schema: Schema, mode: Mode = Mode.S6, buckets: int = 64, **config: float
+    n: int, schema: Schema, mode: Mode = Mode.S6, buckets: int = 64, **config: Any
 ) -> AsyncIterator[list[DsoAgent]]:
     ks = initial(range(n), buckets)
-    agents = [DsoAgent(AgentConfig(i, mode, **config), schema, ks) for i in range(n)]  # type: ignore[arg-type]
+    agents = [DsoAgent(AgentConfig(i, mode, **config), schema, ks) for i in range(n)]
     try:
         ports = [await a.start("127.0.0.1:0") for a in agents]
         addresses = {i: f"127.0.0.1:{p}" for i, p in enumerate(ports)}

@@ -2,10 +2,13 @@
 
 import asyncio
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from s6nf.agent.dso import Prepare, Switch
+from s6nf.agent.dso import Prepare, Replicas, Switch
+from s6nf.agent.dso.replica import object_bytes
+from s6nf.backup_ring import BackupRing
 from s6nf.keyspace import rebalance
 from tests.unit.dso.cluster import cluster
 from tests.unit.dso.test_agent_basics import COUNTERS, FLOWS, SCHEMA, Counter
@@ -13,11 +16,13 @@ from tests.unit.dso.test_agent_basics import COUNTERS, FLOWS, SCHEMA, Counter
 ops = st.lists(st.tuples(st.integers(0, 2), st.integers(0, 7)), min_size=1, max_size=30)
 
 
+@pytest.mark.parametrize("replicas", [Replicas.OFF, Replicas.SYNC])
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(ops, st.integers(0, 30), st.sampled_from([[0, 1], [0, 1, 2], [1, 2], [2], [0]]))
-def test_every_access_and_add_counts_once_across_a_scale_event(schedule, scale_at, target):
+def test_every_access_and_add_counts_once_across_a_scale_event(replicas, schedule, scale_at,
+                                                               target):
     async def main() -> None:
-        async with cluster(3, SCHEMA, buckets=16) as agents:
+        async with cluster(3, SCHEMA, buckets=16, replicas=replicas) as agents:
 
             async def op(agent: int, k: int) -> None:
                 key = bytes([k]) * 4
@@ -52,5 +57,15 @@ def test_every_access_and_add_counts_once_across_a_scale_event(schedule, scale_a
             for a in agents:
                 total = await a.mw(COUNTERS).call(b"total", Counter.read)
             assert total == len(schedule)
+            if replicas is not Replicas.OFF:
+                for a in agents:
+                    await a.flush_replicas()
+                for i, a in enumerate(agents):
+                    ring, storage = BackupRing(a.key_space), a.sw(FLOWS).storage
+                    for key in a.sw(FLOWS).held():
+                        backup = ring.backup_of(i, key)
+                        if backup is not None:
+                            copies = agents[backup].backups[i][FLOWS.map_id]
+                            assert copies[key] == object_bytes(storage, key)
 
     asyncio.run(main())

@@ -44,7 +44,7 @@ def test_the_ring_gives_a_dead_instances_buckets_to_its_backups_spread_over_surv
 
 def test_async_copies_follow_within_the_interval_and_deletions_too():
     async def main() -> None:
-        async with cluster(3, SCHEMA, replicas=Replicas.ASYNC,
+        async with cluster(3, SCHEMA, replicas=Replicas.DECLARED,
                            replicate_interval_s=LAG_S) as agents:
             key = key_homed_at(agents[0], 0)
             async with agents[0].sw(FLOWS).access(key) as flow:
@@ -60,7 +60,7 @@ def test_async_copies_follow_within_the_interval_and_deletions_too():
 
 def test_sync_objects_are_at_the_backup_when_the_access_or_call_returns():
     async def main() -> None:
-        async with cluster(3, SCHEMA, replicas=Replicas.ASYNC,
+        async with cluster(3, SCHEMA, replicas=Replicas.DECLARED,
                            replicate_interval_s=60.0) as agents:
             key = key_homed_at(agents[1], 1)
             async with agents[1].sw(SYNC_FLOWS).access(key) as flow:
@@ -77,7 +77,7 @@ def test_sync_objects_are_at_the_backup_when_the_access_or_call_returns():
 
 def test_backups_take_over_a_dead_agents_objects_and_new_backups_are_made():
     async def main() -> None:
-        async with cluster(3, SCHEMA, replicas=Replicas.ASYNC,
+        async with cluster(3, SCHEMA, replicas=Replicas.DECLARED,
                            replicate_interval_s=LAG_S) as agents:
             keys = [key_homed_at(agents[0], 1, start) for start in range(0, 4000, 100)]
             keys = list(dict.fromkeys(keys))
@@ -89,7 +89,11 @@ def test_backups_take_over_a_dead_agents_objects_and_new_backups_are_made():
             ks = agents[0].key_space
             after = failover_key_space(ks, [1], ks.epoch + 1)
             addresses = {i: a for i, a in agents[0].channel.addresses.items() if i != 1}
-            reports = [await agents[i].fail_over(after, [1], addresses) for i in (0, 2)]
+            reports = await asyncio.gather(*(agents[i].fail_over(after, [1], addresses)
+                                             for i in (0, 2)))
+            assert agents[0].paused and agents[2].paused
+            for i in (0, 2):
+                agents[i].end_takeover()
             assert sum(r.promoted for r in reports) == 2 * len(keys)
             assert sum(r.lost for r in reports) == 0
             for n, key in enumerate(keys):
@@ -108,7 +112,7 @@ def test_backups_take_over_a_dead_agents_objects_and_new_backups_are_made():
 
 def test_a_restarted_agent_takes_back_its_python_objects_and_its_directory():
     async def main() -> None:
-        async with cluster(3, SCHEMA, replicas=Replicas.ASYNC,
+        async with cluster(3, SCHEMA, replicas=Replicas.DECLARED,
                            replicate_interval_s=LAG_S) as agents:
             key = key_homed_at(agents[0], 2)
             await agents[0].mw(COUNTERS).call(key, Counter.swap, 5)
@@ -117,7 +121,7 @@ def test_a_restarted_agent_takes_back_its_python_objects_and_its_directory():
                 flow.packets = 9
             ks, addresses = agents[2].key_space, dict(agents[0].channel.addresses)
             await agents[2].close()
-            config = AgentConfig(2, replicas=Replicas.ASYNC, replicate_interval_s=LAG_S)
+            config = AgentConfig(2, replicas=Replicas.DECLARED, replicate_interval_s=LAG_S)
             fresh = DsoAgent(config, SCHEMA, type(ks)(0, (2,) * ks.buckets))
             try:
                 port = await fresh.start("127.0.0.1:0")

@@ -1,0 +1,306 @@
+"""Instance failure and restarts with the NAT on the embedded testbed (root only).
+
+An agent is SIGKILLed in the middle of NAT traffic, with its instance's data link taken down
+at the same moment (the host died), once in normal operation and once in the middle of a
+scale event. The controller must declare it dead within its bound and re-steer its buckets to
+the backups; every flow then keeps its public port (its entries were replicated before its
+first packet left), its last packets and their replies get through, and the NAT's counters
+lose at most the replication interval. An agent restarted in place resumes from its pinned
+maps without a failover, and a controller restart changes nothing.
+"""
+
+import asyncio
+import dataclasses
+import os
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+from pyroute2 import IPRoute
+
+from s6nf.agent.maps import SinkCounters, SteeringMaps
+from s6nf.agent.p4rt import serve
+from s6nf.agent.p4rt.ebpf_backend import EbpfBackend
+from s6nf.controller.app import Controller, ControllerSettings
+from s6nf.controller.p4rt_client import DeviceConfig
+from s6nf.keys import FlowKey
+from s6nf.nfs.nat_maps import NatTables
+from s6nf.testbed.accounting import gen_returned, sink_received
+from s6nf.testbed.agents import agent_argv, agent_processes
+from s6nf.testbed.replay import replay, wait_until_stable
+from s6nf.testbed.run import run_trace
+from s6nf.testbed.testbed import Testbed
+from s6nf.testbed.topology import default_config, gen_link, instance_host
+from s6nf.testbed.workload import Distribution, WorkloadSpec, generate
+from tests.integration.test_controller import wait_registered
+from tests.integration.test_nat_testbed import NAT_OPTIONS, PUBLIC_INT, _lower_first
+
+pytestmark = [pytest.mark.root, pytest.mark.timeout(300)]
+DEAD_AFTER_S = 1.0
+INTERVAL_S = 0.05
+VICTIM = 1
+RATE = 4000
+FLOW_PACKETS = 100
+DETECT_SLACK_S = 0.5
+"""Beyond dead_after + the detector's tick: a loaded 2-core VM delays the controller's loop."""
+SCALE_STALL_S = 1.5
+"""More during a scale event: its steering write keeps the controller's loop busy (pure-Python
+P4Runtime encoding), and heartbeats read late get a grace period."""
+
+
+@pytest.fixture(scope="module")
+def bed(tmp_path_factory):
+    base = default_config()
+    config = dataclasses.replace(base, nf=dataclasses.replace(base.nf, name="nat"))
+    tb = Testbed(f"fo{os.getpid() % 100000}", config=config)
+    tb.up(3, steer=False, reflect=True)
+    maps = SteeringMaps.pinned(tb.pin_dir("sw"))
+    with serve(EbpfBackend(maps), "127.0.0.1:0", device_id=1) as target:
+        yield tb, target, tmp_path_factory.mktemp("failover")
+    maps.close()
+    tb.down()
+
+
+@pytest.fixture
+def fresh(bed):
+    """Every instance up and empty before the test."""
+    tb = bed[0]
+    for i in tb.topology().instances:
+        set_link(tb, i, up=True)
+        with NatTables.pinned(tb.pin_dir(instance_host(i))) as nat:
+            flows = nat.flows()
+            for key in list(flows.keys()):
+                flows.delete(key)
+    return bed
+
+
+def set_link(tb, instance, up, then=lambda: None):
+    """Instance ``instance``'s link from the switch up or down (down: its host is gone);
+    ``then`` runs right after, and the time between the two is returned."""
+    host = instance_host(instance)
+    ifname = tb.topology().endpoint(host, "in").ifname
+    with IPRoute(netns=tb.namespace(host)) as ipr:
+        index = ipr.link_lookup(ifname=ifname)[0]
+        at = time.monotonic()
+        ipr.link("set", index=index, state="up" if up else "down")
+        then()
+    return at
+
+
+def long_flows(tmp, name, seed, flows=300):
+    """Flows that all last the whole trace (about 7.5 s), so each one's last packets come
+    long after a failure in its first seconds."""
+    spec = WorkloadSpec(flows=flows, concurrency=flows, rate_pps=RATE, one_way=True,
+                        flow_size=Distribution("constant", FLOW_PACKETS),
+                        dst_mac=gen_link().b.mac, seed=seed)
+    return generate(tmp / f"{name}.pcap", spec)
+
+
+def forward_ports(tb, instances):
+    """Inside flow (canonical) → (instance, its forward entry), from the pinned maps."""
+    out = {}
+    for i in instances:
+        with NatTables.pinned(tb.pin_dir(instance_host(i))) as nat:
+            for key, entry in nat.entries().items():
+                if not entry.reverse:
+                    assert key not in out, "a forward entry is live at two instances"
+                    out[key] = (i, entry)
+    return out
+
+
+def port_of(entry):
+    return int.from_bytes(entry.new_sport.to_bytes(2, "little"), "big")
+
+
+def settings(target, tmp, name, dead_after=DEAD_AFTER_S, bind="127.0.0.1:0"):
+    return ControllerSettings(bind, DeviceConfig(target.address), tmp / f"{name}.json",
+                              phase_timeout_s=20, dead_after_s=dead_after)
+
+
+async def wait_failover(controller, timeout=15.0):
+    deadline = time.monotonic() + timeout
+    while not controller.failovers:
+        assert time.monotonic() < deadline, "no failover"
+        await asyncio.sleep(0.01)
+    return controller.failovers[0]
+
+
+def kill(procs, tb):
+    """The victim's host dies: its agent is SIGKILLed and its data link goes down."""
+    at = set_link(tb, VICTIM, up=False, then=lambda: procs[VICTIM].send_signal(signal.SIGKILL))
+    procs[VICTIM].wait()
+    return at
+
+
+async def traffic_with_failure(tb, target, tmp, name, first_scale, trigger):
+    """Replay long flows; ``trigger(controller)`` returns when to kill the victim."""
+    workload = long_flows(tmp, name, seed=len(name))
+    ctl = settings(target, tmp, name)
+    async with Controller(ctl) as controller:
+        with agent_processes(tb, f"127.0.0.1:{controller.port}", "127.0.0.1",
+                             nf_options=NAT_OPTIONS,
+                             extra=["--replicate-interval", str(INTERVAL_S)]) as procs:
+            await wait_registered(controller, 3)
+            outcome = await controller.scale_to(first_scale)
+            assert outcome.ok, outcome.to_json()
+            sink_before, gen_before = sink_received(tb), gen_returned(tb)
+            sending = asyncio.create_task(asyncio.to_thread(
+                replay, tb.namespace("gen"), gen_link().a.ifname, workload.path, RATE))
+            scale = await trigger(controller)
+            at_kill = controller.state.key_space
+            killed_at = await asyncio.to_thread(kill, procs, tb)
+            failover = await wait_failover(controller)
+            sent = (await sending).sent
+            if scale is not None:
+                await scale
+            received = await asyncio.to_thread(wait_until_stable, lambda: sink_received(tb),
+                                               sink_before + sent)
+            returned = await asyncio.to_thread(wait_until_stable, lambda: gen_returned(tb),
+                                               gen_before + sent)
+            final = controller.state.key_space
+            assert final is not None
+            survivors = sorted(final.instances)
+            return dict(workload=workload, failover=failover, killed_at=killed_at,
+                        at_kill=at_kill, sent=sent, lost=sent - (received - sink_before),
+                        lost_back=sent - (returned - gen_before),
+                        entries=forward_ports(tb, survivors), survivors=survivors,
+                        final=final)
+
+
+def check_failover(tb, run, stall=0.0):
+    workload, failover = run["workload"], run["failover"]
+    assert failover.ok, failover.to_json()
+    assert failover.dead == (VICTIM,) and VICTIM not in run["final"].instances
+    assert failover.lost == 0
+    detected = failover.declared_at - run["killed_at"]
+    assert detected <= DEAD_AFTER_S + DETECT_SLACK_S + stall, f"declared after {detected:.2f} s"
+    resumed = failover.steered_at - run["killed_at"]
+
+    entries = run["entries"]
+    assert set(entries) == {f.canonical() for f in workload.flows}, "a flow lost its entry"
+    with SinkCounters.pinned(tb.pin_dir("sink")) as sink:
+        at_sink = sink.records()
+    with SinkCounters.pinned(tb.returns_pin_dir) as gen:
+        back = gen.records()
+    expected = {}
+    for flow in workload.flows:
+        port = port_of(entries[flow.canonical()][1])
+        translated = FlowKey(PUBLIC_INT, flow.dst, port, flow.dport, flow.proto)
+        expected[FlowKey(*_lower_first(translated))] = flow
+    assert set(at_sink) == set(expected), "a flow reached the sink with a second public port"
+    per_flow_pps = RATE / len(workload.flows)
+    counts_lost = []
+    for key, flow in expected.items():
+        size = workload.flows[flow]
+        assert at_sink[key].next_seq == size, "a flow's last packet did not arrive"
+        assert back[FlowKey(*_lower_first(flow))].next_seq == size, "a last reply was lost"
+        counts_lost.append(at_sink[key].packets - entries[flow.canonical()][1].packets)
+    homed = sum(1 for f in workload.flows
+                if run["at_kill"].home(f.canonical()) == VICTIM)
+    outage = run["lost"] / (homed * per_flow_pps) if homed else 0.0
+    print(f"\nfailover: declared dead {detected:.3f} s after the kill, steering followed the "
+          f"backups {resumed:.3f} s after it ({failover.moved} buckets, steer phase "
+          f"{failover.seconds('steer'):.3f} s, takeover {failover.seconds('takeover'):.3f} s, "
+          f"{failover.promoted} copies promoted); {run['lost']} packets lost on the way out "
+          f"and {run['lost_back']} on the way back of {run['sent']}: an outage of about "
+          f"{outage:.2f} s for the {homed} flows of the dead instance; NAT counters short by "
+          f"at most {max(counts_lost)} packets per flow")
+    assert outage <= resumed + DETECT_SLACK_S + stall
+    assert min(counts_lost) >= 0
+    assert max(counts_lost) <= per_flow_pps * (INTERVAL_S + DETECT_SLACK_S) + 1
+
+
+def test_sigkill_in_normal_traffic_fails_over_to_the_backups_within_the_bound(fresh):
+    tb, target, tmp = fresh
+
+    async def after_two_seconds(controller):
+        await asyncio.sleep(2.0)
+
+    run = asyncio.run(traffic_with_failure(tb, target, tmp, "steady", 3, after_two_seconds))
+    check_failover(tb, run)
+
+
+def test_sigkill_in_the_middle_of_a_scale_event_fails_over_too(fresh):
+    tb, target, tmp = fresh
+
+    async def during_switch(controller):
+        await asyncio.sleep(1.5)
+        scale = asyncio.create_task(controller.run_scale(3))
+        while controller.phase not in ("switch", "migrate"):
+            assert not scale.done(), scale.result().to_json()
+            await asyncio.sleep(0.005)
+        return scale
+
+    run = asyncio.run(traffic_with_failure(tb, target, tmp, "midscale", 2, during_switch))
+    check_failover(tb, run, SCALE_STALL_S)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_restarted_agent_and_controller_resume_without_moving_a_flow(fresh):
+    tb, target, tmp = fresh
+    workload = long_flows(tmp, "restart", seed=5)
+    bind = f"127.0.0.1:{free_port()}"
+    ctl = settings(target, tmp, "restart", dead_after=5.0, bind=bind)
+    extra = ["--replicate-interval", str(INTERVAL_S)]
+
+    async def scenario():
+        async with Controller(ctl) as controller:
+            with agent_processes(tb, bind, "127.0.0.1", nf_options=NAT_OPTIONS,
+                                 extra=extra) as procs:
+                await wait_registered(controller, 3)
+                assert (await controller.scale_to(3)).ok
+                ks = controller.state.key_space
+                running = asyncio.create_task(asyncio.to_thread(
+                    run_trace, tb, workload.path, RATE))
+                await asyncio.sleep(2.0)
+                held = set(forward_ports(tb, [VICTIM]))
+                procs[VICTIM].send_signal(signal.SIGKILL)
+                procs[VICTIM].wait()
+                procs[VICTIM] = subprocess.Popen(agent_argv(
+                    tb, VICTIM, bind, "127.0.0.1", nf_options=NAT_OPTIONS, extra=extra))
+                await asyncio.sleep(1.5)
+                report = await running
+                assert controller.failovers == []
+                assert controller.state.key_space == ks
+                assert held <= set(forward_ports(tb, [VICTIM])), "a flow moved"
+            return report, ks
+
+    report, ks = asyncio.run(scenario())
+    assert report.problems() == []
+    entries = forward_ports(tb, ks.instances)
+    assert set(entries) == {f.canonical() for f in workload.flows}
+    ports = [port_of(e) for _, e in entries.values()]
+    assert len(set(ports)) == len(ports), "a public port serves two flows"
+
+
+def test_a_controller_restart_changes_nothing_in_the_data_plane(fresh):
+    tb, target, tmp = fresh
+    workload = long_flows(tmp, "ctlrestart", seed=6)
+    bind = f"127.0.0.1:{free_port()}"
+    ctl = settings(target, tmp, "ctlrestart", bind=bind)
+
+    async def scenario():
+        with agent_processes(tb, bind, "127.0.0.1", nf_options=NAT_OPTIONS):
+            async with Controller(ctl) as controller:
+                await wait_registered(controller, 3)
+                assert (await controller.scale_to(3)).ok
+                ks = controller.state.key_space
+            running = asyncio.create_task(asyncio.to_thread(run_trace, tb, workload.path, RATE))
+            await asyncio.sleep(1.5)
+            async with Controller(ctl) as controller:
+                assert controller.reconciled == {}
+                await asyncio.sleep(2 * DEAD_AFTER_S + 0.5)
+                assert controller.failovers == []
+                assert controller.state.key_space == ks
+                assert set(controller.state.members) == {0, 1, 2}
+            return await running
+
+    report = asyncio.run(scenario())
+    assert report.problems() == []
