@@ -333,6 +333,7 @@ class Controller:
             "members": [m.to_json() for m in self.state.members.values()],
             "silent": core.silent(self.state, now, self.settings.heartbeat_timeout_s),
             "scale_phase": self.phase,
+            "failovers": [f.to_json() for f in self.failovers],
         }
         if request.get("instances"):
             reply["instances"] = await self._reports()

@@ -15,7 +15,7 @@ import select
 import subprocess
 import sys
 import time
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -53,6 +53,12 @@ class ControlPlane:
         self._state_file = state_file
         self._config_args = config_args
         self._procs: dict[str, subprocess.Popen[str]] = {}
+        self._agent_args: list[str] = []
+        self._nf_options: Mapping[str, str] | None = None
+        self.controller_extra: Sequence[str] = ()
+        """More ``controller run`` options (e.g. ``--dead-after``)."""
+        self.agent_extra: Sequence[str] = ()
+        """More ``agent run`` options (e.g. ``--replicate-interval``)."""
 
     # -- processes --------------------------------------------------------------------------
 
@@ -64,22 +70,37 @@ class ControlPlane:
             "--device-id", str(target.device_id), *self._config_args], "P4Runtime server")
         if "controller" in roles:
             self.start_controller()
+        self._agent_args = ["--mode", mode]
+        if schema:
+            self._agent_args += ["--schema", schema]
+        if self.agent_metrics_port is not None:
+            self._agent_args += ["--metrics-port", str(self.agent_metrics_port)]
+        self._nf_options = nf_options
         for i in self.testbed.topology().instances if "agents" in roles else []:
-            host = instance_host(i)
-            args = ["agent", "run", *self._config_args, "--host", host,
-                    "--pin-dir", str(self.testbed.pin_dir(host)), "--mode", mode]
-            if schema:
-                args += ["--schema", schema]
-            if self.agent_metrics_port is not None:
-                args += ["--metrics-port", str(self.agent_metrics_port)]
-            if nf_options is not None:
-                args += ["--nf", self.testbed.nf, "--netns", self.testbed.namespace(host)]
-                for key, value in nf_options.items():
-                    args += ["--nf-option", f"{key}={value}"]
-            self._procs[host] = _start(self.testbed.namespace(host), args, None)
+            self.start_agent(i)
+
+    def start_agent(self, instance: int) -> None:
+        """Instance ``instance``'s agent, with the settings ``start`` was given (a restart in
+        place after ``kill_agent``)."""
+        host = instance_host(instance)
+        args = ["agent", "run", *self._config_args, "--host", host,
+                "--pin-dir", str(self.testbed.pin_dir(host)), *self._agent_args,
+                *self.agent_extra]
+        if self._nf_options is not None:
+            args += ["--nf", self.testbed.nf, "--netns", self.testbed.namespace(host)]
+            for key, value in self._nf_options.items():
+                args += ["--nf-option", f"{key}={value}"]
+        self._procs[host] = _start(self.testbed.namespace(host), args, None)
+
+    def kill_agent(self, instance: int) -> None:
+        """SIGKILL instance ``instance``'s agent (its host died) and reap it."""
+        proc = self._procs.pop(instance_host(instance))
+        proc.kill()
+        proc.wait()
 
     def start_controller(self) -> None:
-        args = ["controller", "run", *self._config_args, "--state-file", str(self._state_file)]
+        args = ["controller", "run", *self._config_args, "--state-file", str(self._state_file),
+                *self.controller_extra]
         if self.metrics_port is not None:
             host = self.config.host(self.config.controller.host)
             args += ["--metrics", f"{host.management_ip}:{self.metrics_port}"]
@@ -163,6 +184,7 @@ def management_services(testbed: Testbed, state_file: Path, tls_dir: Path | None
                         nf_options: Mapping[str, str] | None = None, mode: str = "s6",
                         schema: str = "", metrics_port: int | None = None,
                         agent_metrics_port: int | None = None,
+                        controller_extra: Sequence[str] = (), agent_extra: Sequence[str] = (),
                         roles: Collection[str] = ROLES) -> Iterator[ControlPlane]:
     """Start the control plane (each server once it says it listens) and a console on the
     controller host; stops them on exit. ``nf_options`` (None: none) has the agents run the
@@ -185,6 +207,7 @@ def management_services(testbed: Testbed, state_file: Path, tls_dir: Path | None
     with Console(testbed.namespace(config.controller.host), tls) as console:
         plane = ControlPlane(testbed, state_file, config_args, console, metrics_port,
                              agent_metrics_port)
+        plane.controller_extra, plane.agent_extra = controller_extra, agent_extra
         try:
             plane.start(nf_options, mode, schema, roles)
             yield plane
