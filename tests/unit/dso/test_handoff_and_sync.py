@@ -61,7 +61,11 @@ def test_a_new_target_holds_a_bucket_until_its_previous_target_ran_the_work_queu
             a1.set_handoff_listener(listener)
             a0.set_handoff_listener(Listener())
             go_on = asyncio.Event()
-            a0.micro.submit(key, go_on.wait)
+
+            async def queued_packet() -> None:
+                await go_on.wait()
+
+            a0.micro.submit(key, queued_packet)
             ks1 = KeySpace(1, tuple(1 for _ in a0.key_space.owners))
             for a in (a0, a1):
                 await a.prepare(Prepare(ks1))
