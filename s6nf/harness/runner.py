@@ -103,7 +103,8 @@ def run_modes(spec: BenchSpec, modes: Sequence[str], progress: Callable[[str], N
         spec = dataclasses.replace(spec, parts=tuple(
             paced_parts(workload.path, workload.pace, Path(tmp))))
         progress(f"workload: {workload.packets} packets of {len(workload.flows)} flows "
-                 f"(replayed at {spec.rate_pps:,} pps after a {spec.ramp_s:g} s ramp, "
+                 f"(replayed at {spec.rate_pps:,} pps"
+                 f"{f' after a {spec.ramp_s:g} s ramp' if spec.ramp_s else ''}, "
                  f"~{sum(p.packets / p.rate_pps for p in workload.pace):.1f} s;"
                  f" schedule {_schedule_text(spec.schedule)} spans {duration:.1f} s)")
         reference = None

@@ -101,6 +101,7 @@ def test_slices_move_shares_of_the_buckets_in_consecutive_epochs_to_the_same_end
     assert sorted(b for s in shares for b in s) == sorted(whole.moved)
     assert {len(s) for s in shares} == {len(whole.moved) // 4}
     for p in plans:
+        assert p.current is not None
         assert set(p.current.moved(p.next)) == set(p.moved) == set(p.steering)
         assert {p.next.owner(b) for b in p.moved} == {1, 2, 3}
     assert core.plan_slices(state, [0, 1, 2, 3], 1, 64) == [whole]
