@@ -152,6 +152,7 @@ class Controller:
         if self.port == 0:
             raise OSError(f"controller cannot listen on {self.settings.bind}")
         await self._server.start()
+        self.state = core.heard_all(self.state, time.monotonic())
         if self.settings.dead_after_s > 0:
             self._watcher = asyncio.get_running_loop().create_task(self._watch(), name="watch")
         if self.settings.metrics is not None:

@@ -43,6 +43,14 @@ def silent(state: ControllerState, now: float, timeout_s: float) -> list[int]:
     return sorted(i for i, m in state.members.items() if now - m.last_seen > timeout_s)
 
 
+def heard_all(state: ControllerState, now: float) -> ControllerState:
+    """Every member counts as heard from at ``now`` (a controller that starts listening: its
+    members could not reach it before)."""
+    return ControllerState(state.key_space, {
+        i: Member(m.instance, m.control, m.state, m.steer, max(m.last_seen, now))
+        for i, m in state.members.items()})
+
+
 def plan_failover(state: ControllerState, dead: list[int], epoch: int) -> ScalePlan:
     """Epoch ``epoch``: every bucket of a ``dead`` instance goes to its backup (the first live
     owner after it on the backup ring); the survivors are the agents involved."""

@@ -283,12 +283,13 @@ class SingleWriterMixin(AgentCore):
         previous = self.previous_home_of(key)
         if previous is None:
             return None
+        key_space = self.previous
         ms.locating += 1
         try:
             data = await self._pull(ms, key, previous)
         except DsoError:
-            if self.previous is not None:
-                raise  # not retired: the same epoch, or a failover's (the holder died)
+            if self.previous is key_space or previous in self.fenced:
+                raise  # not retired (a previous home declared dead left nothing drained)
             # Retired meanwhile: every agent was drained of that epoch, so nothing of it is
             # left at the previous home, which may have left (a pull can begin after this
             # agent reported drained and before the controller retired the epoch).
