@@ -335,6 +335,7 @@ class Controller:
             "silent": core.silent(self.state, now, self.settings.heartbeat_timeout_s),
             "scale_phase": self.phase,
             "failovers": [f.to_json() for f in self.failovers],
+            "reconciled": len(self.reconciled),
         }
         if request.get("instances"):
             reply["instances"] = await self._reports()

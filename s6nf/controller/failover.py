@@ -57,6 +57,13 @@ class FailoverOutcome:
     def seconds(self, phase: str) -> float:
         return sum(p.seconds for p in self.phases if p.name == phase)
 
+    @classmethod
+    def from_json(cls, data: Json) -> FailoverOutcome:
+        """What ``to_json`` wrote (``Status`` lists the failovers a controller ran)."""
+        return cls(tuple(int(i) for i in data["dead"]), int(data["epoch"]), int(data["moved"]),
+                   float(data["silent_s"]), tuple(PhaseResult(**p) for p in data["phases"]),
+                   int(data["promoted"]), int(data["lost"]), float(data["declared_at"]))
+
     def to_json(self) -> Json:
         return {"dead": list(self.dead), "epoch": self.epoch, "moved": self.moved,
                 "silent_s": self.silent_s, "ok": self.ok, "promoted": self.promoted,

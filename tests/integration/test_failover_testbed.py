@@ -9,34 +9,29 @@ lose at most the replication interval. An agent restarted in place resumes from 
 maps without a failover, and a controller restart changes nothing.
 """
 
-import asyncio
 import dataclasses
 import os
-import signal
-import socket
-import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from pyroute2 import IPRoute
 
 from s6nf.agent.bpfmap import BpfMap
-from s6nf.agent.maps import SinkCounters, SteeringMaps
-from s6nf.agent.p4rt import serve
-from s6nf.agent.p4rt.ebpf_backend import EbpfBackend
+from s6nf.agent.control import key_space_from_json
+from s6nf.agent.maps import SinkCounters
 from s6nf.agent.structs import FlowKeyC, SinkFlow
-from s6nf.controller.app import Controller, ControllerSettings
-from s6nf.controller.p4rt_client import DeviceConfig
+from s6nf.controller.failover import FailoverOutcome
 from s6nf.keys import FlowKey
 from s6nf.nfs.nat_maps import NatTables
 from s6nf.testbed.accounting import gen_returned, sink_received
-from s6nf.testbed.agents import agent_argv, agent_processes
+from s6nf.testbed.console import Console
 from s6nf.testbed.replay import replay, wait_until_stable
 from s6nf.testbed.run import run_trace
+from s6nf.testbed.services import CONTROLLER, ControlPlane, management_services
 from s6nf.testbed.testbed import Testbed
 from s6nf.testbed.topology import default_config, gen_link, instance_host
 from s6nf.testbed.workload import Distribution, WorkloadSpec, generate
-from tests.integration.test_controller import wait_registered
 from tests.integration.test_nat_testbed import NAT_OPTIONS, PUBLIC_INT, _lower_first
 
 RANGES = {"steady": "10000-19999", "midscale": "20000-29999", "restart": "30000-39999",
@@ -67,11 +62,10 @@ def bed(tmp_path_factory):
     config = dataclasses.replace(base, nf=dataclasses.replace(base.nf, name="nat"))
     tb = Testbed(f"fo{os.getpid() % 100000}", config=config)
     tb.up(3, steer=False, reflect=True)
-    maps = SteeringMaps.pinned(tb.pin_dir("sw"))
-    with serve(EbpfBackend(maps), "127.0.0.1:0", device_id=1) as target:
-        yield tb, target, tmp_path_factory.mktemp("failover")
-    maps.close()
-    tb.down()
+    try:
+        yield tb, tmp_path_factory.mktemp("failover")
+    finally:
+        tb.down()
 
 
 @pytest.fixture
@@ -130,59 +124,81 @@ def port_of(entry):
     return int.from_bytes(entry.new_sport.to_bytes(2, "little"), "big")
 
 
-def settings(target, tmp, name, dead_after=DEAD_AFTER_S, bind="127.0.0.1:0"):
-    return ControllerSettings(bind, DeviceConfig(target.address), tmp / f"{name}.json",
-                              phase_timeout_s=20, dead_after_s=dead_after)
+def control_plane(tb, tmp, name, dead_after=DEAD_AFTER_S):
+    """The control plane over the management network, the controller declaring agents dead
+    after ``dead_after`` s and the agents replicating every ``INTERVAL_S``."""
+    return management_services(
+        tb, tmp / f"{name}.json", nf_options=nat_options(name),
+        controller_extra=["--dead-after", str(dead_after), "--phase-timeout", "20"],
+        agent_extra=["--replicate-interval", str(INTERVAL_S)])
 
 
-async def wait_failover(controller, timeout=15.0):
+class Watch:
+    """Asks the controller for its status through a console of its own: the control plane's
+    console is busy for as long as a scale call runs."""
+
+    def __init__(self, tb, plane: ControlPlane):
+        self.console = Console(tb.namespace(tb.config.controller.host)).__enter__()
+        self.address = plane.address
+
+    def status(self):
+        return self.console.call(self.address, CONTROLLER, "Status")
+
+    def key_space(self):
+        ks = self.status()["key_space"]
+        return None if ks is None else key_space_from_json(ks)
+
+    def failovers(self):
+        return [FailoverOutcome.from_json(f) for f in self.status()["failovers"]]
+
+    def close(self):
+        self.console.__exit__(None, None, None)
+
+
+def wait_failover(watch, timeout=15.0):
     deadline = time.monotonic() + timeout
-    while not controller.failovers:
+    while not (done := watch.failovers()):
         assert time.monotonic() < deadline, "no failover"
-        await asyncio.sleep(0.01)
-    return controller.failovers[0]
+        time.sleep(0.01)
+    return done[0]
 
 
-def kill(procs, tb):
+def kill(plane, tb):
     """The victim's host dies: its agent is SIGKILLed and its data link goes down."""
-    at = set_link(tb, VICTIM, up=False, then=lambda: procs[VICTIM].send_signal(signal.SIGKILL))
-    procs[VICTIM].wait()
-    return at
+    return set_link(tb, VICTIM, up=False, then=lambda: plane.kill_agent(VICTIM))
 
 
-async def traffic_with_failure(tb, target, tmp, name, first_scale, trigger):
-    """Replay long flows; ``trigger(controller)`` returns when to kill the victim."""
+def traffic_with_failure(tb, tmp, name, first_scale, trigger):
+    """Replay long flows; ``trigger(plane, watch, pool)`` returns when to kill the victim (and
+    a scale event's future, if it started one)."""
     workload = long_flows(tmp, name, seed=len(name))
-    ctl = settings(target, tmp, name)
-    async with Controller(ctl) as controller:
-        with agent_processes(tb, f"127.0.0.1:{controller.port}", "127.0.0.1",
-                             nf_options=nat_options(name),
-                             extra=["--replicate-interval", str(INTERVAL_S)]) as procs:
-            await wait_registered(controller, 3)
-            outcome = await controller.scale_to(first_scale)
-            assert outcome.ok, outcome.to_json()
+    with control_plane(tb, tmp, name) as plane, ThreadPoolExecutor(2) as pool:
+        watch = Watch(tb, plane)
+        try:
+            plane.wait_registered(3)
+            outcome = plane.scale_to(first_scale)
+            assert outcome["ok"], outcome
             sink_before, gen_before = sink_received(tb), gen_returned(tb)
-            sending = asyncio.create_task(asyncio.to_thread(
-                replay, tb.namespace("gen"), gen_link().a.ifname, workload.path, RATE))
-            scale = await trigger(controller)
-            at_kill = controller.state.key_space
-            killed_at = await asyncio.to_thread(kill, procs, tb)
-            failover = await wait_failover(controller)
-            sent = (await sending).sent
+            sending = pool.submit(replay, tb.namespace("gen"), gen_link().a.ifname,
+                                  workload.path, RATE)
+            scale = trigger(plane, watch, pool)
+            at_kill = watch.key_space()
+            killed_at = kill(plane, tb)
+            failover = wait_failover(watch)
+            sent = sending.result().sent
             if scale is not None:
-                await scale
-            received = await asyncio.to_thread(wait_until_stable, lambda: sink_received(tb),
-                                               sink_before + sent)
-            returned = await asyncio.to_thread(wait_until_stable, lambda: gen_returned(tb),
-                                               gen_before + sent)
-            final = controller.state.key_space
-            assert final is not None
-            survivors = sorted(final.instances)
-            return dict(workload=workload, failover=failover, killed_at=killed_at,
-                        at_kill=at_kill, sent=sent, lost=sent - (received - sink_before),
-                        lost_back=sent - (returned - gen_before),
-                        entries=forward_ports(tb, survivors), survivors=survivors,
-                        final=final)
+                scale.result()
+            received = wait_until_stable(lambda: sink_received(tb), sink_before + sent)
+            returned = wait_until_stable(lambda: gen_returned(tb), gen_before + sent)
+            final = watch.key_space()
+        finally:
+            watch.close()
+    assert final is not None
+    survivors = sorted(final.instances)
+    return dict(workload=workload, failover=failover, killed_at=killed_at,
+                at_kill=at_kill, sent=sent, lost=sent - (received - sink_before),
+                lost_back=sent - (returned - gen_before),
+                entries=forward_ports(tb, survivors), survivors=survivors, final=final)
 
 
 def check_failover(tb, run, stall=0.0):
@@ -229,12 +245,12 @@ def check_failover(tb, run, stall=0.0):
 
 
 def test_sigkill_in_normal_traffic_fails_over_to_the_backups_within_the_bound(fresh):
-    tb, target, tmp = fresh
+    tb, tmp = fresh
 
-    async def after_two_seconds(controller):
-        await asyncio.sleep(2.0)
+    def after_two_seconds(plane, watch, pool):
+        time.sleep(2.0)
 
-    run = asyncio.run(traffic_with_failure(tb, target, tmp, "steady", 3, after_two_seconds))
+    run = traffic_with_failure(tb, tmp, "steady", 3, after_two_seconds)
     check_failover(tb, run)
 
 
@@ -243,57 +259,39 @@ def test_sigkill_in_normal_traffic_fails_over_to_the_backups_within_the_bound(fr
     "suite): a few flows migrating in the aborted scale event get a second public port; "
     "cause not found yet (docs/failover.md, Not covered)"))
 def test_sigkill_in_the_middle_of_a_scale_event_fails_over_too(fresh):
-    tb, target, tmp = fresh
+    tb, tmp = fresh
 
-    async def during_switch(controller):
-        await asyncio.sleep(1.5)
-        scale = asyncio.create_task(controller.run_scale(3))
-        while controller.phase not in ("switch", "migrate"):
-            assert not scale.done(), scale.result().to_json()
-            await asyncio.sleep(0.005)
+    def during_switch(plane, watch, pool):
+        time.sleep(1.5)
+        scale = pool.submit(plane.scale_to, 3)
+        while watch.status()["scale_phase"] not in ("switch", "migrate"):
+            assert not scale.done(), scale.result()
+            time.sleep(0.005)
         return scale
 
-    run = asyncio.run(traffic_with_failure(tb, target, tmp, "midscale", 2, during_switch))
+    run = traffic_with_failure(tb, tmp, "midscale", 2, during_switch)
     check_failover(tb, run, SCALE_STALL_S)
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_restarted_agent_and_controller_resume_without_moving_a_flow(fresh):
-    tb, target, tmp = fresh
+    tb, tmp = fresh
     workload = long_flows(tmp, "restart", seed=5)
-    bind = f"127.0.0.1:{free_port()}"
-    ctl = settings(target, tmp, "restart", dead_after=5.0, bind=bind)
-    extra = ["--replicate-interval", str(INTERVAL_S)]
-
-    async def scenario():
-        async with Controller(ctl) as controller:
-            with agent_processes(tb, bind, "127.0.0.1", nf_options=nat_options("restart"),
-                                 extra=extra) as procs:
-                await wait_registered(controller, 3)
-                assert (await controller.scale_to(3)).ok
-                ks = controller.state.key_space
-                running = asyncio.create_task(asyncio.to_thread(
-                    run_trace, tb, workload.path, RATE))
-                await asyncio.sleep(2.0)
-                held = set(forward_ports(tb, [VICTIM]))
-                procs[VICTIM].send_signal(signal.SIGKILL)
-                procs[VICTIM].wait()
-                procs[VICTIM] = subprocess.Popen(agent_argv(
-                    tb, VICTIM, bind, "127.0.0.1", nf_options=nat_options("restart"),
-                    extra=extra))
-                await asyncio.sleep(1.5)
-                report = await running
-                assert controller.failovers == []
-                assert controller.state.key_space == ks
-                assert held <= set(forward_ports(tb, [VICTIM])), "a flow moved"
-            return report, ks
-
-    report, ks = asyncio.run(scenario())
+    with control_plane(tb, tmp, "restart", dead_after=5.0) as plane, \
+            ThreadPoolExecutor(1) as pool:
+        plane.wait_registered(3)
+        assert plane.scale_to(3)["ok"]
+        ks = key_space_from_json(plane.status()["key_space"])
+        running = pool.submit(run_trace, tb, workload.path, RATE)
+        time.sleep(2.0)
+        held = set(forward_ports(tb, [VICTIM]))
+        plane.kill_agent(VICTIM)
+        plane.start_agent(VICTIM)
+        time.sleep(1.5)
+        report = running.result()
+        status = plane.status()
+        assert status["failovers"] == []
+        assert key_space_from_json(status["key_space"]) == ks
+        assert held <= set(forward_ports(tb, [VICTIM])), "a flow moved"
     assert report.problems() == []
     entries = forward_ports(tb, ks.instances)
     assert set(entries) == {f.canonical() for f in workload.flows}
@@ -302,26 +300,21 @@ def test_restarted_agent_and_controller_resume_without_moving_a_flow(fresh):
 
 
 def test_a_controller_restart_changes_nothing_in_the_data_plane(fresh):
-    tb, target, tmp = fresh
+    tb, tmp = fresh
     workload = long_flows(tmp, "ctlrestart", seed=6)
-    bind = f"127.0.0.1:{free_port()}"
-    ctl = settings(target, tmp, "ctlrestart", bind=bind)
-
-    async def scenario():
-        with agent_processes(tb, bind, "127.0.0.1", nf_options=nat_options("ctlrestart")):
-            async with Controller(ctl) as controller:
-                await wait_registered(controller, 3)
-                assert (await controller.scale_to(3)).ok
-                ks = controller.state.key_space
-            running = asyncio.create_task(asyncio.to_thread(run_trace, tb, workload.path, RATE))
-            await asyncio.sleep(1.5)
-            async with Controller(ctl) as controller:
-                assert controller.reconciled == {}
-                await asyncio.sleep(2 * DEAD_AFTER_S + 0.5)
-                assert controller.failovers == []
-                assert controller.state.key_space == ks
-                assert set(controller.state.members) == {0, 1, 2}
-            return await running
-
-    report = asyncio.run(scenario())
+    with control_plane(tb, tmp, "ctlrestart") as plane, ThreadPoolExecutor(1) as pool:
+        plane.wait_registered(3)
+        assert plane.scale_to(3)["ok"]
+        ks = key_space_from_json(plane.status()["key_space"])
+        plane.stop_controller()
+        running = pool.submit(run_trace, tb, workload.path, RATE)
+        time.sleep(1.5)
+        plane.start_controller()
+        assert plane.status()["reconciled"] == 0
+        time.sleep(2 * DEAD_AFTER_S + 0.5)
+        status = plane.status()
+        assert status["failovers"] == []
+        assert key_space_from_json(status["key_space"]) == ks
+        assert {int(m["instance"]) for m in status["members"]} == {0, 1, 2}
+        report = running.result()
     assert report.problems() == []
