@@ -29,7 +29,7 @@ from typing import Any
 from s6nf.agent.dso import BytesKey, IpKey, MwMap, Schema, SwMap
 from s6nf.agent.dso.agent import DsoAgent
 from s6nf.agent.dso.ebpf_storage import EbpfStorage
-from s6nf.agent.dso.errors import StorageFull
+from s6nf.agent.dso.errors import DsoError, StorageFull
 from s6nf.agent.punt import Punted
 from s6nf.agent.structs import IdsFlowRecord
 from s6nf.nfs.frames import TCP, BadFrame, Headers, parse
@@ -90,6 +90,11 @@ class IdsCounters:
     table_full: int = 0
     """Packets of flows refused an entry because the flow map was full: forwarded, not
     tracked or inspected (docs/hostile-input.md)."""
+    unchecked: int = 0
+    """Packets dropped because the agent could not check them: the flow's entry or the
+    shared objects a new flow's checks need (settings, scan window) could not be reached.
+    A new flow's blank entry is removed again, so its next packet is checked anew rather
+    than forwarded uninspected (fail closed)."""
 
 
 Egress = Callable[[int], tuple[bytes, bytes]]
@@ -137,10 +142,12 @@ class Ids:
             log.warning("IDS: unreadable punted frame: %s", exc)
             return None
         payload = payload_of(pkt.frame, h)
+        fresh = False
         try:
             async with self.flows.access(pkt.key, create=True) as view:
                 entry = IdsFlowRecord.from_bytes(view.to_bytes())
-                if entry.packets == 0:
+                fresh = entry.packets == 0
+                if fresh:
                     await self._new_flow(h, entry)
                 entry.packets += 1
                 entry.bytes += len(pkt.frame)
@@ -150,10 +157,25 @@ class Ids:
                 if entry.inspect and payload:
                     self._inspect(h, payload)
                 self.flows.storage.put(pkt.key, entry.to_bytes())
+                fresh = False
         except StorageFull:
             self.counters.table_full += 1
+        except DsoError as exc:
+            self.counters.unchecked += 1
+            log.warning("IDS: packet of flow %s dropped unchecked: %s", pkt.key.hex(), exc)
+            if fresh:
+                await self._forget_blank(pkt.key)
+            return None
         smac, dmac = self.egress(pkt.direction)
         return pkt.direction, dmac + smac + pkt.frame[12:]
+
+    async def _forget_blank(self, key: bytes) -> None:
+        """Remove the entry of a new flow whose checks failed: left blank, the kernel would
+        turn it ready and forward the flow's packets uninspected."""
+        try:
+            await self.flows.remove(key)
+        except DsoError as exc:
+            log.warning("IDS: could not remove the blank entry of %s: %s", key.hex(), exc)
 
     async def _settings(self) -> tuple[list[int], int, float]:
         if not self._configured:

@@ -10,11 +10,12 @@ import socket
 
 import pytest
 
+from s6nf.agent.dso.keys import key_bytes
 from s6nf.agent.test_run import XDP_DROP, XDP_REDIRECT
 from s6nf.agent.verdicts import Reason
-from s6nf.keys import FlowKey
-from s6nf.keyspace import initial
-from s6nf.nfs.ids import IdsConfig
+from s6nf.keys import FlowKey, bucket_of_bytes
+from s6nf.keyspace import KeySpace, initial
+from s6nf.nfs.ids import SETTINGS_KEY, IdsConfig
 from s6nf.nfs.kinds import ids_kind
 from s6nf.nfs.rules import RuleSet
 from s6nf.nfs.sim import SimInstance
@@ -262,6 +263,35 @@ def test_a_flood_of_new_flows_is_counted_and_established_flows_go_on(tmp_path):
             assert ids.reasons()[Reason.DROP_PEND_FULL] == 200 - 16
             await ids.settle()
             assert ids.nf.counters.new_flows == 1 + 16
+        finally:
+            await ids.close()
+
+    run(go())
+
+
+def test_a_new_flow_whose_checks_fail_is_dropped_and_not_forwarded_uninspected(tmp_path):
+    """The settings' home cannot be reached: the first packet is dropped (``unchecked``) and
+    the flow gets no entry, so its next packet goes to the agent again; a blank entry left
+    behind would have been turned ready and the flow forwarded uninspected (fail open)."""
+    async def go():
+        owners = [0] * 4096
+        owners[bucket_of_bytes(key_bytes(SETTINGS_KEY), 4096)] = 1
+        ids = SimInstance(ids_kind(config(tmp_path)), 0, KeySpace(0, tuple(owners)),
+                          config={"call_timeout_s": 0.3}, defines={"MAX_FLOWS": 1024})
+        await ids.start()
+        ids.agent.set_addresses({1: "127.0.0.1:9"})
+        try:
+            c = Conn("10.1.0.9", "10.9.0.9", 43000, 80, requests=[b"GET /admin"],
+                     responses=[b"ok"])
+            syn, synack, *_ = packets_of(c, 0)
+            assert ids.inject(0, syn.frame) == XDP_DROP
+            await ids.settle()
+            assert ids.outputs == []
+            assert dict(ids.nf.flows.storage.items()) == {}
+            assert ids.inject(1, synack.frame) == XDP_DROP
+            assert ids.nf.counters.unchecked == 1
+            await ids.settle()
+            assert ids.nf.counters.unchecked == 2 and ids.outputs == []
         finally:
             await ids.close()
 

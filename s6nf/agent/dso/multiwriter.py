@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any, Concatenate, Generic, ParamSpec, TypeVar
 
 from s6nf.agent.dso.config import Mode
-from s6nf.agent.dso.core import AgentCore
+from s6nf.agent.dso.core import HOLDING, AgentCore
 from s6nf.agent.dso.errors import DsoError, Moved, RemoteError
 from s6nf.agent.dso.keys import KeyLike, key_bytes
 from s6nf.agent.dso.maps import Consistency, MethodSpec, MwMap
@@ -35,7 +35,21 @@ P = ParamSpec("P")
 Done = Callable[[Any, BaseException | None], None]
 Origin = tuple[Link, Message] | None
 """Where a queued call came from: a peer's request (to forward as is) or this agent (None)."""
-QueuedCall = tuple[MethodSpec, Any, Done, Origin]
+QueuedCall = tuple[MethodSpec, Any, Done, Origin, bool]
+"""A call, its arguments, where its outcome goes, where it came from, and whether its
+caller holds SingleWriter objects (``HOLDING``)."""
+
+
+class CallQueue(deque[QueuedCall]):
+    """Calls waiting at their home for the object, or for a stop-and-copy pause to end.
+
+    ``waived`` is set when a call whose caller holds SingleWriter objects joins the queue:
+    the pause must not hold it (the copy may wait for what its caller holds; the caller may
+    be at another agent), so the queue runs at once, in order, earlier calls included."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waived = asyncio.Event()
 
 
 class MultiWriterMixin(AgentCore):
@@ -43,7 +57,10 @@ class MultiWriterMixin(AgentCore):
         self, ms: MapState, key: bytes, spec: MethodSpec, args: Any, done: Done,
         origin: Origin = None,
     ) -> None:
-        """Apply a call at this home, in arrival order per key; ``done`` gets the outcome."""
+        """Apply a call at this home, in arrival order per key; ``done`` gets the outcome.
+
+        A call made by a task that holds objects (``HOLDING``, or ``Flag.HOLDER`` on a peer's
+        request, which ``on_call`` turns into ``HOLDING``) is not held by a pause."""
         queue = ms.mw_queues.get(key)
         if queue is None:
             obj = ms.storage.get(key)
@@ -56,9 +73,12 @@ class MultiWriterMixin(AgentCore):
             if obj is not None and not self.paused:
                 self._apply(obj, spec, args, done)
                 return
-            queue = ms.mw_queues[key] = deque()
+            queue = ms.mw_queues[key] = CallQueue()
             self.spawn(self._run_queue(ms, key, queue), "mw-queue")
-        queue.append((spec, args, done, origin))
+        holder = bool(HOLDING.get())
+        queue.append((spec, args, done, origin, holder))
+        if holder and isinstance(queue, CallQueue):
+            queue.waived.set()
 
     def _new_here(self, ms: MapState, key: bytes) -> bool:
         """This agent is the key's home and knows of no copy anywhere (no owner in its
@@ -81,14 +101,14 @@ class MultiWriterMixin(AgentCore):
             return
         done(result, None)
 
-    async def _run_queue(self, ms: MapState, key: bytes, queue: deque[QueuedCall]) -> None:
+    async def _run_queue(self, ms: MapState, key: bytes, queue: CallQueue) -> None:
         try:
-            if self.home_of(key) == self.me and self.paused:
-                await self._resumed.wait()
+            if self.home_of(key) == self.me and self.paused and not queue.waived.is_set():
+                await self._pause_or_waiver(queue)
             while queue:
                 obj = ms.storage.get(key)
                 if obj is not None:
-                    spec, args, done, _ = queue.popleft()
+                    spec, args, done, _, _ = queue.popleft()
                     self._apply(obj, spec, args, done)
                     continue
                 if self.home_of(key) != self.me:
@@ -109,11 +129,21 @@ class MultiWriterMixin(AgentCore):
                 del ms.mw_queues[key]
             ms.wake(key)
 
-    def _forward_queue(self, ms: MapState, key: bytes, queue: deque[QueuedCall]) -> None:
+    async def _pause_or_waiver(self, queue: CallQueue) -> None:
+        """Until the stop-and-copy pause ends or a holder's call joins ``queue``."""
+        waits = [asyncio.ensure_future(self._resumed.wait()),
+                 asyncio.ensure_future(queue.waived.wait())]
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for wait in waits:
+                wait.cancel()
+
+    def _forward_queue(self, ms: MapState, key: bytes, queue: CallQueue) -> None:
         """The home moved while calls waited here: send them on, in order, to the new home."""
         home = self.home_of(key)
         while queue:
-            spec, args, done, origin = queue.popleft()
+            spec, args, done, origin, holder = queue.popleft()
             self.counters.forwarded += 1
             if origin is not None and origin[1].kind == Kind.CAST:
                 self._forward_cast(origin[0], origin[1], ms, home)
@@ -122,11 +152,12 @@ class MultiWriterMixin(AgentCore):
             elif spec.consistency is Consistency.UNTETHER:
                 self._forward_cast(None, None, ms, home, key, spec.index, marshal.dumps(args))
             else:
-                self.spawn(self._reroute(ms, key, spec, args, done), "mw-reroute")
+                self.spawn(self._reroute(ms, key, spec, args, done, holder), "mw-reroute")
 
     async def _reroute(
-        self, ms: MapState, key: bytes, spec: MethodSpec, args: Any, done: Done
+        self, ms: MapState, key: bytes, spec: MethodSpec, args: Any, done: Done, holder: bool
     ) -> None:
+        HOLDING.set(1 if holder else 0)
         try:
             result = await self.mw_call(ms, key, spec, args)
         except Exception as exc:
@@ -162,7 +193,12 @@ class MultiWriterMixin(AgentCore):
             return
         one_way = msg.kind == Kind.CAST
         done = self._responder(link, msg, ms, spec, args, one_way)
-        self.mw_submit(ms, msg.key, spec, args, done, (link, msg))
+        holder = HOLDING.set(1) if not one_way and msg.status & Flag.HOLDER else None
+        try:
+            self.mw_submit(ms, msg.key, spec, args, done, (link, msg))
+        finally:
+            if holder is not None:
+                HOLDING.reset(holder)
 
     def _responder(
         self, link: Link, msg: Message, ms: MapState, spec: MethodSpec, args: Any, one_way: bool
@@ -210,7 +246,8 @@ class MultiWriterMixin(AgentCore):
         self, link: Link, msg: Message, ms: MapState, spec: MethodSpec, args: Any, home: int
     ) -> None:
         try:
-            reply = await self.request(home, Kind.CALL, 0, ms.map_id, spec.index, msg.key, msg.body)
+            reply = await self.request(home, Kind.CALL, msg.status & Flag.HOLDER, ms.map_id,
+                                       spec.index, msg.key, msg.body)
             self.reply(link, msg, reply.status, reply.body)
         except DsoError as exc:
             self.fail(link, msg, Status.UNREACHABLE, f"forward to home {home} failed: {exc}")
@@ -232,7 +269,8 @@ class MultiWriterMixin(AgentCore):
             if cached is not None and now - cached[0] <= spec.bound_s:
                 return cached[1]
         self.counters.calls_sent += 1
-        reply = await self.request(home, Kind.CALL, 0, ms.map_id, spec.index, key, body)
+        flags = Flag.HOLDER if HOLDING.get() else 0
+        reply = await self.request(home, Kind.CALL, flags, ms.map_id, spec.index, key, body)
         self.check(reply, f"{ms.decl.name}.{spec.name} on {key.hex()} at home {home}")
         result = marshal.loads(reply.body)
         if use_cache:

@@ -67,6 +67,10 @@ class Flag(IntEnum):
     """On FETCH: sent by the home whose directory names the receiver as owner (not a pull)."""
     DEEP = 8
     """On SYNC: also sync what the receiver forwarded before it answers."""
+    HOLDER = 16
+    """On CALL: the caller holds SingleWriter objects (it is inside an ``access`` block), so
+    a stop-and-copy pause at the home must not hold the call: that pause may be waiting for
+    the copy of what the caller holds."""
 
 
 class Status(IntEnum):
