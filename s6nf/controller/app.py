@@ -35,6 +35,9 @@ SERVICE = "s6nf.Controller"
 HEARTBEAT_GRACE_S = 0.3
 """Agents beat every 0.2 s: after a stall of the controller, this long for their heartbeats
 to be read before anyone is declared dead."""
+RESTART_GRACE_S = 3.0
+"""After a controller restart, how long its members have to reach it again (their channels
+back off while it was away) before silence counts against them."""
 
 
 @dataclass(frozen=True)
@@ -357,11 +360,13 @@ class Controller:
     async def _watch(self) -> None:
         """Declare members dead after ``dead_after_s`` of silence. If this loop was held up
         (the controller was busy, e.g. encoding a large steering write), heartbeats may be
-        waiting to be read: nobody is declared dead until they had ``HEARTBEAT_GRACE_S``."""
+        waiting to be read: nobody is declared dead until they had ``HEARTBEAT_GRACE_S``. A
+        controller that starts with members (a restart) gives them ``RESTART_GRACE_S`` to find
+        it again first."""
         dead_after = self.settings.dead_after_s
         tick = min(0.05, dead_after / 10)
         last = time.monotonic()
-        grace_until = 0.0
+        grace_until = last + RESTART_GRACE_S if self.state.members else 0.0
         while True:
             await asyncio.sleep(tick)
             now = time.monotonic()

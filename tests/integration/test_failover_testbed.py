@@ -21,6 +21,7 @@ from s6nf.agent.bpfmap import BpfMap
 from s6nf.agent.control import key_space_from_json
 from s6nf.agent.maps import SinkCounters
 from s6nf.agent.structs import FlowKeyC, SinkFlow
+from s6nf.controller.app import RESTART_GRACE_S
 from s6nf.controller.failover import FailoverOutcome
 from s6nf.keys import FlowKey
 from s6nf.nfs.nat_maps import NatTables
@@ -311,7 +312,7 @@ def test_a_controller_restart_changes_nothing_in_the_data_plane(fresh):
         time.sleep(1.5)
         plane.start_controller()
         assert plane.status()["reconciled"] == 0
-        time.sleep(2 * DEAD_AFTER_S + 0.5)
+        time.sleep(RESTART_GRACE_S + 2 * DEAD_AFTER_S)
         status = plane.status()
         assert status["failovers"] == []
         assert key_space_from_json(status["key_space"]) == ks
