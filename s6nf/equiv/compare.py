@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from s6nf.agent.structs import NatEntryRecord
 from s6nf.equiv.driver import NAT, UNAPPLIED, RunRecord
@@ -266,17 +267,24 @@ def plain_state(ref: RunRecord, got: RunRecord, out: list[Violation],
                                                         f"(reference, scaled): {diff}"))
 
 
+def held_once(run: RunRecord, name: str, out: list[Violation]) -> dict[bytes, dict[str, Any]]:
+    """Map ``name``'s MultiWriter objects over every instance of ``run``; one held by two
+    instances is a violation (kind ``shared``)."""
+    held: dict[bytes, dict[str, Any]] = {}
+    for instance, objects in sorted(run.objects.get(name, {}).items()):
+        for key, attrs in objects.items():
+            if key in held:
+                out.append(Violation("shared", None, f"{name}[{key.hex()}] held by two "
+                                                     f"instances (one is {instance})"))
+            held[key] = attrs
+    return held
+
+
 def _objects(ref: RunRecord, got: RunRecord, out: list[Violation]) -> None:
     """MultiWriter objects: each at one instance (its home), equal but for clocks."""
     for name in sorted(set(ref.objects) | set(got.objects)):
         want = {k: v for held in ref.objects.get(name, {}).values() for k, v in held.items()}
-        have: dict[bytes, dict[str, object]] = {}
-        for instance, held in sorted(got.objects.get(name, {}).items()):
-            for key, attrs in held.items():
-                if key in have:
-                    out.append(Violation("shared", None, f"{name}[{key.hex()}] held by "
-                                                         f"two instances (one is {instance})"))
-                have[key] = attrs
+        have = held_once(got, name, out)
         for key in sorted(set(want) | set(have)):
             a = {n: v for n, v in want.get(key, {}).items() if n not in CLOCK_FIELDS}
             b = {n: v for n, v in have.get(key, {}).items() if n not in CLOCK_FIELDS}

@@ -29,6 +29,7 @@ from s6nf.equiv.compare import (
     CLOCK_FIELDS,
     Violation,
     compare_outputs,
+    held_once,
     plain_state,
     run_problems,
 )
@@ -121,20 +122,9 @@ def _window(attrs: dict[str, Any]) -> tuple[list[int], bool]:
     return sorted(attrs["seen"]), attrs["alerted_until"] > 0
 
 
-def _held(run: RunRecord, name: str, out: list[Violation]) -> dict[bytes, dict[str, Any]]:
-    held: dict[bytes, dict[str, Any]] = {}
-    for instance, objects in sorted(run.objects.get(name, {}).items()):
-        for key, attrs in objects.items():
-            if key in held:
-                out.append(Violation("shared", None, f"{name}[{key.hex()}] held by two "
-                                                     f"instances (one is {instance})"))
-            held[key] = attrs
-    return held
-
-
 def _objects(ref: RunRecord, got: RunRecord, out: list[Violation]) -> None:
     premise: list[Violation] = []
-    want, have = _held(ref, SCANS, premise), _held(got, SCANS, out)
+    want, have = held_once(ref, SCANS, premise), held_once(got, SCANS, out)
     for key in sorted(set(want) | set(have)):
         a = _window(want[key]) if key in want else ([], False)
         b = _window(have[key]) if key in have else ([], False)
@@ -145,7 +135,7 @@ def _objects(ref: RunRecord, got: RunRecord, out: list[Violation]) -> None:
             kind = "scan" if a[1] else "alert"
             out.append(Violation(kind, None, f"{SCANS}[{key.hex()}] flagged (reference, "
                                              f"scaled): {a[1]} vs {b[1]}"))
-    want, have = _held(ref, SETTINGS, premise), _held(got, SETTINGS, out)
+    want, have = held_once(ref, SETTINGS, premise), held_once(got, SETTINGS, out)
     if want != have:
         out.append(Violation("shared", None, f"{SETTINGS} (reference, scaled): {want} vs "
                                              f"{have}"))
