@@ -6,9 +6,10 @@ cd "$(dirname "$0")/.."
 
 VENV=${VENV:-.venv}
 SYSTEM_PYTHON=/usr/bin/python3
-# vagrant: only to check the Vagrantfile (`vagrant validate`, no box or provider needed).
+# vagrant: only to check the Vagrantfile (`vagrant validate`, no box or provider needed);
+# the last package lints the provisioning scripts (tests/unit/test_scripts.py).
 APT_PACKAGES=(python3-bpfcc python3-venv clang llvm bpftool iproute2 tcpreplay protobuf-compiler
-              vagrant)
+              vagrant shellcheck)
 
 say() { printf 'setup: %s\n' "$*"; }
 fail() { printf 'setup: FAILED: %s\n       fix: %s\n' "$1" "$2" >&2; exit 1; }
