@@ -135,6 +135,10 @@ def build_parser() -> argparse.ArgumentParser:
                             "instances with no scale event and report the packets/s delivered")
     bench.add_argument("--slices", type=int, default=1, metavar="N",
                        help="move each scale event's buckets in N consecutive epochs (default 1)")
+    bench.add_argument("--replication", default="off",
+                       choices=["off", "async", "declared", "sync"],
+                       help="the agents' backups (agent run --replication; default off: the "
+                            "bench measures scaling, not failure)")
     bench.add_argument("--punt-ring", type=int, default=None, metavar="MIB",
                        help="each instance's punt ring in MiB, a power of two (default: the "
                             "configuration's [maps] punt_ring_mib, 32)")
@@ -333,7 +337,7 @@ def _bench(args: argparse.Namespace) -> int:
     spec = BenchSpec(schedule, args.rate, flows, min(args.concurrency, flows), out, args.name,
                      nf=args.nf, mode=modes[0], ramp_s=args.ramp, flow_size=size,
                      punt_ring_mib=args.punt_ring, capacity_instances=args.capacity,
-                     slices=args.slices)
+                     slices=args.slices, replication=args.replication)
     results = run_modes(spec, modes, _progress, single_reference=args.single)
     for mode, run in results["modes"].items():
         m = run["measured"]

@@ -134,6 +134,8 @@ def run_modes(spec: BenchSpec, modes: Sequence[str], progress: Callable[[str], N
                             "ramp_s": spec.ramp_s,
                             "flow_size": dataclasses.asdict(spec.flow_size or DEFAULT_FLOW_SIZE),
                             "duration_s": workload.duration_s},
+               "slices": spec.slices, "replication": spec.replication,
+               "dead_after_s": spec.dead_after_s,
                "modes": runs, "reference": reference, "ratios": ratios(runs),
                "environment": _environment()}
     (spec.out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
@@ -195,7 +197,9 @@ async def _run(tb: Testbed, spec: BenchSpec, pcap: Path,
     were is recorded with the results."""
     with tempfile.TemporaryDirectory() as tmp, management_services(
             tb, Path(tmp) / "controller.json",
-            nf_options=_nf_options(spec), mode=spec.mode) as plane:
+            nf_options=_nf_options(spec), mode=spec.mode,
+            controller_extra=["--dead-after", str(spec.dead_after_s)],
+            agent_extra=["--replication", spec.replication]) as plane:
         await asyncio.to_thread(plane.wait_registered, len(tb.topology().instances))
         first = await asyncio.to_thread(plane.scale_to, spec.schedule[0].instances)
         if not first["ok"]:

@@ -50,6 +50,13 @@ class BenchSpec:
     (``Controller.scale_to``)."""
     nf_options: Mapping[str, str] | None = None
     """The agents' NF options (``--nf-option``); None: ``nf_options(nf)``."""
+    replication: str = "off"
+    """The agents' backups (``agent run --replication``): off by default, since the bench
+    measures scaling and the modes, not failure; ``declared`` measures what backups cost."""
+    dead_after_s: float = 10.0
+    """The controller declares an agent dead after this long without a heartbeat. The bench
+    kills nobody; an agent deep in a slow-path backlog can miss 1 s of heartbeats, and a
+    failover in the middle of a run would measure something else (docs/failover.md)."""
     parts: tuple[PacedPart, ...] = ()
     """The trace as parts of one rate each (``paced_parts``; set by ``run_modes`` for a
     workload with a ramp); empty: the whole trace at ``rate_pps``."""
