@@ -37,6 +37,13 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     run.add_argument("--dead-after", type=float, default=1.0,
                      help="declare an agent dead after this many seconds without a heartbeat "
                           "and fail its buckets over to their backups (default 1.0; 0: never)")
+    run.add_argument("--wedged-after", type=float, default=5.0,
+                     help="declare an agent dead, although it still sends heartbeats, once "
+                          "they say its event loop has made no progress for this many seconds "
+                          "(default 5.0; 0: never)")
+    run.add_argument("--heartbeat-port", type=int, default=None,
+                     help="port of the heartbeat receiver, on the API's host (default: the "
+                          "API's port + 1; 0: any free port)")
     run.add_argument("--metrics", default=None,
                      help="host:port for the Prometheus endpoint /metrics (default: none)")
     run.add_argument("--tls-dir", type=Path, default=None,
@@ -174,9 +181,12 @@ async def _dispatch(args: argparse.Namespace) -> int:
         settings = ControllerSettings(args.bind, device, args.state_file,
                                       phase_timeout_s=args.phase_timeout, metrics=args.metrics,
                                       dead_after_s=args.dead_after,
+                                      wedged_after_s=args.wedged_after,
+                                      heartbeat_port=args.heartbeat_port,
                                       tls=load_dir(args.tls_dir, "controller"))
         async with Controller(settings) as controller:
-            print(f"controller on port {controller.port}, target {args.device}; "
+            print(f"controller on port {controller.port} (heartbeats on "
+                  f"{controller.heartbeat_port}), target {args.device}; "
                   f"state in {args.state_file}; "
                   f"{'mutual TLS' if settings.tls else 'no TLS'}", flush=True)
             await _until_signalled()

@@ -16,7 +16,7 @@ from typing import Any
 
 import grpc
 
-from s6nf.tls import Material, aio_channel
+from s6nf.tls import Material, aio_channel, sync_channel
 
 log = logging.getLogger(__name__)
 FAST_RECONNECT: tuple[tuple[str, int], ...] = (
@@ -27,6 +27,7 @@ otherwise backs off up to minutes): an agent's heartbeats to a restarted control
 
 Json = dict[str, Any]
 Handler = Callable[[Json], Awaitable[Json]]
+SyncHandler = Callable[[Json], Json]
 
 
 class RpcRefused(Exception):
@@ -81,6 +82,29 @@ def generic_handler(service: str, methods: Mapping[str, Handler]) -> grpc.Generi
         service, {name: wrap(name, fn) for name, fn in methods.items()})
 
 
+def sync_generic_handler(service: str, methods: Mapping[str, SyncHandler]
+                         ) -> grpc.GenericRpcHandler:
+    """``generic_handler`` for a thread-pool server: the handlers run in its threads."""
+
+    def wrap(name: str, fn: SyncHandler) -> Any:
+        def call(request: bytes, context: grpc.ServicerContext) -> bytes:
+            try:
+                return _encode(fn(_decode(request)))
+            except RpcRefused as exc:
+                context.abort(exc.code, str(exc))
+            except ValueError as exc:
+                log.info("%s.%s refused: %s", service, name, exc)
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+            except LookupError as exc:
+                context.abort(grpc.StatusCode.NOT_FOUND, str(exc))
+            raise AssertionError("unreachable: context.abort raises")
+
+        return grpc.unary_unary_rpc_method_handler(call)
+
+    return grpc.method_handlers_generic_handler(
+        service, {name: wrap(name, fn) for name, fn in methods.items()})
+
+
 class JsonClient:
     """Calls JSON methods of one service at one address; the channel opens on first use,
     with mutual TLS when ``tls`` is given."""
@@ -112,6 +136,33 @@ class JsonClient:
         if self._channel is not None:
             await self._channel.close()
             self._channel = None
+
+
+class SyncJsonClient:
+    """``JsonClient`` for a thread that has no event loop of its own: blocking calls."""
+
+    def __init__(self, address: str, service: str, timeout_s: float = 5.0,
+                 tls: Material | None = None,
+                 options: Sequence[tuple[str, int | str]] = ()) -> None:
+        self.address = address
+        self.service = service
+        self.timeout_s = timeout_s
+        self._channel = sync_channel(address, tls, options)
+
+    def call(self, method: str, request: Json | None = None,
+             timeout_s: float | None = None) -> Json:
+        stub = self._channel.unary_unary(f"/{self.service}/{method}")
+        try:
+            reply = stub(_encode(request or {}), timeout=timeout_s or self.timeout_s)
+        except grpc.RpcError as exc:
+            code = exc.code() if isinstance(exc, grpc.Call) else grpc.StatusCode.UNKNOWN
+            details = exc.details() if isinstance(exc, grpc.Call) else str(exc)
+            raise RpcError(code, f"{self.service}.{method} at {self.address}: "
+                                 f"{code.name}: {details}") from exc
+        return _decode(reply)
+
+    def close(self) -> None:
+        self._channel.close()
 
 
 def field(request: Json, name: str, kind: type | tuple[type, ...], *,

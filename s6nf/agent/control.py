@@ -13,12 +13,16 @@ agent restarted: its new addresses, and it needs this agent's copies again);
 ``WaitDrained`` (until nothing of epoch e is left here); ``Retire`` (forget epoch e);
 ``Assets`` and ``Alerts`` (what the agent's NF answers: the asset monitor's assets homed here
 and its totals; the IDS's recent alerts); ``Report`` (the status with the instance's packets
-by reason, map occupancy, slow-path queue and migration progress: ``s6nf status``).
+by reason, map occupancy, slow-path queue and migration progress: ``s6nf status``);
+``Stall`` (a rehearsal facility: the event loop computes for the given seconds, doing nothing
+else, as a loop overloaded by a backlog would; the heartbeats, sent from their own thread, go
+on — docs/failover.md).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -30,6 +34,8 @@ from s6nf.keyspace import KeySpace
 from s6nf.rpc import Json, RpcRefused, field, generic_handler
 
 SERVICE = "s6nf.Agent"
+MAX_STALL_S = 60.0
+"""The longest ``Stall`` an agent accepts."""
 log = logging.getLogger(__name__)
 
 
@@ -75,6 +81,7 @@ class AgentControl:
             "Prepare": self.prepare,
             "Switch": self.switch, "WaitDrained": self.wait_drained, "Retire": self.retire,
             "Assets": self.assets, "Alerts": self.alerts, "Report": self.report,
+            "Stall": self.stall,
         })
 
     def holds_nothing(self) -> bool:
@@ -94,6 +101,20 @@ class AgentControl:
         if self._report is not None:
             reply.update(self._report())
         return reply
+
+    async def stall(self, request: Json) -> Json:
+        """Hold the event loop for ``seconds`` in a CPU-bound section (the GIL held as by
+        Python work), then answer: rehearses failure detection against a busy agent."""
+        seconds = float(field(request, "seconds", (int, float)))
+        if not 0 < seconds <= MAX_STALL_S:
+            raise ValueError(f"seconds must be in (0, {MAX_STALL_S:g}], got {seconds}")
+        log.warning("agent %d: event loop stalled on request for %.1f s", self.agent.me,
+                    seconds)
+        start = time.monotonic()
+        spins = 0
+        while time.monotonic() - start < seconds:
+            spins += 1
+        return {"stalled_s": time.monotonic() - start, "spins": spins}
 
     async def adopt(self, request: Json) -> Json:
         ks = key_space_from_json(request.get("key_space"))

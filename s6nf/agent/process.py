@@ -1,5 +1,5 @@
 """``s6nf agent run``: one NF instance's agent — the DSO runtime, its control service, and
-registration and heartbeats with the controller.
+registration with the controller, and heartbeats from a thread of their own.
 
 A fresh agent acts in a bootstrap epoch 0 in which it homes everything itself and holds
 nothing; the controller brings it into the current epoch with ``Adopt`` when it is needed.
@@ -26,6 +26,7 @@ from s6nf.agent.dso.agent import DsoAgent
 from s6nf.agent.dso.config import AgentConfig, Mode, Replicas
 from s6nf.agent.dso.host import resolve
 from s6nf.agent.dso.maps import Schema
+from s6nf.agent.heartbeat import Heartbeats, LoopProgress
 from s6nf.keys import DEFAULT_BUCKETS
 from s6nf.keyspace import KeySpace
 from s6nf.metrics import MetricsServer, Registry, Sample
@@ -57,6 +58,7 @@ class AgentSettings:
     state_port: int = 0
     """Port of the state channel (0: any free one)."""
     heartbeat_s: float = 0.2
+    """Between two heartbeats (sent from a thread of their own)."""
     buckets: int = DEFAULT_BUCKETS
     schema: str = ""
     """``package.module:NAME`` of the NF's Schema; empty for an agent without objects."""
@@ -246,27 +248,30 @@ class AgentProcess:
             await self.dso.close()
 
     async def _keep_registered(self, member: dict[str, object]) -> None:
-        registered = False
+        """Register, then beat from a thread (``s6nf.agent.heartbeat``) until the controller
+        forgets this agent; then register again."""
+        s = self.settings
+        progress = LoopProgress()
+        ticking = asyncio.get_running_loop().create_task(progress.run(), name="loop-progress")
+        beats = Heartbeats(s.instance, s.controller, s.tls, s.heartbeat_s, progress)
+        try:
+            while True:
+                beats.resume(await self._register(member))
+                await beats.unregistered.wait()
+        finally:
+            ticking.cancel()
+            await beats.stop()
+
+    async def _register(self, member: dict[str, object]) -> int:
+        """Register (retrying while the controller cannot be reached); the heartbeat
+        receiver's port."""
         reachable = True
         while True:
             try:
-                if not registered:
-                    await self._controller.call("Register", {**member, "epoch": self.dso.epoch})
-                    registered = True
-                    if self.runtime is not None and self.runtime.slow is None:
-                        self.runtime.start(self.dso)
-                    self.ready.set()
-                    log.info("agent %d registered with %s", self.settings.instance,
-                             self.settings.controller)
-                else:
-                    await self._controller.call("Heartbeat", {"instance": member["instance"]})
-                if not reachable:
-                    log.warning("agent %d: controller reachable again", self.settings.instance)
-                    reachable = True
+                reply = await self._controller.call("Register",
+                                                    {**member, "epoch": self.dso.epoch})
+                break
             except RpcError as exc:
-                if exc.code == grpc.StatusCode.NOT_FOUND:
-                    registered = False
-                    continue
                 if exc.code == grpc.StatusCode.INVALID_ARGUMENT:
                     raise
                 if reachable:
@@ -274,6 +279,16 @@ class AgentProcess:
                                 "on, retrying", self.settings.instance, exc.code.name)
                     reachable = False
             await asyncio.sleep(self.settings.heartbeat_s)
+        if self.runtime is not None and self.runtime.slow is None:
+            self.runtime.start(self.dso)
+        self.ready.set()
+        log.info("agent %d registered with %s", self.settings.instance,
+                 self.settings.controller)
+        port = reply.get("heartbeat_port")
+        if not isinstance(port, int) or isinstance(port, bool):
+            raise RpcError(grpc.StatusCode.INTERNAL, f"the controller's Register reply names "
+                           f"no heartbeat port: {reply}")
+        return port
 
 
 async def serve(settings: AgentSettings) -> None:

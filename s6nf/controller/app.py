@@ -1,7 +1,9 @@
 """The controller as a service: the thin adapter around the pure core that does the I/O —
 its API (``s6nf.Controller``: Register, Heartbeat, Scale, Status), P4Runtime, the agents'
 control services and the state file — and the failure detector: a member silent for
-``dead_after_s`` is declared dead and its buckets fail over to their backups."""
+``dead_after_s``, or whose event loop has been stalled for ``wedged_after_s``, is declared
+dead and its buckets fail over to their backups. Heartbeats arrive on a server of their own
+(``s6nf.controller.heartbeats``), read by threads whatever this event loop is doing."""
 
 from __future__ import annotations
 
@@ -18,8 +20,9 @@ import grpc
 
 from s6nf.agent.control import SERVICE as AGENT_SERVICE
 from s6nf.agent.control import key_space_to_json
-from s6nf.controller import core, persist
+from s6nf.controller import core, liveness, persist
 from s6nf.controller.failover import FailoverOutcome, execute_failover
+from s6nf.controller.heartbeats import HeartbeatBoard, HeartbeatServer
 from s6nf.controller.model import ControllerState, Member, ScalePlan, Steer
 from s6nf.controller.p4rt_client import DeviceConfig, P4RuntimeClient
 from s6nf.controller.scaler import PHASES, PhaseResult, ScaleOutcome, call_all, execute
@@ -32,9 +35,6 @@ from s6nf.tls.peers import CONTROLLER_API
 
 log = logging.getLogger(__name__)
 SERVICE = "s6nf.Controller"
-HEARTBEAT_GRACE_S = 0.3
-"""Agents beat every 0.2 s: after a stall of the controller, this long for their heartbeats
-to be read before anyone is declared dead."""
 RESTART_GRACE_S = 3.0
 """After a controller restart, how long its members have to reach it again (their channels
 back off while it was away) before silence counts against them."""
@@ -53,6 +53,12 @@ class ControllerSettings:
     dead_after_s: float = 1.0
     """A member silent this long is declared dead: removed, and the buckets it owned fail
     over to their backups (0: never)."""
+    wedged_after_s: float = 5.0
+    """A member whose heartbeats say its event loop has made no progress for this long is
+    declared dead too, although it still beats (0: never; docs/failover.md)."""
+    heartbeat_port: int | None = None
+    """Port of the heartbeat receiver on the API's host (None: the API's port + 1, or any
+    free port when the API's is 0; 0: any free port)."""
     phase_timeout_s: float = 30.0
     target_wait_s: float = 60.0
     """How long to keep trying to reach the steering target at start."""
@@ -98,6 +104,9 @@ class Controller:
         self._epoch_sent = 0
         """The highest epoch ever sent to agents (a failover must follow it)."""
         self._watcher: asyncio.Task[None] | None = None
+        self.beats = HeartbeatBoard()
+        """Every member's last heartbeat, as the receiver's threads read them."""
+        self._heartbeats: HeartbeatServer | None = None
         self.registry = self._metrics()
         self._metrics_server: MetricsServer | None = None
 
@@ -107,8 +116,15 @@ class Controller:
                 lambda: 0 if self.state.key_space is None else self.state.key_space.epoch)
         r.gauge("s6nf_controller_members", "Registered agents.", lambda: len(self.state.members))
         r.gauge("s6nf_controller_members_silent", "Registered agents not heard from lately.",
-                lambda: len(core.silent(self.state, time.monotonic(),
-                                        self.settings.heartbeat_timeout_s)))
+                lambda: len(liveness.silent(self.beats.snapshot(), time.monotonic(),
+                                            self.settings.heartbeat_timeout_s)))
+        r.add("s6nf_controller_member_loop_stalled_seconds", "gauge",
+              "How long each member's event loop had made no progress, as its last heartbeat "
+              "said (now) and the longest it reported (max).",
+              lambda: [Sample(getattr(b, f"{which}stalled_s"),
+                              {"instance": str(i), "which": which.rstrip("_") or "now"})
+                       for i, b in sorted(self.beats.snapshot().items())
+                       for which in ("", "max_")])
         r.add("s6nf_controller_buckets", "gauge", "Buckets each instance owns.",
               lambda: [Sample(n, {"instance": str(i)}) for i, n in
                        sorted(({} if self.state.key_space is None
@@ -154,14 +170,28 @@ class Controller:
         self.port = add_port(self._server, self.settings.bind, self.settings.tls)
         if self.port == 0:
             raise OSError(f"controller cannot listen on {self.settings.bind}")
+        self.beats.admit(self.state.members, time.monotonic())
+        self._heartbeats = HeartbeatServer(self.beats, self._heartbeat_bind(),
+                                           self.settings.tls).__enter__()
         await self._server.start()
-        self.state = core.heard_all(self.state, time.monotonic())
         if self.settings.dead_after_s > 0:
             self._watcher = asyncio.get_running_loop().create_task(self._watch(), name="watch")
         if self.settings.metrics is not None:
             host, _, port = self.settings.metrics.rpartition(":")
             self._metrics_server = await MetricsServer(self.registry, host, int(port)).__aenter__()
         return self
+
+    def _heartbeat_bind(self) -> str:
+        host, _, port = self.settings.bind.rpartition(":")
+        chosen = self.settings.heartbeat_port
+        if chosen is None:
+            chosen = int(port) + 1 if int(port) else 0
+        return f"{host}:{chosen}"
+
+    @property
+    def heartbeat_port(self) -> int:
+        """The heartbeat receiver's port (0 before it listens)."""
+        return 0 if self._heartbeats is None else self._heartbeats.port
 
     @property
     def metrics_port(self) -> int:
@@ -177,6 +207,8 @@ class Controller:
             await self._metrics_server.__aexit__()
         if self._server is not None:
             await self._server.stop(grace=0.5)
+        if self._heartbeats is not None:
+            await asyncio.to_thread(self._heartbeats.__exit__, None, None, None)
         for client in self._agents.values():
             await client.close()
         await self.p4rt.close()
@@ -226,13 +258,14 @@ class Controller:
     async def register(self, request: Json) -> Json:
         member = Member.from_json(request, time.monotonic())
         self.state = core.register(self.state, member)
+        self.beats.admit([member.instance], member.last_seen)
         self._save()
         log.info("registered instance %d at %s", member.instance, member.control)
         ks = self.state.key_space
         epoch = field(request, "epoch", int, optional=True)
         if ks is not None and member.instance in ks.instances and epoch not in (None, ks.epoch):
             await self._resume(member, ks)
-        return {"epoch": None if ks is None else ks.epoch}
+        return {"epoch": None if ks is None else ks.epoch, "heartbeat_port": self.heartbeat_port}
 
     async def _resume(self, member: Member, ks: KeySpace) -> None:
         """An owner's agent restarted: its peers learn where it is now (and send it their
@@ -250,8 +283,10 @@ class Controller:
         log.warning("instance %d restarted and resumed in epoch %d", member.instance, ks.epoch)
 
     async def heartbeat(self, request: Json) -> Json:
-        self.state = core.heartbeat(self.state, field(request, "instance", int), time.monotonic())
-        return {}
+        """A heartbeat through the API (the loop reads it): agents beat here until they know
+        the receiver's port, which the reply tells them."""
+        self.beats.handle(request)
+        return {"heartbeat_port": self.heartbeat_port}
 
     async def scale(self, request: Json) -> Json:
         count = field(request, "instances", int)
@@ -330,12 +365,18 @@ class Controller:
         (packets by reason, queue, maps, migration), or the error asking it raised."""
         ks = self.state.key_space
         now = time.monotonic()
+        beats = self.beats.snapshot()
         reply: Json = {
             "epoch": None if ks is None else ks.epoch,
             "load": {} if ks is None else {str(i): n for i, n in sorted(ks.load().items())},
             "key_space": None if ks is None else key_space_to_json(ks),
             "members": [m.to_json() for m in self.state.members.values()],
-            "silent": core.silent(self.state, now, self.settings.heartbeat_timeout_s),
+            "silent": liveness.silent(beats, now, self.settings.heartbeat_timeout_s),
+            "wedged": liveness.wedged(beats, self.settings.wedged_after_s),
+            "liveness": {str(i): {"heard_s_ago": round(now - b.at, 3),
+                                  "stalled_s": round(b.stalled_s, 3),
+                                  "max_stalled_s": round(b.max_stalled_s, 3)}
+                         for i, b in sorted(beats.items())},
             "scale_phase": self.phase,
             "failovers": [f.to_json() for f in self.failovers],
             "reconciled": len(self.reconciled),
@@ -358,34 +399,33 @@ class Controller:
         return {str(m.instance): a for m, a in zip(members, answers, strict=True)}
 
     async def _watch(self) -> None:
-        """Declare members dead after ``dead_after_s`` of silence. If this loop was held up
-        (the controller was busy, e.g. encoding a large steering write), heartbeats may be
-        waiting to be read: nobody is declared dead until they had ``HEARTBEAT_GRACE_S``. A
-        controller that starts with members (a restart) gives them ``RESTART_GRACE_S`` to find
-        it again first."""
-        dead_after = self.settings.dead_after_s
-        tick = min(0.05, dead_after / 10)
-        last = time.monotonic()
-        grace_until = last + RESTART_GRACE_S if self.state.members else 0.0
+        """Declare members dead after ``dead_after_s`` of silence or ``wedged_after_s`` of a
+        stalled event loop. The heartbeats' arrival times come from the receiver's threads,
+        so a stall of this loop does not make anyone look silent. A controller that starts
+        with members (a restart) gives them ``RESTART_GRACE_S`` to find it again first."""
+        s = self.settings
+        tick = min(0.05, s.dead_after_s / 10)
+        grace_until = time.monotonic() + RESTART_GRACE_S if self.state.members else 0.0
         while True:
             await asyncio.sleep(tick)
             now = time.monotonic()
-            if now - last > 4 * tick:
-                grace_until = now + HEARTBEAT_GRACE_S
-            last = now
-            dead = core.silent(self.state, now, dead_after)
+            dead = liveness.dead(self.beats.snapshot(), now, s.dead_after_s, s.wedged_after_s)
+            dead = [i for i in dead if i in self.state.members]
             if dead and now >= grace_until:
                 try:
                     await self.fail_over(dead, now)
                 except (ValueError, ConnectionError, RuntimeError) as exc:
                     log.error("failover of %s failed: %s", dead, exc)
-                last = time.monotonic()
 
     async def fail_over(self, dead: list[int], now: float) -> FailoverOutcome | None:
         """Forget the ``dead`` members; if they owned buckets, move those to their backups
         (aborting a scale event in progress first)."""
-        silent_s = max(now - self.state.members[i].last_seen for i in dead)
-        log.warning("instances %s silent for %.2f s: declared dead", dead, silent_s)
+        beats = self.beats.snapshot()
+        heard = {i: beats.get(i, liveness.Beat(self.state.members[i].last_seen)) for i in dead}
+        silent_s = max(max(now - b.at, b.stalled_s) for b in heard.values())
+        log.warning("instances %s declared dead: %s", dead, ", ".join(
+            f"{i} silent for {now - b.at:.2f} s, its loop stalled for {b.stalled_s:.2f} s"
+            for i, b in heard.items()))
         task = self._scale_task
         if task is not None and not task.done():
             task.cancel()
@@ -397,6 +437,7 @@ class Controller:
             owners = [i for i in dead if ks is not None and i in ks.instances]
             members = {i: m for i, m in self.state.members.items() if i not in dead}
             self.state = ControllerState(ks, members)
+            self.beats.forget(dead)
             if ks is None or not owners:
                 self._save()
                 return None

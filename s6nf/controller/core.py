@@ -29,28 +29,6 @@ def register(state: ControllerState, member: Member) -> ControllerState:
     return state.with_member(member)
 
 
-def heartbeat(state: ControllerState, instance: int, now: float) -> ControllerState:
-    """Refresh a member's last-seen time; LookupError tells the agent to register again."""
-    member = state.members.get(instance)
-    if member is None:
-        raise LookupError(f"instance {instance} is not registered")
-    return state.with_member(Member(member.instance, member.control, member.state,
-                                    member.steer, now))
-
-
-def silent(state: ControllerState, now: float, timeout_s: float) -> list[int]:
-    """Members not heard from for longer than ``timeout_s``."""
-    return sorted(i for i, m in state.members.items() if now - m.last_seen > timeout_s)
-
-
-def heard_all(state: ControllerState, now: float) -> ControllerState:
-    """Every member counts as heard from at ``now`` (a controller that starts listening: its
-    members could not reach it before)."""
-    return ControllerState(state.key_space, {
-        i: Member(m.instance, m.control, m.state, m.steer, max(m.last_seen, now))
-        for i, m in state.members.items()})
-
-
 def plan_failover(state: ControllerState, dead: list[int], epoch: int) -> ScalePlan:
     """Epoch ``epoch``: every bucket of a ``dead`` instance goes to its backup (the first live
     owner after it on the backup ring); the survivors are the agents involved."""

@@ -15,12 +15,14 @@ from s6nf.agent.p4rt import MemoryBackend, serve
 from s6nf.agent.process import AgentProcess, AgentSettings
 from s6nf.controller.app import SERVICE as CONTROLLER
 from s6nf.controller.app import Controller, ControllerSettings
+from s6nf.controller.heartbeats import SERVICE as HEARTBEATS
 from s6nf.controller.p4rt_client import DeviceConfig
 from s6nf.rpc import JsonClient
 from s6nf.tls.channels import channel_credentials
 from tests.integration.tls.conftest import BAD_CLIENTS, TIMEOUT, aio_channel
 
 pytestmark = pytest.mark.timeout(60)
+BEAT = {"instance": 0, "stalled_s": 0.0}
 REGISTER = {"instance": 7, "control": "127.0.0.1:1", "state": "127.0.0.1:2", "port": 8,
             "dmac": "02:00:00:00:00:08"}
 ADOPT = {"key_space": {"epoch": 9, "owners": [0] * 4096}}
@@ -62,6 +64,9 @@ def test_agent_controller_and_operator_talk_over_mutual_tls(pki, tmp_path):
     async def scenario():
         async with control_plane(pki, tmp_path) as (controller, agent):
             outcome = await controller.scale_to(1)
+            registered = controller.beats.snapshot()[0].at
+            while controller.beats.snapshot()[0].at == registered:
+                await asyncio.sleep(0.01)
             client = JsonClient(f"127.0.0.1:{controller.port}", CONTROLLER,
                                 tls=pki.material("client"))
             try:
@@ -81,7 +86,9 @@ def test_a_client_without_a_valid_certificate_reads_and_writes_nothing(pki, tmp_
         async with control_plane(pki, tmp_path) as (controller, agent):
             api = f"127.0.0.1:{controller.port}"
             control = controller.state.members[0].control
+            beats = f"127.0.0.1:{controller.heartbeat_port}"
             codes = [
+                await call(beats, pki.bad_credentials(how, "nf0"), f"/{HEARTBEATS}/Beat", BEAT),
                 await call(api, pki.bad_credentials(how, "client"),
                            f"/{CONTROLLER}/Status", {}),
                 await call(api, pki.bad_credentials(how, "nf1"),
@@ -97,7 +104,7 @@ def test_a_client_without_a_valid_certificate_reads_and_writes_nothing(pki, tmp_
                 agent.dso.epoch
 
     codes, members, key_space, epoch = asyncio.run(scenario())
-    assert codes == [grpc.StatusCode.UNAVAILABLE] * 5
+    assert codes == [grpc.StatusCode.UNAVAILABLE] * 6
     assert members == [0]
     assert key_space is None
     assert epoch == 0
@@ -112,13 +119,16 @@ def test_certificates_of_other_roles_are_refused_and_logged(pki, tmp_path, caplo
             control = controller.state.members[0].control
             switch = channel_credentials(pki.material("switch"))
             operator = channel_credentials(pki.material("client"))
+            beats = f"127.0.0.1:{controller.heartbeat_port}"
             codes = [await call(api, switch, f"/{CONTROLLER}/Register", REGISTER),
-                     await call(control, operator, f"/{AGENT}/Adopt", ADOPT)]
+                     await call(control, operator, f"/{AGENT}/Adopt", ADOPT),
+                     await call(beats, operator, f"/{HEARTBEATS}/Beat", BEAT)]
             return codes, sorted(controller.state.members), agent.dso.epoch
 
     codes, members, epoch = asyncio.run(scenario())
-    assert codes == [grpc.StatusCode.PERMISSION_DENIED] * 2
+    assert codes == [grpc.StatusCode.PERMISSION_DENIED] * 3
     assert members == [0] and epoch == 0
     assert "s6nf.Controller refused /s6nf.Controller/Register" in caplog.text
     assert "s6nf.Agent refused /s6nf.Agent/Adopt" in caplog.text
+    assert "s6nf.Heartbeat refused /s6nf.Heartbeat/Beat" in caplog.text
     assert "'client' has role 'client'" in caplog.text

@@ -36,16 +36,6 @@ def test_an_owner_cannot_change_its_steering():
     assert core.register(state, member(0, now=5.0)).members[0].last_seen == 5.0
 
 
-def test_heartbeat_of_an_unknown_instance_asks_it_to_register():
-    with pytest.raises(LookupError, match="not registered"):
-        core.heartbeat(cluster(1), 3, 1.0)
-
-
-def test_silent_members_by_fake_time():
-    state = core.heartbeat(cluster(3), 1, now=10.0)
-    assert core.silent(state, now=10.5, timeout_s=1.0) == [0, 2]
-
-
 def test_choose_keeps_owners_and_adds_lowest_spares():
     state = cluster(4)
     state = ControllerState(core.plan_scale(state, [2, 3], 16).next, state.members)
