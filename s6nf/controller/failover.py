@@ -36,7 +36,8 @@ class FailoverOutcome:
     moved: int
     """Buckets re-steered to backups."""
     silent_s: float
-    """How long the longest-silent dead instance had not been heard from when declared."""
+    """How long the longest-silent dead instance had not been heard from when declared (for
+    one declared wedged, how long its event loop had been stalled, if longer)."""
     phases: tuple[PhaseResult, ...] = field(default_factory=tuple)
     promoted: int = 0
     """Copies the survivors made live."""

@@ -12,6 +12,7 @@ controller host (``s6nf.testbed.console``).
 from __future__ import annotations
 
 import select
+import signal
 import subprocess
 import sys
 import time
@@ -97,6 +98,11 @@ class ControlPlane:
         proc = self._procs.pop(instance_host(instance))
         proc.kill()
         proc.wait()
+
+    def signal_agent(self, instance: int, sig: signal.Signals) -> None:
+        """Send ``sig`` to instance ``instance``'s agent: SIGSTOP freezes the whole process
+        (as a hung host would), SIGCONT thaws it."""
+        self._procs[instance_host(instance)].send_signal(sig)
 
     def start_controller(self) -> None:
         args = ["controller", "run", *self._config_args, "--state-file", str(self._state_file),
