@@ -54,7 +54,7 @@ DETECT_SLACK_S = 0.5
 """Beyond dead_after + the detector's tick: a loaded 2-core VM delays the controller's loop."""
 SCALE_STALL_S = 1.5
 """More during a scale event: its steering write keeps the controller's loop busy (pure-Python
-P4Runtime encoding), and heartbeats read late get a grace period."""
+P4Runtime encoding), which delays the detector (heartbeats are read by threads meanwhile)."""
 
 
 @pytest.fixture(scope="module")
