@@ -31,7 +31,8 @@ def test_beats_are_recorded_while_the_event_loop_is_blocked():
 
     async def blocked_loop():
         with HeartbeatServer(board, "127.0.0.1:0", None) as server:
-            stop, replies = threading.Event(), []
+            stop = threading.Event()
+            replies: list[object] = []
             sender = threading.Thread(target=beat_every, args=(
                 f"127.0.0.1:{server.port}", 3, 0.05, stop, replies))
             sender.start()
