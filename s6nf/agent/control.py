@@ -14,13 +14,14 @@ agent restarted: its new addresses, and it needs this agent's copies again);
 ``Assets`` and ``Alerts`` (what the agent's NF answers: the asset monitor's assets homed here
 and its totals; the IDS's recent alerts); ``Report`` (the status with the instance's packets
 by reason, map occupancy, slow-path queue and migration progress: ``s6nf status``);
-``Stall`` (a rehearsal facility: the event loop computes for the given seconds, doing nothing
-else, as a loop overloaded by a backlog would; the heartbeats, sent from their own thread, go
-on — docs/failover.md).
+``Stall`` (a rehearsal facility: the event loop does nothing else for the given seconds, as a
+loop overloaded by a backlog or held by a full garbage collection would; the heartbeats, sent
+by a process of their own, go on — docs/failover.md).
 """
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -103,18 +104,24 @@ class AgentControl:
         return reply
 
     async def stall(self, request: Json) -> Json:
-        """Hold the event loop for ``seconds`` in a CPU-bound section (the GIL held as by
-        Python work), then answer: rehearses failure detection against a busy agent."""
+        """Hold the event loop for ``seconds``, then answer: rehearses failure detection
+        against a busy agent. ``how``: ``compute`` (default), Python work that hands the GIL
+        to other threads every 5 ms; ``hold``, a C call that keeps the GIL the whole time, as
+        a full garbage collection does."""
         seconds = float(field(request, "seconds", (int, float)))
+        how = field(request, "how", str, optional=True) or "compute"
         if not 0 < seconds <= MAX_STALL_S:
             raise ValueError(f"seconds must be in (0, {MAX_STALL_S:g}], got {seconds}")
-        log.warning("agent %d: event loop stalled on request for %.1f s", self.agent.me,
-                    seconds)
+        if how not in ("compute", "hold"):
+            raise ValueError(f"how must be compute or hold, got {how!r}")
+        log.warning("agent %d: event loop stalled on request for %.1f s (%s)", self.agent.me,
+                    seconds, how)
         start = time.monotonic()
-        spins = 0
+        if how == "hold":
+            ctypes.PyDLL(None).usleep(ctypes.c_uint(int(seconds * 1e6)))
         while time.monotonic() - start < seconds:
-            spins += 1
-        return {"stalled_s": time.monotonic() - start, "spins": spins}
+            pass
+        return {"stalled_s": time.monotonic() - start}
 
     async def adopt(self, request: Json) -> Json:
         ks = key_space_from_json(request.get("key_space"))

@@ -1,121 +1,115 @@
-"""An agent's heartbeats, sent from a thread of its own with its own gRPC channel, so an event
-loop kept busy (a slow-path backlog, a long replication pass, a large migration) does not
-silence them; only the process's death, a frozen process or a cut link does.
+"""An agent's heartbeats, sent by a process of its own (``s6nf.agent.heartbeat_sender``) so
+that nothing the agent does stops them: not an event loop kept busy (a slow-path backlog, a
+long replication pass, a large migration), nor a full garbage collection holding the GIL. Only
+the agent's death, a frozen agent (SIGSTOP, which the sender sees), a dead host or a cut link
+stop them.
 
-Each beat carries how long the event loop has made no progress (``LoopProgress``): the
-controller declares an agent whose loop stays stalled for its ``--wedged-after`` bound dead
-although it still beats (docs/failover.md).
+The agent's event loop writes a tick to the sender every 50 ms; each beat says how long the
+loop has not ticked, and the controller declares an agent whose loop stays stalled for its
+``--wedged-after`` bound dead although it still beats (docs/failover.md).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-import threading
-import time
+import sys
+from types import TracebackType
 
-import grpc
-
-from s6nf.rpc import FAST_RECONNECT, RpcError, SyncJsonClient
+from s6nf.agent.heartbeat_sender import SenderSettings
 from s6nf.tls import Material
 
 log = logging.getLogger(__name__)
-SERVICE = "s6nf.Heartbeat"
-BEAT_TIMEOUT_S = 1.0
-
-
-class LoopProgress:
-    """When the event loop last ran: ``run`` stamps the time every ``tick_s``; any thread
-    reads how long ago that was, beyond the tick itself."""
-
-    def __init__(self, tick_s: float = 0.05) -> None:
-        self.tick_s = tick_s
-        self.at = time.monotonic()
-
-    async def run(self) -> None:
-        while True:
-            self.at = time.monotonic()
-            await asyncio.sleep(self.tick_s)
-
-    def stalled_s(self, now: float) -> float:
-        return max(0.0, now - self.at - self.tick_s)
+TICK_S = 0.05
+"""How often the event loop tells the sender it turned over."""
+RESPAWN_S = 0.2
 
 
 class Heartbeats:
-    """Beats to the controller's heartbeat receiver every ``interval_s`` from a daemon thread,
-    once ``resume`` gave it the receiver's port. When the controller answers that it does not
-    know this agent (it was declared dead, or the controller lost its state), the thread
-    pauses and sets ``unregistered`` in the event loop, which registers again and resumes it.
-    """
+    """``async with Heartbeats(...) as beats:`` runs the sender and feeds it the loop's ticks;
+    ``resume(port)`` after each registration points it at the controller's heartbeat receiver
+    (``controller``'s host, that port). When the controller answers that it does not know this
+    agent (it was declared dead, or lost its state), ``unregistered`` is set and the sender
+    waits for the next ``resume``. A sender that exits is started again."""
 
     def __init__(self, instance: int, controller: str, tls: Material | None,
-                 interval_s: float, progress: LoopProgress) -> None:
-        self.instance = instance
-        self.host = controller.rpartition(":")[0]
-        self.tls = tls
-        self.interval_s = interval_s
-        self.progress = progress
+                 interval_s: float) -> None:
+        self.settings = SenderSettings(instance, controller.rpartition(":")[0], interval_s,
+                                       TICK_S, tls)
         self.unregistered = asyncio.Event()
-        self.sent = 0
-        self._loop = asyncio.get_running_loop()
+        self.started = 0
+        """Sender processes started (more than one: one exited and was replaced)."""
         self._port = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"heartbeats-{instance}",
-                                        daemon=True)
+        self._proc: asyncio.subprocess.Process | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def __aenter__(self) -> Heartbeats:
+        await self._spawn()
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._tick(), name="heartbeat-ticks"),
+                       loop.create_task(self._watch(), name="heartbeat-sender")]
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        proc = self._proc
+        if proc is not None and proc.returncode is None:
+            if proc.stdin is not None:
+                proc.stdin.close()
+            try:
+                await asyncio.wait_for(proc.wait(), 2.0)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
 
     def resume(self, port: int) -> None:
-        """Beat to ``port`` on the controller's host (started on the first call)."""
+        """Beat to ``port`` on the controller's host."""
         if port <= 0:
             raise ValueError(f"the controller named no heartbeat port ({port}); is it older "
                              "than this agent?")
         self.unregistered.clear()
         self._port = port
-        if not self._thread.is_alive():
-            self._thread.start()
+        self._write(f"p {port}\n")
 
-    async def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            await asyncio.to_thread(self._thread.join, BEAT_TIMEOUT_S + 1.0)
+    @property
+    def pid(self) -> int | None:
+        return None if self._proc is None else self._proc.pid
 
-    def _run(self) -> None:
-        client: SyncJsonClient | None = None
-        reachable = True
-        try:
-            while not self._stop.wait(self.interval_s):
-                port = self._port
-                if port == 0:
-                    continue
-                address = f"{self.host}:{port}"
-                if client is None or client.address != address:
-                    if client is not None:
-                        client.close()
-                    client = SyncJsonClient(address, SERVICE, BEAT_TIMEOUT_S, self.tls,
-                                            FAST_RECONNECT)
-                stalled = self.progress.stalled_s(time.monotonic())
-                try:
-                    client.call("Beat", {"instance": self.instance, "stalled_s": stalled})
-                    self.sent += 1
-                except RpcError as exc:
-                    if exc.code == grpc.StatusCode.NOT_FOUND:
-                        log.warning("agent %d: the controller does not know it (%s); "
-                                    "registering again", self.instance, exc)
-                        self._port = 0
-                        self._tell_loop()
-                    elif reachable:
-                        log.warning("agent %d: controller unreachable (%s); the data plane "
-                                    "runs on, retrying", self.instance, exc.code.name)
-                        reachable = False
-                    continue
-                if not reachable:
-                    log.warning("agent %d: controller reachable again", self.instance)
-                    reachable = True
-        finally:
-            if client is not None:
-                client.close()
+    async def _spawn(self) -> None:
+        self._proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "s6nf.agent.heartbeat_sender",
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+        self.started += 1
+        self._write(self.settings.to_json() + "\n")
+        if self._port:
+            self._write(f"p {self._port}\n")
 
-    def _tell_loop(self) -> None:
-        try:
-            self._loop.call_soon_threadsafe(self.unregistered.set)
-        except RuntimeError:
-            self._stop.set()
+    def _write(self, line: str) -> None:
+        proc = self._proc
+        if proc is not None and proc.stdin is not None and not proc.stdin.is_closing():
+            proc.stdin.write(line.encode())
+
+    async def _tick(self) -> None:
+        while True:
+            self._write("t\n")
+            await asyncio.sleep(TICK_S)
+
+    async def _watch(self) -> None:
+        while True:
+            proc = self._proc
+            assert proc is not None and proc.stdout is not None
+            line = await proc.stdout.readline()
+            if line.strip() == b"unregistered":
+                self._port = 0
+                self.unregistered.set()
+            elif not line:
+                code = await proc.wait()
+                log.error("agent %d: the heartbeat sender exited with code %s; starting "
+                          "another", self.settings.instance, code)
+                await asyncio.sleep(RESPAWN_S)
+                with contextlib.suppress(OSError):
+                    await self._spawn()

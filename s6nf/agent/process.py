@@ -1,5 +1,5 @@
 """``s6nf agent run``: one NF instance's agent — the DSO runtime, its control service, and
-registration with the controller, and heartbeats from a thread of their own.
+registration with the controller, and heartbeats from a process of their own.
 
 A fresh agent acts in a bootstrap epoch 0 in which it homes everything itself and holds
 nothing; the controller brings it into the current epoch with ``Adopt`` when it is needed.
@@ -26,7 +26,7 @@ from s6nf.agent.dso.agent import DsoAgent
 from s6nf.agent.dso.config import AgentConfig, Mode, Replicas
 from s6nf.agent.dso.host import resolve
 from s6nf.agent.dso.maps import Schema
-from s6nf.agent.heartbeat import Heartbeats, LoopProgress
+from s6nf.agent.heartbeat import Heartbeats
 from s6nf.keys import DEFAULT_BUCKETS
 from s6nf.keyspace import KeySpace
 from s6nf.metrics import MetricsServer, Registry, Sample
@@ -58,7 +58,7 @@ class AgentSettings:
     state_port: int = 0
     """Port of the state channel (0: any free one)."""
     heartbeat_s: float = 0.2
-    """Between two heartbeats (sent from a thread of their own)."""
+    """Between two heartbeats (sent by a process of their own)."""
     buckets: int = DEFAULT_BUCKETS
     schema: str = ""
     """``package.module:NAME`` of the NF's Schema; empty for an agent without objects."""
@@ -248,19 +248,13 @@ class AgentProcess:
             await self.dso.close()
 
     async def _keep_registered(self, member: dict[str, object]) -> None:
-        """Register, then beat from a thread (``s6nf.agent.heartbeat``) until the controller
-        forgets this agent; then register again."""
+        """Register, then beat from a process of their own (``s6nf.agent.heartbeat``) until
+        the controller forgets this agent; then register again."""
         s = self.settings
-        progress = LoopProgress()
-        ticking = asyncio.get_running_loop().create_task(progress.run(), name="loop-progress")
-        beats = Heartbeats(s.instance, s.controller, s.tls, s.heartbeat_s, progress)
-        try:
+        async with Heartbeats(s.instance, s.controller, s.tls, s.heartbeat_s) as beats:
             while True:
                 beats.resume(await self._register(member))
                 await beats.unregistered.wait()
-        finally:
-            ticking.cancel()
-            await beats.stop()
 
     async def _register(self, member: dict[str, object]) -> int:
         """Register (retrying while the controller cannot be reached); the heartbeat

@@ -206,9 +206,21 @@ async def _run(tb: Testbed, spec: BenchSpec, pcap: Path,
             raise RuntimeError(f"first install failed: {first}")
         results = await _under_load(tb, spec, pcap, plane, progress)
         results["control_plane"] = control_plane_sockets(plane)
+        seen = results["detection"] = detection(await asyncio.to_thread(plane.status))
+        longest = max(seen["max_loop_stall_s"].values(), default=0.0)
+        progress(f"  failure detector: {len(seen['failovers'])} failovers; the longest "
+                 f"stall of an agent's event loop {longest:.2f} s")
         if spec.nf_options is not None:
             results["agents"] = await agent_state(plane.call_agents, spec.nf)
         return results
+
+
+def detection(status: Mapping[str, Any]) -> dict[str, Any]:
+    """What the failure detector saw in a run: failovers (the bench kills nobody, so any is
+    a live agent declared dead) and each agent's longest event-loop stall, as its heartbeats
+    reported it (docs/failover.md)."""
+    stalls = {i: v["max_stalled_s"] for i, v in status.get("liveness", {}).items()}
+    return {"failovers": status["failovers"], "max_loop_stall_s": stalls}
 
 
 def _nf_options(spec: BenchSpec) -> Mapping[str, str]:

@@ -53,10 +53,12 @@ class BenchSpec:
     replication: str = "off"
     """The agents' backups (``agent run --replication``): off by default, since the bench
     measures scaling and the modes, not failure; ``declared`` measures what backups cost."""
-    dead_after_s: float = 10.0
-    """The controller declares an agent dead after this long without a heartbeat. The bench
-    kills nobody; an agent deep in a slow-path backlog can miss 1 s of heartbeats, and a
-    failover in the middle of a run would measure something else (docs/failover.md)."""
+    dead_after_s: float = 1.0
+    """The controller declares an agent dead after this long without a heartbeat (the
+    controller's default). The bench kills nobody: a failover in a run is a live agent
+    declared dead, recorded under ``detection`` with each agent's longest event-loop stall.
+    Heartbeats come from a thread of their own, so an agent deep in a slow-path backlog
+    still beats (docs/failover.md)."""
     parts: tuple[PacedPart, ...] = ()
     """The trace as parts of one rate each (``paced_parts``; set by ``run_modes`` for a
     workload with a ramp); empty: the whole trace at ``rate_pps``."""

@@ -1,12 +1,12 @@
 """Failure detection that tells a dead agent from a busy one, on the embedded testbed: the
 controller and three agents in their own processes over the management network (root only).
 
-An agent whose event loop is held for 3 s by a CPU-bound section (the agent's ``Stall``
-rehearsal call) goes on beating from its heartbeat thread and is not failed over with
-``--dead-after 1``; a frozen agent (SIGSTOP) and a killed one (SIGKILL, while a survivor is
-busy) are declared dead within the bound; a loop stalled past ``--wedged-after`` is declared
-dead although the agent still beats. Frozen and wedged agents that come back register again
-as standbys.
+An agent whose event loop is held for 3 s (the agent's ``Stall`` rehearsal call: Python
+work, or a C call that keeps the GIL as a full garbage collection does) goes on beating from
+its heartbeat process and is not failed over with ``--dead-after 1``; a frozen agent
+(SIGSTOP) and a killed one (SIGKILL, while a survivor is busy) are declared dead within the
+bound; a loop stalled past ``--wedged-after`` is declared dead although the agent still
+beats. Frozen and wedged agents that come back register again as standbys.
 """
 
 import os
@@ -90,10 +90,10 @@ def control_of(watch, instance):
     return next(m["control"] for m in watch.status()["members"] if m["instance"] == instance)
 
 
-def stall(plane, watch, instance, seconds):
+def stall(plane, watch, instance, seconds, how="compute"):
     """Instance ``instance``'s event loop held for ``seconds``; returns when it answered."""
     reply = plane.console.call(control_of(watch, instance), AGENT, "Stall",
-                               {"seconds": seconds}, timeout_s=seconds + 10)
+                               {"seconds": seconds, "how": how}, timeout_s=seconds + 10)
     assert reply["stalled_s"] >= seconds
 
 
@@ -112,11 +112,12 @@ def wait_member(watch, instance, timeout=15.0):
         time.sleep(0.05)
 
 
-def test_an_agent_busy_for_3_s_is_not_failed_over(bed):
+@pytest.mark.parametrize("how", ["compute", "hold"])
+def test_an_agent_busy_for_3_s_is_not_failed_over(bed, how):
     tb, tmp = bed
-    with running(tb, tmp, "busy") as (plane, watch):
+    with running(tb, tmp, f"busy{how}") as (plane, watch):
         before = time.monotonic()
-        stall(plane, watch, 1, BUSY_S)
+        stall(plane, watch, 1, BUSY_S, how)
         held = time.monotonic() - before
         time.sleep(0.5)
         status = watch.status()
@@ -188,5 +189,5 @@ def test_an_agent_wedged_past_the_bound_is_declared_dead_though_it_beats(bed):
           f"(reported stall {failover.silent_s:.3f} s)")
     assert failover.dead == (1,) and failover.ok, failover
     assert wedged_after < failover.silent_s < wedged_after + DETECT_SLACK_S
-    assert wedged_after < detect <= wedged_after + DETECT_SLACK_S
+    assert wedged_after < detect <= wedged_after + 0.2 + DETECT_SLACK_S
     assert 1 not in key_space_from_json(status["key_space"]).instances
