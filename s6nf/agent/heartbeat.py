@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 TICK_S = 0.05
 """How often the event loop tells the sender it turned over."""
 RESPAWN_S = 0.2
+READY_TIMEOUT_S = 60.0
+"""How long a sender may take to start (a loaded host imports gRPC slowly)."""
 
 
 class Heartbeats:
@@ -46,6 +48,7 @@ class Heartbeats:
 
     async def __aenter__(self) -> Heartbeats:
         await self._spawn()
+        await self._ready()
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._tick(), name="heartbeat-ticks"),
                        loop.create_task(self._watch(), name="heartbeat-sender")]
@@ -93,6 +96,19 @@ class Heartbeats:
         if proc is not None and proc.stdin is not None and not proc.stdin.is_closing():
             proc.stdin.write(line.encode())
 
+    async def _ready(self) -> None:
+        """Until the sender says it is ready (it beats at once from then on)."""
+        proc = self._proc
+        assert proc is not None and proc.stdout is not None
+        try:
+            line = await asyncio.wait_for(proc.stdout.readline(), READY_TIMEOUT_S)
+        except TimeoutError:
+            line = b""
+        if line.strip() != b"ready":
+            proc.kill()
+            raise RuntimeError(f"agent {self.settings.instance}: the heartbeat sender did not "
+                               f"start ({line!r}); its error is above")
+
     async def _tick(self) -> None:
         while True:
             self._write("t\n")
@@ -103,6 +119,8 @@ class Heartbeats:
             proc = self._proc
             assert proc is not None and proc.stdout is not None
             line = await proc.stdout.readline()
+            if line.strip() == b"ready":
+                continue
             if line.strip() == b"unregistered":
                 self._port = 0
                 self.unregistered.set()

@@ -6,7 +6,9 @@ collection of an agent holding half a million objects keeps the GIL for 0.2-0.6 
 (measured in a 100 kpps NAT run), which silenced a heartbeat thread for a second while the
 agent was alive. This process holds nothing and collects nothing of note.
 
-Its standard input is the agent's: the first line is its settings as JSON; then ``t`` every
+Its standard input is the agent's: the first line is its settings as JSON (it answers
+``ready`` once it has read them and loaded what it needs, so the agent registers only when
+beats can follow at once); then ``t`` every
 time the agent's event loop turns over (every 50 ms when it is free) and ``p PORT`` when the
 agent has registered and learnt the controller's heartbeat port. It beats every ``interval_s``
 while its parent is alive and not stopped, saying how long the agent's loop has not turned
@@ -100,9 +102,10 @@ class Sender:
         s = self.settings
         client: SyncJsonClient | None = None
         reachable = True
-        last_beat = time.monotonic()
+        last_beat = due = time.monotonic()
         try:
-            while not self.ended.wait(s.interval_s):
+            while not self.ended.wait(max(0.0, due + s.interval_s - time.monotonic())):
+                due = max(due + s.interval_s, time.monotonic() - s.interval_s)
                 if os.getppid() != self.parent:
                     return
                 port = self.port
@@ -147,6 +150,7 @@ def main() -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
     settings = SenderSettings.from_json(sys.stdin.readline())
     sender = Sender(settings, os.getppid())
+    print("ready", flush=True)
     threading.Thread(target=sender.read_input, name="agent-input", daemon=True).start()
     sender.run()
     return 0
