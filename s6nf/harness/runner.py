@@ -135,7 +135,7 @@ def run_modes(spec: BenchSpec, modes: Sequence[str], progress: Callable[[str], N
                             "flow_size": dataclasses.asdict(spec.flow_size or DEFAULT_FLOW_SIZE),
                             "duration_s": workload.duration_s},
                "slices": spec.slices, "replication": spec.replication,
-               "dead_after_s": spec.dead_after_s,
+               "dead_after_s": spec.dead_after_s, "wedged_after_s": spec.wedged_after_s,
                "modes": runs, "reference": reference, "ratios": ratios(runs),
                "environment": _environment()}
     (spec.out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
@@ -198,7 +198,8 @@ async def _run(tb: Testbed, spec: BenchSpec, pcap: Path,
     with tempfile.TemporaryDirectory() as tmp, management_services(
             tb, Path(tmp) / "controller.json",
             nf_options=_nf_options(spec), mode=spec.mode,
-            controller_extra=["--dead-after", str(spec.dead_after_s)],
+            controller_extra=["--dead-after", str(spec.dead_after_s),
+                              "--wedged-after", str(spec.wedged_after_s)],
             agent_extra=["--replication", spec.replication]) as plane:
         await asyncio.to_thread(plane.wait_registered, len(tb.topology().instances))
         first = await asyncio.to_thread(plane.scale_to, spec.schedule[0].instances)

@@ -57,8 +57,13 @@ class BenchSpec:
     """The controller declares an agent dead after this long without a heartbeat (the
     controller's default). The bench kills nobody: a failover in a run is a live agent
     declared dead, recorded under ``detection`` with each agent's longest event-loop stall.
-    Heartbeats come from a thread of their own, so an agent deep in a slow-path backlog
+    Heartbeats come from a process of their own, so an agent deep in a slow-path backlog
     still beats (docs/failover.md)."""
+    wedged_after_s: float = 10.0
+    """The controller's ``--wedged-after``: an agent whose event loop has not turned over for
+    this long is declared dead though it beats. Above the controller's 5 s default: with
+    ``--replication declared`` at 100 kpps an agent's loop stalled for 2.8-5.1 s (whole-map
+    replication passes, docs/failover.md), and the bench measures that cost, not failover."""
     parts: tuple[PacedPart, ...] = ()
     """The trace as parts of one rate each (``paced_parts``; set by ``run_modes`` for a
     workload with a ramp); empty: the whole trace at ``rate_pps``."""
