@@ -40,6 +40,7 @@ class Heartbeats:
         self.settings = SenderSettings(instance, controller.rpartition(":")[0], interval_s,
                                        TICK_S, tls)
         self.unregistered = asyncio.Event()
+        self._ready = asyncio.Event()
         self.started = 0
         """Sender processes started (more than one: one exited and was replaced)."""
         self._port = 0
@@ -47,12 +48,25 @@ class Heartbeats:
         self._tasks: list[asyncio.Task[None]] = []
 
     async def __aenter__(self) -> Heartbeats:
+        await self.start()
+        await self.ready()
+        return self
+
+    async def start(self) -> None:
+        """Start the sender; it loads while the agent does the rest of its start."""
         await self._spawn()
-        await self._ready()
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._tick(), name="heartbeat-ticks"),
                        loop.create_task(self._watch(), name="heartbeat-sender")]
-        return self
+
+    async def ready(self) -> None:
+        """Until the sender says it is ready (it beats at once from then on)."""
+        try:
+            await asyncio.wait_for(self._ready.wait(), READY_TIMEOUT_S)
+        except TimeoutError:
+            raise RuntimeError(f"agent {self.settings.instance}: the heartbeat sender did not "
+                               f"start within {READY_TIMEOUT_S:g} s; its error is above"
+                               ) from None
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         tb: TracebackType | None) -> None:
@@ -96,19 +110,6 @@ class Heartbeats:
         if proc is not None and proc.stdin is not None and not proc.stdin.is_closing():
             proc.stdin.write(line.encode())
 
-    async def _ready(self) -> None:
-        """Until the sender says it is ready (it beats at once from then on)."""
-        proc = self._proc
-        assert proc is not None and proc.stdout is not None
-        try:
-            line = await asyncio.wait_for(proc.stdout.readline(), READY_TIMEOUT_S)
-        except TimeoutError:
-            line = b""
-        if line.strip() != b"ready":
-            proc.kill()
-            raise RuntimeError(f"agent {self.settings.instance}: the heartbeat sender did not "
-                               f"start ({line!r}); its error is above")
-
     async def _tick(self) -> None:
         while True:
             self._write("t\n")
@@ -120,8 +121,8 @@ class Heartbeats:
             assert proc is not None and proc.stdout is not None
             line = await proc.stdout.readline()
             if line.strip() == b"ready":
-                continue
-            if line.strip() == b"unregistered":
+                self._ready.set()
+            elif line.strip() == b"unregistered":
                 self._port = 0
                 self.unregistered.set()
             elif not line:

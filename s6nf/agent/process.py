@@ -225,6 +225,17 @@ class AgentProcess:
 
     async def run(self) -> None:
         s = self.settings
+        beats = Heartbeats(s.instance, s.controller, s.tls, s.heartbeat_s)
+        await beats.start()
+        try:
+            await self._serve(beats)
+        finally:
+            await beats.__aexit__(None, None, None)
+
+    async def _serve(self, beats: Heartbeats) -> None:
+        """The agent's services, then registration and heartbeats (the sender has started
+        meanwhile)."""
+        s = self.settings
         state_port = await self.dso.start(f"{s.advertise}:{s.state_port}")
         self._server = aio_server(s.tls, AGENT_SERVICE, AGENT_CONTROL)
         self._server.add_generic_rpc_handlers((self.control.handler(),))
@@ -237,7 +248,8 @@ class AgentProcess:
         member = {"instance": s.instance, "control": f"{s.advertise}:{control_port}",
                   "state": f"{s.advertise}:{state_port}", "port": s.port, "dmac": s.dmac}
         try:
-            await self._keep_registered(member)
+            await beats.ready()
+            await self._keep_registered(member, beats)
         finally:
             if metrics is not None:
                 await metrics.__aexit__()
@@ -247,14 +259,12 @@ class AgentProcess:
                 await self.runtime.close()
             await self.dso.close()
 
-    async def _keep_registered(self, member: dict[str, object]) -> None:
+    async def _keep_registered(self, member: dict[str, object], beats: Heartbeats) -> None:
         """Register, then beat from a process of their own (``s6nf.agent.heartbeat``) until
         the controller forgets this agent; then register again."""
-        s = self.settings
-        async with Heartbeats(s.instance, s.controller, s.tls, s.heartbeat_s) as beats:
-            while True:
-                beats.resume(await self._register(member))
-                await beats.unregistered.wait()
+        while True:
+            beats.resume(await self._register(member))
+            await beats.unregistered.wait()
 
     async def _register(self, member: dict[str, object]) -> int:
         """Register (retrying while the controller cannot be reached); the heartbeat

@@ -35,6 +35,10 @@ from s6nf.tls.peers import CONTROLLER_API
 
 log = logging.getLogger(__name__)
 SERVICE = "s6nf.Controller"
+STALL_GRACE_S = 0.3
+"""After the detector itself ran late (the controller's GIL held by a C call, a garbage
+collection), this long for the receiver's threads to read the heartbeats that queued up
+meanwhile before anyone is declared dead."""
 RESTART_GRACE_S = 3.0
 """After a controller restart, how long its members have to reach it again (their channels
 back off while it was away) before silence counts against them."""
@@ -401,14 +405,20 @@ class Controller:
     async def _watch(self) -> None:
         """Declare members dead after ``dead_after_s`` of silence or ``wedged_after_s`` of a
         stalled event loop. The heartbeats' arrival times come from the receiver's threads,
-        so a stall of this loop does not make anyone look silent. A controller that starts
-        with members (a restart) gives them ``RESTART_GRACE_S`` to find it again first."""
+        so this loop being busy does not make anyone look silent; only when the whole process
+        was held (the detector itself ran late) does it wait ``STALL_GRACE_S`` for the queued
+        heartbeats to be read. A controller that starts with members (a restart) gives them
+        ``RESTART_GRACE_S`` to find it again first."""
         s = self.settings
         tick = min(0.05, s.dead_after_s / 10)
-        grace_until = time.monotonic() + RESTART_GRACE_S if self.state.members else 0.0
+        last = time.monotonic()
+        grace_until = last + RESTART_GRACE_S if self.state.members else 0.0
         while True:
             await asyncio.sleep(tick)
             now = time.monotonic()
+            if now - last > 4 * tick:
+                grace_until = max(grace_until, now + STALL_GRACE_S)
+            last = now
             dead = liveness.dead(self.beats.snapshot(), now, s.dead_after_s, s.wedged_after_s)
             dead = [i for i in dead if i in self.state.members]
             if dead and now >= grace_until:
@@ -416,6 +426,7 @@ class Controller:
                     await self.fail_over(dead, now)
                 except (ValueError, ConnectionError, RuntimeError) as exc:
                     log.error("failover of %s failed: %s", dead, exc)
+                last = time.monotonic()
 
     async def fail_over(self, dead: list[int], now: float) -> FailoverOutcome | None:
         """Forget the ``dead`` members; if they owned buckets, move those to their backups
