@@ -62,7 +62,7 @@ class BenchSpec:
     wedged_after_s: float = 10.0
     """The controller's ``--wedged-after``: an agent whose event loop has not turned over for
     this long is declared dead though it beats. Above the controller's 5 s default: with
-    ``--replication declared`` at 100 kpps an agent's loop stalled for 2.8-5.1 s (whole-map
+    ``--replication declared`` at 100 kpps an agent's loop stalled for 1.7-5.1 s (whole-map
     replication passes, docs/failover.md), and the bench measures that cost, not failover."""
     parts: tuple[PacedPart, ...] = ()
     """The trace as parts of one rate each (``paced_parts``; set by ``run_modes`` for a
