@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import sys
 import threading
 import time
@@ -147,6 +148,8 @@ class Sender:
 
 
 def main() -> int:
+    # Ctrl-C reaches the agent's whole process group: the agent ends, and this with it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
     settings = SenderSettings.from_json(sys.stdin.readline())
     sender = Sender(settings, os.getppid())
