@@ -287,8 +287,8 @@ class Controller:
         log.warning("instance %d restarted and resumed in epoch %d", member.instance, ks.epoch)
 
     async def heartbeat(self, request: Json) -> Json:
-        """A heartbeat through the API (the loop reads it): agents beat here until they know
-        the receiver's port, which the reply tells them."""
+        """A heartbeat through the API, read by this loop (agents beat to the receiver; this
+        stays for other clients); the reply names the receiver's port."""
         self.beats.handle(request)
         return {"heartbeat_port": self.heartbeat_port}
 
