@@ -79,6 +79,9 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
                            "sync (every map synchronously)")
     arun.add_argument("--replicate-interval", type=float, default=0.05,
                       help="seconds between asynchronous replication passes (default 0.05)")
+    arun.add_argument("--replicate-sweep", type=int, default=2048,
+                      help="entries of each eBPF-backed map a replication pass reads to find "
+                           "the kernel's updates (default 2048; see docs/failover.md)")
     arun.add_argument("--netns", default=None,
                       help="network namespace of the instance's data interfaces")
     arun.add_argument("--tls-dir", type=Path, default=None,
@@ -192,6 +195,7 @@ async def _dispatch(args: argparse.Namespace) -> int:
                                   mode=Mode(args.mode),
                                   replicas=Replicas(args.replication),
                                   replicate_interval_s=args.replicate_interval,
+                                  replicate_sweep=args.replicate_sweep,
                                   netns=args.netns,
                                   tls=load_dir(args.tls_dir, f"nf{args.instance}"))
         process = AgentProcess(settings_)

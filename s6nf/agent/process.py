@@ -79,6 +79,8 @@ class AgentSettings:
     """Backups of this agent's objects at a second instance (docs/failover.md)."""
     replicate_interval_s: float = 0.05
     """Most an asynchronously replicated object's backup lags behind."""
+    replicate_sweep: int = 2048
+    """Entries of each eBPF-backed map a replication pass reads (``AgentConfig``)."""
 
 
 def agent_metrics(dso: DsoAgent, pin_dir: Path | None) -> Registry:
@@ -197,7 +199,8 @@ class AgentProcess:
             self.runtime = NfRuntime(kind_of(s.nf, dict(s.nf_options)), s.pin_dir, s.netns)
             schema = self.runtime.schema
         config = AgentConfig(s.instance, mode=s.mode, tls=s.tls, replicas=s.replicas,
-                             replicate_interval_s=s.replicate_interval_s)
+                             replicate_interval_s=s.replicate_interval_s,
+                             replicate_sweep=s.replicate_sweep)
         self.dso = DsoAgent(config, schema, KeySpace(0, (s.instance,) * s.buckets))
         self.control = AgentControl(self.dso, self._nf_query if s.nf else None,
                                     lambda: report.agent_report(self.dso, s.pin_dir,

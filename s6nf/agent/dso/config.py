@@ -66,6 +66,10 @@ class AgentConfig:
     replicate_interval_s: float = 0.05
     """Asynchronous replication sends what changed at least this often: the most a failure
     can lose of an asynchronously replicated object's updates."""
+    replicate_sweep: int = 2048
+    """Entries of each eBPF-backed map a replication pass reads to find the kernel's own
+    updates (counters, flags): a map of n entries is read whole every ceil(n / this) passes,
+    the most a kernel update waits to be sent (docs/failover.md)."""
     replica_timeout_s: float = 1.0
     """A synchronous replication not acknowledged within this long gives up (the object is
     sent again with the next batch), so a dead backup cannot stall the slow path."""
