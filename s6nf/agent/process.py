@@ -112,6 +112,9 @@ def agent_metrics(dso: DsoAgent, pin_dir: Path | None) -> Registry:
     r.add("s6nf_agent_replica_total", "counter",
           "Backups by kind (copies sent and received, promoted, lost...).",
           lambda: [Sample(v, {"kind": k}) for k, v in vars(dso.replica_counters).items()])
+    r.gauge("s6nf_agent_replica_sweep_passes",
+            "Passes the last whole replication sweep of an eBPF map took (the lag of the "
+            "kernel's updates, in replication intervals).", dso.sweep_passes)
     if pin_dir is not None:
         maps = _Occupancy(pin_dir)
         r.add("s6nf_datapath_packets_total", "counter", "Packets by verdict or note.",

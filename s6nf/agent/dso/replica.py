@@ -79,8 +79,6 @@ class ReplicaCounters:
     """eBPF map entries read by replication passes to find the kernel's changes."""
     sweeps: int = 0
     """Whole sweeps of eBPF maps completed."""
-    sweep_passes: int = 0
-    """Passes the last whole sweep of an eBPF map took (the most a kernel update waited)."""
 
 
 def persistent(storage: Any) -> bool:
@@ -143,6 +141,11 @@ class ReplicaMixin(MultiWriterMixin, MigrationMixin):
         if self._ring is None or self._ring.key_space is not self.key_space:
             self._ring = BackupRing(self.key_space)
         return self._ring
+
+    def sweep_passes(self) -> int:
+        """Passes the last whole sweep of the largest eBPF-backed map took: how many passes
+        a kernel update can wait for before it is sent."""
+        return max((s.last_passes for s in self._sweeps.values()), default=0)
 
     def start_replicating(self) -> None:
         if self._sent and self._replicate_task is None:
@@ -222,7 +225,6 @@ class ReplicaMixin(MultiWriterMixin, MigrationMixin):
             current, seen = sweep.next_slice()
             if seen is not None:
                 self.replica_counters.sweeps += 1
-                self.replica_counters.sweep_passes = sweep.last_passes
         self.replica_counters.swept += len(current)
         pushing = ms.pushing
         gone: list[bytes] = []
