@@ -40,18 +40,19 @@ def flows_map(storage: EbpfStorage[FlowStatsRecord]) -> SwMap[FlowStatsRecord]:
     return SwMap(MAP_ID, "monitor.flows", FlowStatsRecord, storage=lambda: storage)
 
 
-async def start(storages: list[EbpfStorage[FlowStatsRecord]]) -> list[DsoAgent]:
+async def start(storages: list[EbpfStorage[FlowStatsRecord]]
+                ) -> tuple[list[DsoAgent], list[SwMap[FlowStatsRecord]]]:
     ks = initial([0, 1], 64)
     agents = []
-    for i, storage in enumerate(storages):
-        decl = flows_map(storage)
+    decls = [flows_map(storage) for storage in storages]
+    for i, decl in enumerate(decls):
         config = AgentConfig(i, replicas=Replicas.ASYNC, replicate_interval_s=3600.0,
                              replicate_sweep=PER_PASS)
         agents.append(DsoAgent(config, Schema([decl]), ks))
     ports = [await a.start("127.0.0.1:0") for a in agents]
     for a in agents:
         a.set_addresses({i: f"127.0.0.1:{p}" for i, p in enumerate(ports)})
-    return agents
+    return agents, decls
 
 
 def copies(agents: list[DsoAgent]) -> dict[bytes, bytes]:
@@ -70,7 +71,7 @@ def test_kernel_updates_reach_the_backup_within_one_sweep_of_bounded_passes(pair
              if initial([0, 1], 64).home(f[1]) == 0][:FLOWS]
 
     async def main() -> None:
-        agents = await start([s for _, s in pair])
+        agents, _ = await start([s for _, s in pair])
         try:
             for packet, _ in flows:
                 send(prog, packet)
@@ -105,20 +106,21 @@ def test_the_agents_writes_and_deletions_reach_the_backup_with_the_next_pass(pai
              if initial([0, 1], 64).home(f[1]) == 0][:FLOWS]
 
     async def main() -> None:
-        agents = await start([s for _, s in pair])
+        agents, decls = await start([s for _, s in pair])
         try:
             for packet, _ in flows:
                 send(prog, packet)
             await agents[0].flush_replicas()
             gone, written = flows[7][1], flows[50][1]
             assert gone in copies(agents)
-            handle = agents[0].sw(agents[0].maps[MAP_ID].decl)
+            handle = agents[0].sw(decls[0])
             assert await handle.remove(gone)
             async with handle.access(written) as flow:
                 flow.tcp_flags = 0x80
             await agents[0].flush_replicas()
             assert gone not in copies(agents), "a deletion waited for the sweep"
-            assert copies(agents)[written] == storage.read(written).to_bytes()  # type: ignore[union-attr]
+            copy = storage.read(written)
+            assert copy is not None and copies(agents)[written] == copy.to_bytes()
 
             fresh, fresh_key = flows[-1]
             storage.delete(fresh_key)
