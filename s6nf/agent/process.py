@@ -81,6 +81,8 @@ class AgentSettings:
     """Most an asynchronously replicated object's backup lags behind."""
     replicate_sweep: int = 2048
     """Entries of each eBPF-backed map a replication pass reads (``AgentConfig``)."""
+    replicate_sweep_s: float = 0.5
+    """Shortest time between two sweeps of an eBPF-backed map (``AgentConfig``)."""
 
 
 def agent_metrics(dso: DsoAgent, pin_dir: Path | None) -> Registry:
@@ -203,7 +205,8 @@ class AgentProcess:
             schema = self.runtime.schema
         config = AgentConfig(s.instance, mode=s.mode, tls=s.tls, replicas=s.replicas,
                              replicate_interval_s=s.replicate_interval_s,
-                             replicate_sweep=s.replicate_sweep)
+                             replicate_sweep=s.replicate_sweep,
+                             replicate_sweep_s=s.replicate_sweep_s)
         self.dso = DsoAgent(config, schema, KeySpace(0, (s.instance,) * s.buckets))
         self.control = AgentControl(self.dso, self._nf_query if s.nf else None,
                                     lambda: report.agent_report(self.dso, s.pin_dir,

@@ -48,6 +48,7 @@ from s6nf.measure.sequence import sequence_report
 from s6nf.measure.summary import summarize
 from s6nf.nfs.frames import host16, host32
 from s6nf.nfs.nat_maps import NatTables
+from s6nf.rpc import RpcError
 from s6nf.testbed.replay import (
     ReplayResult,
     paced_parts,
@@ -221,9 +222,12 @@ async def _run(tb: Testbed, spec: BenchSpec, pcap: Path,
             raise RuntimeError(f"first install failed: {first}")
         results = await _under_load(tb, spec, pcap, plane, progress)
         results["control_plane"] = control_plane_sockets(plane)
-        results["replication_counters"] = {
-            str(r["instance"]): r["replication"]
-            for r in await asyncio.to_thread(plane.call_agents, "Report")}
+        try:
+            results["replication_counters"] = {
+                str(r["instance"]): r["replication"]
+                for r in await asyncio.to_thread(plane.call_agents, "Report")}
+        except RpcError as exc:
+            progress(f"  the agents' replication counters could not be read: {exc}")
         if spec.nf_options is not None:
             results["agents"] = await agent_state(plane.call_agents, spec.nf)
         return results
@@ -254,14 +258,20 @@ async def _under_load(tb: Testbed, spec: BenchSpec, pcap: Path, plane: ControlPl
             await asyncio.sleep(max(0.0, start_ns / 1e9 + step.at_s - time.monotonic()))
             at = time.monotonic() - start_ns / 1e9
             sink.set_phase(SCALING)
-            outcome = await asyncio.to_thread(plane.scale_to, step.instances,
-                                              spec.slices)
+            began = time.monotonic()
+            try:
+                outcome = await asyncio.to_thread(plane.scale_to, step.instances,
+                                                  spec.slices)
+            except RpcError as exc:
+                outcome = {"moved": 0, "ok": False, "phases": [], "error": str(exc)}
             sink.set_phase(NORMAL)
-            took = sum(p["seconds"] for p in outcome["phases"])
+            took = sum(p["seconds"] for p in outcome["phases"]) or time.monotonic() - began
             events.append({"at_s": at, "instances": step.instances, "moved": outcome["moved"],
-                           "seconds": took, "ok": outcome["ok"], "phases": outcome["phases"]})
+                           "seconds": took, "ok": outcome["ok"], "phases": outcome["phases"]}
+                          | ({"error": outcome["error"]} if "error" in outcome else {}))
             progress(f"  {at:6.2f} s  scale to {step.instances}: {outcome['moved']} buckets "
-                     f"moved in {took * 1e3:.0f} ms — {'ok' if outcome['ok'] else 'FAILED'}")
+                     f"moved in {took * 1e3:.0f} ms — {'ok' if outcome['ok'] else 'FAILED'}"
+                     f"{': ' + outcome['error'] if 'error' in outcome else ''}")
         await asyncio.to_thread(sender.join)
         if not sent:
             raise RuntimeError("the replay failed; see the error above")

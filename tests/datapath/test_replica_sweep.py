@@ -40,14 +40,14 @@ def flows_map(storage: EbpfStorage[FlowStatsRecord]) -> SwMap[FlowStatsRecord]:
     return SwMap(MAP_ID, "monitor.flows", FlowStatsRecord, storage=lambda: storage)
 
 
-async def start(storages: list[EbpfStorage[FlowStatsRecord]]
+async def start(storages: list[EbpfStorage[FlowStatsRecord]], period_s: float = 0.0
                 ) -> tuple[list[DsoAgent], list[SwMap[FlowStatsRecord]]]:
     ks = initial([0, 1], 64)
     agents = []
     decls = [flows_map(storage) for storage in storages]
     for i, decl in enumerate(decls):
         config = AgentConfig(i, replicas=Replicas.ASYNC, replicate_interval_s=3600.0,
-                             replicate_sweep=PER_PASS)
+                             replicate_sweep=PER_PASS, replicate_sweep_s=period_s)
         agents.append(DsoAgent(config, Schema([decl]), ks))
     ports = [await a.start("127.0.0.1:0") for a in agents]
     for a in agents:
@@ -130,6 +130,35 @@ def test_the_agents_writes_and_deletions_reach_the_backup_with_the_next_pass(pai
             for _ in range(math.ceil(FLOWS / PER_PASS) + 1):
                 await agents[0].flush_replicas()
             assert fresh_key in copies(agents), "an entry the kernel made reached no backup"
+        finally:
+            for a in agents:
+                await a.close()
+
+    asyncio.run(main())
+
+
+def test_a_sweep_begins_at_most_once_a_period_so_a_small_maps_counters_are_not_sent_every_pass(
+        pair):
+    (prog, storage), _ = pair
+    flows = [f for f in (udp_flow(i) for i in range(4 * FLOWS))
+             if initial([0, 1], 64).home(f[1]) == 0][:PER_PASS // 2]
+
+    async def main() -> None:
+        agents, _ = await start([s for _, s in pair], period_s=0.3)
+        try:
+            for packet, _ in flows:
+                send(prog, packet)
+            await agents[0].flush_replicas()
+            assert stale(agents, storage) == []
+            for packet, _ in flows:
+                send(prog, packet)
+            counters = agents[0].replica_counters
+            before = counters.swept
+            await agents[0].flush_replicas()
+            assert counters.swept == before and len(stale(agents, storage)) == len(flows)
+            await asyncio.sleep(0.3)
+            await agents[0].flush_replicas()
+            assert counters.swept == before + len(flows) and stale(agents, storage) == []
         finally:
             for a in agents:
                 await a.close()

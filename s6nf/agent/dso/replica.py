@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
@@ -126,7 +127,8 @@ class ReplicaMixin(MultiWriterMixin, MigrationMixin):
                 ms.sync_replica = self.sync(ms) or not persistent(ms.storage)
                 if isinstance(ms.storage, EbpfStorage):
                     ms.storage.track_changes()
-                    self._sweeps[ms.map_id] = MapSweep(ms.storage, config.replicate_sweep)
+                    self._sweeps[ms.map_id] = MapSweep(ms.storage, config.replicate_sweep,
+                                                       config.replicate_sweep_s)
 
     def replicates(self, ms: MapState) -> bool:
         return self.config.replicas is not Replicas.OFF and isinstance(
@@ -217,12 +219,13 @@ class ReplicaMixin(MultiWriterMixin, MigrationMixin):
         sweep = self._sweeps[ms.map_id]
         changed = dirty | storage.take_changes()
         seen: set[bytes] | None
+        now = time.monotonic()
         if moved:
             current = all_bytes(storage)
-            sweep.restart()
+            sweep.restart(now)
             seen = set(current)
         else:
-            current, seen = sweep.next_slice()
+            current, seen = sweep.next_slice(now)
             if seen is not None:
                 self.replica_counters.sweeps += 1
         self.replica_counters.swept += len(current)
