@@ -19,7 +19,6 @@ from pyroute2 import IPRoute
 
 from s6nf.agent.bpfmap import BpfMap
 from s6nf.agent.control import key_space_from_json
-from s6nf.agent.dso import AgentConfig
 from s6nf.agent.maps import SinkCounters
 from s6nf.agent.structs import FlowKeyC, SinkFlow
 from s6nf.controller.app import RESTART_GRACE_S
@@ -52,9 +51,10 @@ VICTIM = 1
 RATE = 4000
 FLOW_PACKETS = 100
 DETECT_SLACK_S = 0.5
-SWEEP_S = AgentConfig(0).replicate_sweep_s
-"""The kernel's counter updates lag at most a sweep period (the maps here are smaller than a
-pass's slice), docs/failover.md."""
+SWEEP_S = 0.2
+"""The agents' sweep period: the kernel's counter updates lag at most this plus a pass (the
+maps here are smaller than a pass's slice), docs/failover.md. Shorter than the default 0.5 s
+so that the counters' check keeps its margin over the pass's own lateness."""
 """Beyond dead_after + the detector's tick: a loaded 2-core VM delays the controller's loop."""
 SCALE_STALL_S = 1.5
 """More during a scale event: its steering write keeps the controller's loop busy (pure-Python
@@ -131,11 +131,13 @@ def port_of(entry):
 
 def control_plane(tb, tmp, name, dead_after=DEAD_AFTER_S):
     """The control plane over the management network, the controller declaring agents dead
-    after ``dead_after`` s and the agents replicating every ``INTERVAL_S``."""
+    after ``dead_after`` s and the agents replicating every ``INTERVAL_S``, their maps swept
+    every ``SWEEP_S``."""
     return management_services(
         tb, tmp / f"{name}.json", nf_options=nat_options(name),
         controller_extra=["--dead-after", str(dead_after), "--phase-timeout", "20"],
-        agent_extra=["--replicate-interval", str(INTERVAL_S)])
+        agent_extra=["--replicate-interval", str(INTERVAL_S),
+                     "--replicate-sweep-s", str(SWEEP_S)])
 
 
 class Watch:
