@@ -52,7 +52,9 @@ class BenchSpec:
     """The agents' NF options (``--nf-option``); None: ``nf_options(nf)``."""
     replication: str = "off"
     """The agents' backups (``agent run --replication``): off by default, since the bench
-    measures scaling and the modes, not failure; ``declared`` measures what backups cost."""
+    measures scaling and the modes, not failure, and the agents' default (declared) does not
+    yet hold at 100 kpps with 10,000 flows (docs/bench.md); ``run_modes(replications=...)``
+    measures what backups cost, side by side."""
     dead_after_s: float = 10.0
     """The controller declares an agent dead after this long without a heartbeat. The bench
     kills nobody; an agent deep in a slow-path backlog can miss 1 s of heartbeats, and a
