@@ -1,6 +1,9 @@
 """What backups cost the NAT (needs root): new flows per second through one agent's slow path
-with replication off, async, declared and sync, as ratios to off; and the agent time of one
-asynchronous replication pass over a full map of changed entries.
+with replication off, async, declared and sync, as ratios to off; the agent time of a full
+replication pass (every entry sent, as after a key-space change); and of the passes of normal
+operation, which read one slice of the map each (``replicate_sweep``): the longest pass with
+nothing changed, and the longest while every entry's counters changed once (as the kernel
+changes them), over the passes it took to send them all.
 
 Two simulated instances (s6nf.nfs.sim: the real NAT program by BPF_PROG_TEST_RUN, real agents
 on 127.0.0.1 state channels); instance 0 gets ``--flows`` first packets of new flows homed at
@@ -24,6 +27,8 @@ from typing import Any
 
 from bench.nf_cost import new_flow
 from s6nf.agent.dso import Replicas
+from s6nf.agent.dso.ebpf_storage import EbpfStorage
+from s6nf.agent.structs import NatEntryRecord
 from s6nf.agent.test_run import run_xdp
 from s6nf.keys import FlowKey
 from s6nf.keyspace import initial
@@ -76,10 +81,35 @@ async def one_run(mode: Replicas, frames: list[bytes]) -> dict[str, float]:
             start = time.perf_counter()
             held = await agent.resend_all()
             result["pass_us_per_entry"] = (time.perf_counter() - start) / held * 1e6
+            result |= await sweep_passes(agent, held)
         return result
     finally:
         for sim in sims:
             await sim.close()
+
+
+async def sweep_passes(agent: Any, held: int) -> dict[str, float]:
+    """The longest pass with nothing changed, and with every entry's packet count bumped in
+    the kernel map (each pass timed until its copies are acknowledged)."""
+    idle = []
+    for _ in range(10):
+        start = time.perf_counter()
+        await agent.flush_replicas()
+        idle.append(time.perf_counter() - start)
+    for ms in agent.maps.values():
+        if isinstance(ms.storage, EbpfStorage):
+            raw = ms.storage.raw
+            at, size = NatEntryRecord.field_offset("packets")[0], 8
+            for key, value in raw.items():
+                count = int.from_bytes(value[at:at + size], "little") + 1
+                raw.update(key, value[:at] + count.to_bytes(size, "little") + value[at + size:])
+    changed, sent = [], agent.replica_counters.copies_sent
+    while agent.replica_counters.copies_sent - sent < held:
+        start = time.perf_counter()
+        await agent.flush_replicas()
+        changed.append(time.perf_counter() - start)
+    return {"idle_pass_ms": max(idle) * 1e3, "changed_pass_ms": max(changed) * 1e3,
+            "sweep_passes": agent.sweep_passes(), "entries": held}
 
 
 def main() -> int:
@@ -97,15 +127,20 @@ def main() -> int:
     result: dict[str, Any] = {}
     print(f"NAT slow path, {args.flows} new flows at one agent of two, median of "
           f"{args.rounds} interleaved rounds")
-    print(f"{'replication':<12}{'new flows/s':>12}{'x off':>8}{'pass us/entry':>15}")
+    print(f"{'replication':<12}{'new flows/s':>12}{'x off':>8}{'full pass us/entry':>20}"
+          f"{'pass ms idle':>14}{'pass ms changed':>17}{'passes':>8}")
     for mode in MODES:
         rate = statistics.median(r["new_flows_per_s"] for r in runs[mode])
-        per = [r["pass_us_per_entry"] for r in runs[mode] if "pass_us_per_entry" in r]
-        pass_us = statistics.median(per) if per else None
-        result[mode.value] = {"new_flows_per_s": rate, "ratio_to_off": rate / base,
-                              "pass_us_per_entry": pass_us}
-        shown = "" if pass_us is None else f"{pass_us:.2f}"
-        print(f"{mode.value:<12}{rate:>12,.0f}{rate / base:>8.2f}{shown:>15}")
+        figures: dict[str, float | None] = {"new_flows_per_s": rate, "ratio_to_off": rate / base}
+        for name in ("pass_us_per_entry", "idle_pass_ms", "changed_pass_ms", "sweep_passes",
+                     "entries"):
+            got = [r[name] for r in runs[mode] if name in r]
+            figures[name] = statistics.median(got) if got else None
+        result[mode.value] = figures
+        cells = "".join(("" if figures[n] is None else f"{figures[n]:.2f}").rjust(w) for n, w in
+                        (("pass_us_per_entry", 20), ("idle_pass_ms", 14),
+                         ("changed_pass_ms", 17), ("sweep_passes", 8)))
+        print(f"{mode.value:<12}{rate:>12,.0f}{rate / base:>8.2f}{cells}")
     if args.json:
         args.json.write_text(json.dumps(result, indent=1) + "\n")
     return 0

@@ -136,9 +136,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--slices", type=int, default=1, metavar="N",
                        help="move each scale event's buckets in N consecutive epochs (default 1)")
     bench.add_argument("--replication", default="off",
-                       choices=["off", "async", "declared", "sync"],
-                       help="the agents' backups (agent run --replication; default off: the "
-                            "bench measures scaling, not failure)")
+                       help="the agents' backups (agent run --replication: off, async, "
+                            "declared, sync; default off: the bench measures scaling, not "
+                            "failure); several, comma-separated (off,declared), run each mode "
+                            "once per setting and report each setting's cost over the first")
     bench.add_argument("--punt-ring", type=int, default=None, metavar="MIB",
                        help="each instance's punt ring in MiB, a power of two (default: the "
                             "configuration's [maps] punt_ring_mib, 32)")
@@ -325,6 +326,7 @@ def _bench(args: argparse.Namespace) -> int:
     schedule = parse_schedule(args.schedule)
     size = parse_distribution(args.size) if args.size else None
     modes = _modes(args)
+    replications = _replications(args.replication)
     packets = args.rate * (schedule[-1].at_s + TAIL_S)
     flows = args.flows or flows_for(packets, flow_size=size)
     out = args.out or Path("results") / time.strftime("bench-%Y%m%d-%H%M%S")
@@ -337,17 +339,23 @@ def _bench(args: argparse.Namespace) -> int:
     spec = BenchSpec(schedule, args.rate, flows, min(args.concurrency, flows), out, args.name,
                      nf=args.nf, mode=modes[0], ramp_s=args.ramp, flow_size=size,
                      punt_ring_mib=args.punt_ring, capacity_instances=args.capacity,
-                     slices=args.slices, replication=args.replication)
-    results = run_modes(spec, modes, _progress, single_reference=args.single)
+                     slices=args.slices, replication=replications[0])
+    results = run_modes(spec, modes, _progress, single_reference=args.single,
+                        replications=replications)
     for mode, run in results["modes"].items():
         m = run["measured"]
         print(f"{mode}: sent {run['sent']}, received {m['received']}, lost "
               f"{run['loss']['packets']}, reordered {m['reordered']}, under a key never sent "
               f"{run['loss']['unsent_key_packets']}")
+    for mode, by_setting in results["replication_cost"].items():
+        for setting, cost in by_setting.items():
+            shown = ", ".join(f"{k} {v:.3f}" for k, v in cost.items() if v is not None)
+            print(f"{mode}: replication {setting} ÷ {replications[0]}: {shown or 'no figures'}")
     checked = ["s6"] if "s6" in modes else modes
-    broken = [mode for mode in checked if results["modes"][mode]["loss"]["packets"]
-              or results["modes"][mode]["loss"]["unsent_key_packets"]
-              or results["modes"][mode]["measured"]["reordered"]]
+    broken = [name for name, run in results["modes"].items()
+              if run["mode"] in checked and (run["loss"]["packets"]
+                                             or run["loss"]["unsent_key_packets"]
+                                             or run["measured"]["reordered"])]
     return 2 if broken else 0
 
 
@@ -366,6 +374,21 @@ def _modes(args: argparse.Namespace) -> list[str]:
     if len(set(modes)) != len(modes):
         raise ValueError(f"a mode is given twice in {text!r}")
     return modes
+
+
+def _replications(text: str) -> list[str]:
+    from s6nf.agent.dso import Replicas
+
+    settings = [r.strip() for r in text.split(",") if r.strip()]
+    known = [r.value for r in Replicas]
+    unknown = [r for r in settings if r not in known]
+    if unknown or not settings:
+        raise ValueError(f"--replication {text!r}: unknown setting(s) "
+                         f"{', '.join(unknown) or repr(text)}; the settings are "
+                         f"{', '.join(known)}")
+    if len(set(settings)) != len(settings):
+        raise ValueError(f"--replication {text!r}: a setting is given twice")
+    return settings
 
 
 def _progress(line: str) -> None:

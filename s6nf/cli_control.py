@@ -86,6 +86,13 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
                            "sync (every map synchronously)")
     arun.add_argument("--replicate-interval", type=float, default=0.05,
                       help="seconds between asynchronous replication passes (default 0.05)")
+    arun.add_argument("--replicate-sweep", type=int, default=2048,
+                      help="entries of each eBPF-backed map a replication pass reads to find "
+                           "the kernel's updates (default 2048; see docs/failover.md)")
+    arun.add_argument("--replicate-sweep-s", type=float, default=0.5,
+                      help="seconds at least between two sweeps of an eBPF-backed map "
+                           "(default 0.5): the kernel's counter updates lag at most this, or "
+                           "the sweep's passes when longer")
     arun.add_argument("--netns", default=None,
                       help="network namespace of the instance's data interfaces")
     arun.add_argument("--tls-dir", type=Path, default=None,
@@ -202,6 +209,8 @@ async def _dispatch(args: argparse.Namespace) -> int:
                                   mode=Mode(args.mode),
                                   replicas=Replicas(args.replication),
                                   replicate_interval_s=args.replicate_interval,
+                                  replicate_sweep=args.replicate_sweep,
+                                  replicate_sweep_s=args.replicate_sweep_s,
                                   netns=args.netns,
                                   tls=load_dir(args.tls_dir, f"nf{args.instance}"))
         process = AgentProcess(settings_)

@@ -304,6 +304,39 @@ class RawMap:
             result.extend(raw_keys[o:o + n] for o in range(0, count * ks, ks))
         return result
 
+    def scan(self, cursor: int | None, limit: int) -> tuple[list[tuple[bytes, bytes]], int | None]:
+        """Up to ``limit`` entries from ``cursor`` (None: the map's start) with one
+        BPF_MAP_LOOKUP_BATCH, and the cursor to go on from (None: the map was read to its end).
+
+        A hash map's cursor is a bucket index: an entry present from the first call to the
+        last of a scan is returned exactly once, whatever was added or removed meanwhile.
+        Without batch operations the whole map is read at once.
+        """
+        ks, vs = self.key_size, self.value_size
+        count_max = max(1, min(limit, self.table.max_entries))
+        while True:
+            keys = ct.create_string_buffer(count_max * ks)
+            values = ct.create_string_buffer(count_max * vs)
+            out_batch = ct.c_uint64(0)
+            in_batch = None if cursor is None else ct.c_uint64(cursor)
+            count = ct.c_uint32(count_max)
+            ret = libbpf.lib().bpf_map_lookup_batch(
+                self.table.fd, None if in_batch is None else ct.byref(in_batch),
+                ct.byref(out_batch), keys, values, ct.byref(count),
+                ct.byref(libbpf.batch_opts()))
+            err = ct.get_errno() if ret < 0 else 0
+            if ret < 0 and err in NO_BATCH and cursor is None:
+                return self.items(), None
+            if ret < 0 and err == errno.ENOSPC and count.value == 0:
+                count_max *= 2
+                continue
+            if ret < 0 and err != errno.ENOENT:
+                libbpf.check(ret, f"batch lookup in {self.table.name}")
+            raw_keys, raw_values, n = keys.raw, values.raw, count.value
+            entries = [(raw_keys[i * ks:(i + 1) * ks], raw_values[i * vs:(i + 1) * vs])
+                       for i in range(n)]
+            return entries, (None if ret < 0 else out_batch.value)
+
     def _lookup_batches(self) -> Iterator[tuple[bytes, bytes, int]]:
         """(keys, values, count) per BPF_MAP_LOOKUP_BATCH call until the map is read."""
         bpf = libbpf.lib()

@@ -81,6 +81,10 @@ class AgentSettings:
     """Backups of this agent's objects at a second instance (docs/failover.md)."""
     replicate_interval_s: float = 0.05
     """Most an asynchronously replicated object's backup lags behind."""
+    replicate_sweep: int = 2048
+    """Entries of each eBPF-backed map a replication pass reads (``AgentConfig``)."""
+    replicate_sweep_s: float = 0.5
+    """Shortest time between two sweeps of an eBPF-backed map (``AgentConfig``)."""
 
 
 def agent_metrics(dso: DsoAgent, pin_dir: Path | None) -> Registry:
@@ -112,6 +116,9 @@ def agent_metrics(dso: DsoAgent, pin_dir: Path | None) -> Registry:
     r.add("s6nf_agent_replica_total", "counter",
           "Backups by kind (copies sent and received, promoted, lost...).",
           lambda: [Sample(v, {"kind": k}) for k, v in vars(dso.replica_counters).items()])
+    r.gauge("s6nf_agent_replica_sweep_passes",
+            "Passes the last whole replication sweep of an eBPF map took (the lag of the "
+            "kernel's updates, in replication intervals).", dso.sweep_passes)
     if pin_dir is not None:
         maps = _Occupancy(pin_dir)
         r.add("s6nf_datapath_packets_total", "counter", "Packets by verdict or note.",
@@ -199,7 +206,9 @@ class AgentProcess:
             self.runtime = NfRuntime(kind_of(s.nf, dict(s.nf_options)), s.pin_dir, s.netns)
             schema = self.runtime.schema
         config = AgentConfig(s.instance, mode=s.mode, tls=s.tls, replicas=s.replicas,
-                             replicate_interval_s=s.replicate_interval_s)
+                             replicate_interval_s=s.replicate_interval_s,
+                             replicate_sweep=s.replicate_sweep,
+                             replicate_sweep_s=s.replicate_sweep_s)
         self.dso = DsoAgent(config, schema, KeySpace(0, (s.instance,) * s.buckets))
         self.control = AgentControl(self.dso, self._nf_query if s.nf else None,
                                     lambda: report.agent_report(self.dso, s.pin_dir,

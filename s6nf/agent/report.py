@@ -85,7 +85,9 @@ def agent_report(dso: DsoAgent, pin_dir: Path | None, runtime: NfRuntime | None
     """Everything above as JSON for the control service's ``Report``."""
     report: dict[str, Any] = {"instance": dso.me, "epoch": dso.epoch,
                               "migration": migration(dso), "slow_path": slow_path(runtime),
-                              "nf": nf_counters(runtime)}
+                              "nf": nf_counters(runtime),
+                              "replication": {**vars(dso.replica_counters),
+                                              "sweep_passes": dso.sweep_passes()}}
     if pin_dir is not None:
         report["packets"] = reasons(pin_dir)
         report["maps"] = {name: {"entries": n, "capacity": cap}

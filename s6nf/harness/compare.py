@@ -4,7 +4,7 @@ normal operation, the issue's ratios, and whether a run's output equals a single
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -120,6 +120,42 @@ def ratios(modes: Mapping[str, Mapping[str, Any]]) -> dict[str, float | None]:
         "capacity_s6_over_local_only": _ratio(capacity("s6"), capacity("local-only")),
         "capacity_s6_over_remote_only": _ratio(capacity("s6"), capacity("remote-only")),
     }
+
+
+def run_name(mode: str, replication: str, base: str) -> str:
+    """A run's name in ``results["modes"]``: the mode for runs with the first replication
+    setting given (``base``), "mode+setting" for the others."""
+    return mode if replication == base else f"{mode}+{replication}"
+
+
+def replication_cost(runs: Mapping[str, Mapping[str, Any]], modes: Sequence[str],
+                     settings: Sequence[str]) -> dict[str, dict[str, dict[str, float | None]]]:
+    """Mode → replication setting (each but the first) → its run's figures ÷ the same mode's
+    run with the first setting, on the same trace and schedule (#9's cost of replication):
+    throughput in normal operation, capacity where measured, normal-operation latency."""
+    out: dict[str, dict[str, dict[str, float | None]]] = {}
+    base = settings[0]
+
+    def capacity(run: Mapping[str, Any] | None) -> float | None:
+        cap = run.get("capacity") if run is not None else None
+        return float(cap["delivered_pps"]) if cap else None
+
+    def lat(run: Mapping[str, Any] | None, p: str) -> float | None:
+        return _latency(run, NORMAL, p) if run is not None else None
+
+    for mode in modes:
+        ref = runs.get(run_name(mode, base, base))
+        for setting in settings[1:]:
+            run = runs.get(run_name(mode, setting, base))
+            out.setdefault(mode, {})[setting] = {
+                "throughput_normal": _ratio(
+                    run.get("throughput_normal_pps") if run is not None else None,
+                    ref.get("throughput_normal_pps") if ref is not None else None),
+                "capacity": _ratio(capacity(run), capacity(ref)),
+                "p50_latency_normal": _ratio(lat(run, "p50"), lat(ref, "p50")),
+                "p99_latency_normal": _ratio(lat(run, "p99"), lat(ref, "p99")),
+            }
+    return out
 
 
 def loss_figures(report: SequenceReport) -> dict[str, int]:

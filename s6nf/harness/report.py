@@ -45,6 +45,12 @@ def _capacity_cell(run: Mapping[str, Any]) -> str:
             f"({cap['instances']} instance{'s' if cap['instances'] > 1 else ''})")
 
 
+def _backups_cell(counters: Mapping[str, Mapping[str, int]]) -> str:
+    copies = sum(c.get("copies_sent", 0) for c in counters.values())
+    passes = max((c.get("sweep_passes", 0) for c in counters.values()), default=0)
+    return f"{copies:,}; {passes}"
+
+
 def _ratio_cell(value: float | None) -> str:
     if value is None:
         return "—"
@@ -89,6 +95,17 @@ def comparison_table(results: Mapping[str, Any]) -> list[str]:
         ("scale events took (ms)", [", ".join(f"{e['seconds'] * 1e3:.0f}" for e in r["events"])
                                     or "—" for r in modes.values()]),
     ]
+    if any("replication" in r for r in modes.values()):
+        rows.append(("the agents' replication", [r.get("replication", "—")
+                                                 for r in modes.values()]))
+    if any("replication_counters" in r for r in modes.values()):
+        rows.append(("copies sent to backups; longest sweep (passes)", [
+            _backups_cell(r["replication_counters"]) if "replication_counters" in r else "—"
+            for r in modes.values()]))
+    if any("load_average" in r for r in modes.values()):
+        rows.append(("machine load average (1 min), before / after the run", [
+            f"{r['load_average']['before'][0]:.1f} / {r['load_average']['after'][0]:.1f}"
+            if "load_average" in r else "—" for r in modes.values()]))
     if any("capacity" in r for r in modes.values()):
         rows += [
             ("capacity: delivered / offered packets/s, top-speed replay, no scale event",
@@ -116,6 +133,27 @@ def ratio_table(results: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def replication_cost_table(results: Mapping[str, Any]) -> list[str]:
+    """Each replication setting's figures over the first setting's, per mode (empty when the
+    run had one setting)."""
+    cost: Mapping[str, Mapping[str, Mapping[str, float | None]]] = results.get(
+        "replication_cost") or {}
+    if not any(cost.values()):
+        return []
+    base = results["replication"]
+    lines = ["", f"Cost of replication, each setting ÷ replication {base} in the same mode, "
+             "on the same trace and schedule:", "",
+             "| mode | replication | throughput in normal operation | capacity | "
+             "p50 latency, normal | p99 latency, normal |", "|---|---|---:|---:|---:|---:|"]
+    for mode, by_setting in cost.items():
+        for setting, r in by_setting.items():
+            lines.append(f"| {mode} | {setting} | {_ratio_cell(r['throughput_normal'])} | "
+                         f"{_ratio_cell(r['capacity'])} | "
+                         f"{_ratio_cell(r['p50_latency_normal'])} | "
+                         f"{_ratio_cell(r['p99_latency_normal'])} |")
+    return lines
+
+
 def markdown(results: Mapping[str, Any]) -> str:
     lines = [f"# s6nf bench: {results['nf']} under {results['schedule']}", "",
              _workload_text(results) + ". The modes ran one after the other on the same trace, "
@@ -123,6 +161,7 @@ def markdown(results: Mapping[str, Any]) -> str:
     lines += comparison_table(results)
     lines += ["", "Ratios, measured side by side in this run (— where a mode did not run):", ""]
     lines += ratio_table(results)
+    lines += replication_cost_table(results)
     lines += ["", "| mode | scale event | at (s) | moved buckets | took (ms) | outcome |",
               "|---|---|---:|---:|---:|---|"]
     for mode, run in results["modes"].items():

@@ -37,6 +37,8 @@ from s6nf.harness.compare import (
     loss_figures,
     normal_throughput_pps,
     ratios,
+    replication_cost,
+    run_name,
 )
 from s6nf.harness.nf_state import agent_state, entry_state
 from s6nf.harness.schedule import Step
@@ -46,6 +48,7 @@ from s6nf.measure.sequence import sequence_report
 from s6nf.measure.summary import summarize
 from s6nf.nfs.frames import host16, host32
 from s6nf.nfs.nat_maps import NatTables
+from s6nf.rpc import RpcError
 from s6nf.testbed.replay import (
     ReplayResult,
     paced_parts,
@@ -81,16 +84,23 @@ def run(spec: BenchSpec, progress: Callable[[str], None] = print) -> dict[str, A
 
 
 def run_modes(spec: BenchSpec, modes: Sequence[str], progress: Callable[[str], None] = print,
-              single_reference: bool = False) -> dict[str, Any]:
+              single_reference: bool = False,
+              replications: Sequence[str] = ()) -> dict[str, Any]:
     """Each mode in turn on the same generated trace, each on a fresh testbed (its NF maps and
     the controller's state file new), then the results folder for all of them.
 
     With ``single_reference`` the trace first runs through one instance with no scale event,
     and each mode's per-flow output at the sink is compared with that run's (DESIGN.md §8).
+    With several ``replications`` (the agents' ``--replication`` settings; default
+    ``spec.replication`` alone) each mode runs once per setting, one after the other, and
+    ``replication_cost`` puts each setting's figures over the first's.
     """
     if not modes:
         raise ValueError("no mode to run; give at least one of s6, stop-and-copy, remote-only, "
                          "local-only")
+    settings = list(replications) or [spec.replication]
+    if len(set(settings)) != len(settings):
+        raise ValueError(f"a replication setting is given twice in {settings}")
     duration = spec.schedule[-1].at_s + TAIL_S
     spec.out.mkdir(parents=True, exist_ok=True)
     runs: dict[str, dict[str, Any]] = {}
@@ -113,17 +123,20 @@ def run_modes(spec: BenchSpec, modes: Sequence[str], progress: Callable[[str], N
             reference, single = _run_mode(
                 dataclasses.replace(spec, schedule=[Step(0.0, 1)], mode="s6"), workload,
                 progress)
-        for n, mode in enumerate(modes, 1):
-            progress(f"[{n}/{len(modes)}] mode {mode}")
-            runs[mode], outcomes[mode] = _run_mode(dataclasses.replace(spec, mode=mode),
-                                                   workload, progress)
+        todo = [(mode, setting) for mode in modes for setting in settings]
+        for n, (mode, setting) in enumerate(todo, 1):
+            name = run_name(mode, setting, settings[0])
+            one = dataclasses.replace(spec, mode=mode, replication=setting)
+            progress(f"[{n}/{len(todo)}] mode {mode}, replication {setting}")
+            runs[name], outcomes[name] = _run_mode(one, workload, progress)
+            runs[name]["replication"] = setting
             if spec.capacity_instances:
-                progress(f"[{n}/{len(modes)}] mode {mode}: capacity, {spec.capacity_instances} "
-                         "instances, the trace at top speed")
-                top, _ = _run_mode(capacity_spec(spec, mode), workload, progress)
-                runs[mode]["capacity"] = capacity_figures(top)
-                progress(f"  {mode}: delivered {runs[mode]['capacity']['delivered_pps']:,.0f} "
-                         f"packets/s of {runs[mode]['capacity']['offered_pps']:,.0f} offered")
+                progress(f"[{n}/{len(todo)}] mode {mode}, replication {setting}: capacity, "
+                         f"{spec.capacity_instances} instances, the trace at top speed")
+                top, _ = _run_mode(capacity_spec(one, mode), workload, progress)
+                runs[name]["capacity"] = capacity_figures(top)
+                progress(f"  {name}: delivered {runs[name]['capacity']['delivered_pps']:,.0f} "
+                         f"packets/s of {runs[name]['capacity']['offered_pps']:,.0f} offered")
     if reference is not None:
         for mode, run_ in runs.items():
             run_["equivalence"] = equivalence(outcomes[mode], single)
@@ -134,9 +147,11 @@ def run_modes(spec: BenchSpec, modes: Sequence[str], progress: Callable[[str], N
                             "ramp_s": spec.ramp_s,
                             "flow_size": dataclasses.asdict(spec.flow_size or DEFAULT_FLOW_SIZE),
                             "duration_s": workload.duration_s},
-               "slices": spec.slices, "replication": spec.replication,
-               "dead_after_s": spec.dead_after_s, "wedged_after_s": spec.wedged_after_s,
+                "slices": spec.slices, "replication": settings[0],
+                "replications": settings, "dead_after_s": spec.dead_after_s,
+                "wedged_after_s": spec.wedged_after_s,
                "modes": runs, "reference": reference, "ratios": ratios(runs),
+               "replication_cost": replication_cost(runs, modes, settings),
                "environment": _environment()}
     (spec.out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
     (spec.out / "summary.md").write_text(report.markdown(results))
@@ -161,9 +176,11 @@ def _run_mode(spec: BenchSpec, workload: Workload,
     progress(f"  testbed {spec.name}: {peak} instance{'s' if peak > 1 else ''} of {spec.nf} "
              f"({spec.mode}), stamper at gen")
     tb.up(peak, steer=False)
+    load_before = os.getloadavg()
     try:
         tb.attach_stamper()
         results = asyncio.run(_run(tb, spec, workload.path, progress))
+        results["load_average"] = {"before": load_before, "after": os.getloadavg()}
         sink_keys = ({k: k for k in workload.flows} if spec.nf != "nat"
                      else nat_keys(tb, workload.flows))
         sent = {sink_keys[k]: n for k, n in workload.flows.items()}
@@ -211,6 +228,12 @@ async def _run(tb: Testbed, spec: BenchSpec, pcap: Path,
         longest = max(seen["max_loop_stall_s"].values(), default=0.0)
         progress(f"  failure detector: {len(seen['failovers'])} failovers; the longest "
                  f"stall of an agent's event loop {longest:.2f} s")
+        try:
+            results["replication_counters"] = {
+                str(r["instance"]): r["replication"]
+                for r in await asyncio.to_thread(plane.call_agents, "Report")}
+        except RpcError as exc:
+            progress(f"  the agents' replication counters could not be read: {exc}")
         if spec.nf_options is not None:
             results["agents"] = await agent_state(plane.call_agents, spec.nf)
         return results
@@ -249,14 +272,20 @@ async def _under_load(tb: Testbed, spec: BenchSpec, pcap: Path, plane: ControlPl
             await asyncio.sleep(max(0.0, start_ns / 1e9 + step.at_s - time.monotonic()))
             at = time.monotonic() - start_ns / 1e9
             sink.set_phase(SCALING)
-            outcome = await asyncio.to_thread(plane.scale_to, step.instances,
-                                              spec.slices)
+            began = time.monotonic()
+            try:
+                outcome = await asyncio.to_thread(plane.scale_to, step.instances,
+                                                  spec.slices)
+            except RpcError as exc:
+                outcome = {"moved": 0, "ok": False, "phases": [], "error": str(exc)}
             sink.set_phase(NORMAL)
-            took = sum(p["seconds"] for p in outcome["phases"])
+            took = sum(p["seconds"] for p in outcome["phases"]) or time.monotonic() - began
             events.append({"at_s": at, "instances": step.instances, "moved": outcome["moved"],
-                           "seconds": took, "ok": outcome["ok"], "phases": outcome["phases"]})
+                           "seconds": took, "ok": outcome["ok"], "phases": outcome["phases"]}
+                          | ({"error": outcome["error"]} if "error" in outcome else {}))
             progress(f"  {at:6.2f} s  scale to {step.instances}: {outcome['moved']} buckets "
-                     f"moved in {took * 1e3:.0f} ms — {'ok' if outcome['ok'] else 'FAILED'}")
+                     f"moved in {took * 1e3:.0f} ms — {'ok' if outcome['ok'] else 'FAILED'}"
+                     f"{': ' + outcome['error'] if 'error' in outcome else ''}")
         await asyncio.to_thread(sender.join)
         if not sent:
             raise RuntimeError("the replay failed; see the error above")
@@ -349,6 +378,7 @@ def _environment() -> dict[str, Any]:
 
     return {"kernel": platform.release(), "machine": platform.machine(),
             "python": platform.python_version(), "cpus": len(os.sched_getaffinity(0)),
+            "load_average": os.getloadavg(),
             "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "versions": {"s6nf": md.version("s6nf"), "bcc": _bcc_version(),
                          "tcpreplay": _tcpreplay_version()}}

@@ -52,7 +52,9 @@ class BenchSpec:
     """The agents' NF options (``--nf-option``); None: ``nf_options(nf)``."""
     replication: str = "off"
     """The agents' backups (``agent run --replication``): off by default, since the bench
-    measures scaling and the modes, not failure; ``declared`` measures what backups cost."""
+    measures scaling and the modes, not failure, and the agents' default (declared) does not
+    yet hold at 100 kpps with 10,000 flows (docs/bench.md); ``run_modes(replications=...)``
+    measures what backups cost, side by side."""
     dead_after_s: float = 1.0
     """The controller declares an agent dead after this long without a heartbeat (the
     controller's default). The bench kills nobody: a failover in a run is a live agent
@@ -62,8 +64,8 @@ class BenchSpec:
     wedged_after_s: float = 10.0
     """The controller's ``--wedged-after``: an agent whose event loop has not turned over for
     this long is declared dead though it beats. Above the controller's 5 s default: with
-    ``--replication declared`` at 100 kpps an agent's loop stalled for 1.7-5.1 s (whole-map
-    replication passes, docs/failover.md), and the bench measures that cost, not failover."""
+    ``--replication declared`` at 100 kpps an agent's loop stalled for 1.7-5.1 s
+    (docs/bench.md), and the bench measures that cost, not failover."""
     parts: tuple[PacedPart, ...] = ()
     """The trace as parts of one rate each (``paced_parts``; set by ``run_modes`` for a
     workload with a ramp); empty: the whole trace at ``rate_pps``."""

@@ -106,3 +106,25 @@ def test_the_monitor_runs_its_slow_path_and_a_capacity_run_delivers_every_packet
     assert cap["delivered_pps"] > 0
     summary = (spec.out / "summary.md").read_text()
     assert "| capacity: delivered / offered packets/s" in summary
+
+
+def test_replication_settings_run_side_by_side_and_their_cost_is_a_ratio(tmp_path):
+    spec = BenchSpec(parse_schedule("1@0s,2@1s"), rate_pps=3000, flows=120, concurrency=60,
+                     out=tmp_path / "out", name=f"ir{os.getpid() % 100000}", nf="nat",
+                     ramp_s=0.5, flow_size=Distribution("pareto", 40.0, 1.2))
+    results = run_modes(spec, ["s6"], progress=lambda _: None,
+                        replications=["off", "declared"])
+    saved = json.loads((spec.out / "results.json").read_text())
+    assert list(saved["modes"]) == ["s6", "s6+declared"]
+    assert (saved["replication"], saved["replications"]) == ("off", ["off", "declared"])
+    for name, setting in (("s6", "off"), ("s6+declared", "declared")):
+        run_ = saved["modes"][name]
+        assert (run_["mode"], run_["replication"]) == ("s6", setting)
+        assert run_["sent"] == run_["measured"]["received"] == results["workload"]["packets"]
+        assert len(run_["load_average"]["before"]) == 3
+    cost = saved["replication_cost"]["s6"]["declared"]
+    assert cost["throughput_normal"] is not None and cost["throughput_normal"] > 0
+    copies = {name: sum(c["copies_sent"] for c in saved["modes"][name]["replication_counters"]
+                        .values()) for name in ("s6", "s6+declared")}
+    assert copies["s6"] == 0 and copies["s6+declared"] >= 2 * results["workload"]["flows"]
+    assert "| s6 | declared |" in (spec.out / "summary.md").read_text()

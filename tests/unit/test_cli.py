@@ -42,3 +42,10 @@ def test_workload_refuses_bad_distributions(capsys, tmp_path, size, match):
 def test_unknown_command_exits_with_usage():
     with pytest.raises(SystemExit):
         main(["nosuch"])
+
+
+@pytest.mark.parametrize("text, match", [("off,nope", "unknown setting(s) nope"),
+                                         ("off,off", "given twice"), (",", "unknown")])
+def test_bench_refuses_bad_replication_settings_before_running_anything(capsys, text, match):
+    assert main(["bench", "--replication", text, "--out", "/nonexistent/never"]) == 1
+    assert match in capsys.readouterr().err

@@ -66,6 +66,13 @@ class AgentConfig:
     replicate_interval_s: float = 0.05
     """Asynchronous replication sends what changed at least this often: the most a failure
     can lose of an asynchronously replicated object's updates."""
+    replicate_sweep: int = 2048
+    """Entries of each eBPF-backed map a replication pass reads to find the kernel's own
+    updates (counters, flags): a map of n entries is read whole in ceil(n / this) passes."""
+    replicate_sweep_s: float = 0.5
+    """A sweep of an eBPF-backed map begins at most this often: the kernel's updates of a
+    map of n entries wait at most max(this, ceil(n / replicate_sweep) passes) plus a pass
+    before they are sent (docs/failover.md)."""
     replica_timeout_s: float = 1.0
     """A synchronous replication not acknowledged within this long gives up (the object is
     sent again with the next batch), so a dead backup cannot stall the slow path."""

@@ -64,11 +64,27 @@ class EbpfStorage(Generic[R]):
         self._default = record().to_bytes()
         self._ready_at = -1
         self._keys: set[bytes] | None = set(self.raw.keys(key_len)) if own_keys else None
+        self.changes: set[bytes] | None = None
+        """Canonical keys this storage wrote or deleted since ``take_changes`` (None: not
+        kept). The kernel's own updates are not in it: replication sweeps the map for those."""
         if ready_field is not None:
             offset, codec = record.field_offset(ready_field)
             if codec.size != 1:
                 raise ValueError(f"{record.__name__}.{ready_field}: a ready field is one byte")
             self._ready_at = offset
+
+    def track_changes(self) -> None:
+        """Keep ``changes`` from now on."""
+        if self.changes is None:
+            self.changes = set()
+
+    def take_changes(self) -> set[bytes]:
+        """The keys written or deleted here since the last call (empty when not tracked)."""
+        taken = self.changes
+        if taken is None:
+            return set()
+        self.changes = set()
+        return taken
 
     def _map_key(self, key: bytes) -> bytes:
         if len(key) != self.key_len:
@@ -116,6 +132,8 @@ class EbpfStorage(Generic[R]):
                 raise KeyError(f"{self.name}[{map_key[:self.key_len].hex()}]: the entry is "
                                f"gone; {name} not written") from None
             raise
+        if self.changes is not None:
+            self.changes.add(map_key[:self.key_len])
 
     def get(self, key: bytes) -> R | None:
         if self._keys is not None:
@@ -141,12 +159,16 @@ class EbpfStorage(Generic[R]):
                 raise
         if self._keys is not None:
             self._keys.add(key)
+        if self.changes is not None:
+            self.changes.add(key)
         return self.view(key)
 
     def take(self, key: bytes) -> bytes | None:
         got = self.raw.pop_each([self._map_key(key)])
         if self._keys is not None:
             self._keys.discard(key)
+        if self.changes is not None:
+            self.changes.add(key)
         return got[0][1] if got else None
 
     def put(self, key: bytes, data: bytes) -> None:
@@ -158,10 +180,14 @@ class EbpfStorage(Generic[R]):
             raise
         if self._keys is not None:
             self._keys.add(key)
+        if self.changes is not None:
+            self.changes.add(key)
 
     def delete(self, key: bytes) -> bool:
         if self._keys is not None:
             self._keys.discard(key)
+        if self.changes is not None:
+            self.changes.add(key)
         return self.raw.delete(self._map_key(key))
 
     def snapshot(self) -> list[bytes]:
@@ -187,6 +213,8 @@ class EbpfStorage(Generic[R]):
         taken = self.raw.pop_each([key + pad for key in keys])
         if self._keys is not None:
             self._keys.difference_update(keys)
+        if self.changes is not None:
+            self.changes.update(keys)
         n = self.key_len
         return [(k[:n], v) for k, v in taken]
 
@@ -200,6 +228,8 @@ class EbpfStorage(Generic[R]):
         """
         entries_list = list(entries)
         pairs = [(self._map_key(k), self._check_value(k, d)) for k, d in entries_list]
+        if self.changes is not None:
+            self.changes.update(k for k, _ in entries_list)
         keys = b"".join(k for k, _ in pairs)
         values = b"".join(v for _, v in pairs)
         ks, vs = self.raw.key_size, self.raw.value_size

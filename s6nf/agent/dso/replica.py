@@ -1,12 +1,13 @@
 """Backups: every object an agent holds has a copy at a second instance (docs/failover.md).
 
-The holder sends its objects to their backup (``BackupRing``): maps kept in an eBPF map are
-compared, whole, with what was last sent every ``replicate_interval_s`` (the kernel changes
-their counters in place, so there is nothing to hook), other maps send the objects marked
-dirty by an access or a MultiWriter call since. Objects of a map marked synchronous are sent
-before the access block or the call returns, and wait for the backup's acknowledgement. A
-backup keeps the copies per origin and does nothing with them until the controller declares
-the origin dead (``takeover``).
+The holder sends its objects to their backup (``BackupRing``) every ``replicate_interval_s``:
+the objects the agent wrote or deleted since the last pass (marked dirty by an access or a
+MultiWriter call, or recorded by the eBPF storage), and for maps kept in an eBPF map, whose
+counters the kernel changes in place, the next ``replicate_sweep`` entries of a sweep that
+goes round the map (``replica_sweep``): each is compared, as bytes, with what was last sent.
+Objects of a map marked synchronous are sent before the access block or the call returns,
+and wait for the backup's acknowledgement. A backup keeps the copies per origin and does
+nothing with them until the controller declares the origin dead (``takeover``).
 
 Messages are ``Kind.REPLICA`` with a ``ReplicaOp`` in the status byte; their bodies are PUSH
 entries (an empty object means "deleted").
@@ -17,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
@@ -28,6 +30,7 @@ from s6nf.agent.dso.errors import DsoError
 from s6nf.agent.dso.maps import MethodSpec, Replication, Schema
 from s6nf.agent.dso.migration import MigrationMixin
 from s6nf.agent.dso.multiwriter import Done, MultiWriterMixin, Origin
+from s6nf.agent.dso.replica_sweep import MapSweep
 from s6nf.agent.dso.state import MapState
 from s6nf.agent.dso.storage import PyStorage
 from s6nf.agent.dso.transport import Link
@@ -73,6 +76,10 @@ class ReplicaCounters:
     """Objects a dead instance held that had no copy here (the directory forgot them)."""
     recovered: int = 0
     """Copies a restarted agent took back from its peers."""
+    swept: int = 0
+    """eBPF map entries read by replication passes to find the kernel's changes."""
+    sweeps: int = 0
+    """Whole sweeps of eBPF maps completed."""
 
 
 def persistent(storage: Any) -> bool:
@@ -106,6 +113,7 @@ class ReplicaMixin(MultiWriterMixin, MigrationMixin):
         self._sent: dict[int, dict[bytes, tuple[int, bytes]]] = {}
         """map id → key → (backup, bytes) last sent (cleared again if the send failed)."""
         self._dirty: dict[int, set[bytes]] = {}
+        self._sweeps: dict[int, MapSweep] = {}
         self.promoted: dict[int, set[bytes]] = {}
         """map id → keys taken over from a dead instance's backup since the last failover."""
         self._ring: BackupRing | None = None
@@ -117,6 +125,10 @@ class ReplicaMixin(MultiWriterMixin, MigrationMixin):
                 self._sent[ms.map_id] = {}
                 self._dirty[ms.map_id] = set()
                 ms.sync_replica = self.sync(ms) or not persistent(ms.storage)
+                if isinstance(ms.storage, EbpfStorage):
+                    ms.storage.track_changes()
+                    self._sweeps[ms.map_id] = MapSweep(ms.storage, config.replicate_sweep,
+                                                       config.replicate_sweep_s)
 
     def replicates(self, ms: MapState) -> bool:
         return self.config.replicas is not Replicas.OFF and isinstance(
@@ -131,6 +143,11 @@ class ReplicaMixin(MultiWriterMixin, MigrationMixin):
         if self._ring is None or self._ring.key_space is not self.key_space:
             self._ring = BackupRing(self.key_space)
         return self._ring
+
+    def sweep_passes(self) -> int:
+        """Passes the last whole sweep of the largest eBPF-backed map took: how many passes
+        a kernel update can wait for before it is sent."""
+        return max((s.last_passes for s in self._sweeps.values()), default=0)
 
     def start_replicating(self) -> None:
         if self._sent and self._replicate_task is None:
@@ -153,37 +170,82 @@ class ReplicaMixin(MultiWriterMixin, MigrationMixin):
 
     def _replicate_map(self, ms: MapState, sent: dict[bytes, tuple[int, bytes]],
                        ring: BackupRing, moved: bool) -> None:
+        """Send ``ms``'s changes; ``moved``: the ring changed, so every object held is checked
+        (a backup recorded in ``sent`` is otherwise the current ring's)."""
         storage = ms.storage
+        dirty = self._dirty[ms.map_id]
+        self._dirty[ms.map_id] = set()
         if isinstance(storage, EbpfStorage):
-            current = all_bytes(storage)
-            gone = [k for k in sent if k not in current and k not in ms.pushing]
+            current, gone = self._ebpf_changes(ms, storage, sent, dirty, moved)
         else:
-            dirty = self._dirty[ms.map_id]
             keys = set(storage.snapshot()) if moved else dirty
-            self._dirty[ms.map_id] = set()
             current = {k: d for k in keys | dirty if (d := object_bytes(storage, k)) is not None}
             gone = [k for k in sent if storage.get(k) is None and k not in ms.pushing]
         out: dict[int, Entries] = {}
         me = self.me
         for key, data in current.items():
-            target = ring.backup_of(me, key)
             prev = sent.get(key)
-            if prev is not None:
-                if prev[0] == target and prev[1] == data:
+            if prev is not None and not moved:
+                if prev[1] == data:
                     continue
-                if prev[0] != target:
-                    out.setdefault(prev[0], []).append((key, b""))
+                target: int | None = prev[0]
+            else:
+                target = ring.backup_of(me, key)
+                if prev is not None:
+                    if prev[0] == target and prev[1] == data:
+                        continue
+                    if prev[0] != target:
+                        out.setdefault(prev[0], []).append((key, b""))
             if target is None:
                 sent.pop(key, None)
                 continue
             out.setdefault(target, []).append((key, data))
             sent[key] = (target, data)
         for key in gone:
-            prev = sent.pop(key)
-            out.setdefault(prev[0], []).append((key, b""))
+            gone_prev = sent.pop(key, None)
+            if gone_prev is not None:
+                out.setdefault(gone_prev[0], []).append((key, b""))
         for target, entries in out.items():
             for start in range(0, len(entries), BATCH):
                 self.spawn(self._send(ms, target, entries[start:start + BATCH]), "replica-send")
+
+    def _ebpf_changes(self, ms: MapState, storage: EbpfStorage[Any],
+                      sent: dict[bytes, tuple[int, bytes]], dirty: set[bytes],
+                      moved: bool) -> tuple[dict[bytes, bytes], list[bytes]]:
+        """(key → bytes to compare with what was sent, keys whose copies to delete) of an
+        eBPF-backed map: the keys the agent changed, and the sweep's next slice (the whole
+        map when ``moved``). An object on its way to another instance (``pushing``) keeps its
+        copy until the push is acknowledged: its key is looked at again by the next pass."""
+        sweep = self._sweeps[ms.map_id]
+        changed = dirty | storage.take_changes()
+        seen: set[bytes] | None
+        now = time.monotonic()
+        if moved:
+            current = all_bytes(storage)
+            sweep.restart(now)
+            seen = set(current)
+        else:
+            current, seen = sweep.next_slice(now)
+            if seen is not None:
+                self.replica_counters.sweeps += 1
+        self.replica_counters.swept += len(current)
+        pushing = ms.pushing
+        gone: list[bytes] = []
+        for key in changed:
+            if key in current:
+                continue
+            data = object_bytes(storage, key)
+            if data is not None:
+                current[key] = data
+            elif key in pushing:
+                self._dirty[ms.map_id].add(key)
+            elif key in sent:
+                gone.append(key)
+        if seen is not None:
+            for key in sent.keys() - seen - changed:
+                if key not in pushing and object_bytes(storage, key) is None:
+                    gone.append(key)
+        return current, gone
 
     async def _send(self, ms: MapState, target: int, entries: Entries) -> bool:
         """One UPDATE to ``target``; on failure the entries are forgotten as sent, so the next
@@ -223,6 +285,7 @@ class ReplicaMixin(MultiWriterMixin, MigrationMixin):
         """Send every held object to its backup again and wait for the acknowledgements;
         returns how many were sent (what a full pass costs: the replication bench)."""
         count = 0
+        self._passed_ring = None
         for map_id, sent in self._sent.items():
             sent.clear()
             storage = self.maps[map_id].storage

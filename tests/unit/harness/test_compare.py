@@ -10,6 +10,8 @@ from s6nf.harness.compare import (
     loss_figures,
     normal_throughput_pps,
     ratios,
+    replication_cost,
+    run_name,
 )
 
 
@@ -80,3 +82,20 @@ def test_loss_is_counted_flow_by_flow_apart_from_keys_never_sent():
     assert report.lost == 0
     assert loss_figures(report) == {"packets": 4, "flows": 1, "unsent_key_packets": 4,
                                     "unsent_key_flows": 1}
+
+
+def test_replication_cost_puts_each_setting_over_the_first_in_the_same_mode():
+    def run(pps, capacity, p50):
+        return {"measured": {"latency_ns_by_phase": {"0": _lat(p50, 2 * p50)}},
+                "throughput_normal_pps": pps, "capacity": {"delivered_pps": capacity}}
+
+    runs = {run_name("s6", "off", "off"): run(1000.0, 4000.0, 3000),
+            run_name("s6", "declared", "off"): run(950.0, 3000.0, 3300),
+            run_name("local-only", "off", "off"): run(1000.0, 5000.0, 2000)}
+    assert list(runs) == ["s6", "s6+declared", "local-only"]
+    got = replication_cost(runs, ["s6", "local-only"], ["off", "declared"])
+    assert got["s6"]["declared"] == pytest.approx({
+        "throughput_normal": 0.95, "capacity": 0.75, "p50_latency_normal": 1.1,
+        "p99_latency_normal": 1.1})
+    assert got["local-only"]["declared"] == dict.fromkeys(got["s6"]["declared"])
+    assert replication_cost(runs, ["s6"], ["off"]) == {}

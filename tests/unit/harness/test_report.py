@@ -78,3 +78,23 @@ def test_plots_are_written_as_png(tmp_path):
 def test_histograms_come_back_from_their_json_form():
     hist = plots.histogram({"100": 3, "7": 2})
     assert hist.total == 5 and hist.counts[100] == 3 and hist.counts[7] == 2
+
+
+def test_the_cost_of_replication_is_a_table_of_its_own_when_settings_ran_side_by_side():
+    runs = {"s6": _run(12_000, 0, 100) | {"replication": "off"},
+            "s6+declared": _run(12_000, 0, 90) | {
+                "replication": "declared",
+                "load_average": {"before": [1.24, 1, 1], "after": [2.5, 1, 1]},
+                "replication_counters": {"0": {"copies_sent": 1500, "sweep_passes": 3},
+                                         "1": {"copies_sent": 900, "sweep_passes": 11}}}}
+    results = RESULTS | {"modes": runs, "ratios": ratios(runs), "replication": "off",
+                         "replication_cost": {"s6": {"declared": {
+                             "throughput_normal": 0.9, "capacity": None,
+                             "p50_latency_normal": 1.0, "p99_latency_normal": 1.25}}}}
+    text = report.markdown(results)
+    assert "| figure | s6 | s6+declared |" in text
+    assert "| the agents' replication | off | declared |" in text
+    assert "| machine load average (1 min), before / after the run | — | 1.2 / 2.5 |" in text
+    assert "| copies sent to backups; longest sweep (passes) | — | 2,400; 11 |" in text
+    assert "| s6 | declared | 0.90 | — | 1.00 | 1.25 |" in text
+    assert "Cost of replication" not in report.markdown(RESULTS)
