@@ -325,6 +325,12 @@ class AgentCore:
     async def replicate_now(self, ms: MapState, key: bytes) -> None:
         """Send ``key``'s object to its backup and wait for the acknowledgement."""
 
+    def copy_granted(self, ms: MapState, key: bytes, requester: int, data: bytes) -> None:
+        """At the home: ``key``'s object, ``data``, is granted to ``requester`` (backups)."""
+
+    def drop_copy(self, ms: MapState, key: bytes, holder: int) -> None:
+        """``holder`` handed ``key``'s object over; the copy of it kept here is outdated."""
+
     async def serve_acquire(self, link: Link, msg: Message, ms: MapState) -> None:
         raise NotImplementedError
 

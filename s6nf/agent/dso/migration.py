@@ -160,11 +160,17 @@ class MigrationMixin(HandoffMixin):
                 del old[key]
 
     def on_push(self, link: Link, msg: Message, ms: MapState) -> None:
+        if self.accept_push(link, msg, ms):
+            self.reply(link, msg, Status.OK)
+
+    def accept_push(self, link: Link, msg: Message, ms: MapState) -> bool:
+        """Store pushed objects (those not held here already); False if the push was
+        refused (and answered with the error). The caller acknowledges it."""
         try:
             entries = decode_entries(msg.body)
         except MalformedFrame as exc:
             self.fail(link, msg, Status.MALFORMED, f"push body: {exc}")
-            return
+            return False
         me, epoch, held = self.me, self.epoch, ms.storage.get
         fresh = [(key, data) for key, data in entries if held(key) is None]
         if len(fresh) != len(entries):
@@ -174,7 +180,7 @@ class MigrationMixin(HandoffMixin):
             ms.storage.import_(fresh)
         except Exception as exc:
             self.fail(link, msg, Status.MALFORMED, f"push of {len(fresh)} objects: {exc!r}")
-            return
+            return False
         forward = False
         directory, owned, home_of = ms.directory, ms.owned_epoch, self.home_of
         for key, _ in fresh:
@@ -188,9 +194,9 @@ class MigrationMixin(HandoffMixin):
             for key, _ in fresh:
                 ms.arrived(key)
         self.counters.received_pushes += len(fresh)
-        self.reply(link, msg, Status.OK)
         if forward:
             self.push_soon(ms)
+        return True
 
     def to_push(self) -> int:
         return sum(
