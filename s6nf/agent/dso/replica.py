@@ -356,22 +356,21 @@ class ReplicaMixin(MultiWriterMixin, MigrationMixin):
     async def _replicate_arrivals(self, link: Link, msg: Message, ms: MapState,
                                   entries: Entries) -> None:
         """Send pushed objects to their backup, then acknowledge the push (whether or not
-        the backup answered: a dead backup must not hold the migration up)."""
-        try:
-            ring, sent, stale = self.ring(), self._sent[ms.map_id], self._stale[ms.map_id]
-            by_backup: dict[int, Entries] = {}
-            for key, data in entries:
-                target = ring.backup_of(self.me, key)
-                if target is not None:
-                    by_backup.setdefault(target, []).append((key, data))
-                    prev = sent.get(key)
-                    if prev is not None and prev[0] != target:
-                        stale.add(key, prev[0])
-                    sent[key] = (target, data)
-            if by_backup:
-                await asyncio.gather(*(self._send(ms, t, e) for t, e in by_backup.items()))
-        finally:
-            self.reply(link, msg, Status.OK)
+        the backup answered: a dead backup must not hold the migration up; ``_send`` gives
+        up after ``replica_timeout_s``)."""
+        ring, sent, stale = self.ring(), self._sent[ms.map_id], self._stale[ms.map_id]
+        by_backup: dict[int, Entries] = {}
+        for key, data in entries:
+            target = ring.backup_of(self.me, key)
+            if target is not None:
+                by_backup.setdefault(target, []).append((key, data))
+                prev = sent.get(key)
+                if prev is not None and prev[0] != target:
+                    stale.add(key, prev[0])
+                sent[key] = (target, data)
+        if by_backup:
+            await asyncio.gather(*(self._send(ms, t, e) for t, e in by_backup.items()))
+        self.reply(link, msg, Status.OK)
 
     def copy_granted(self, ms: MapState, key: bytes, requester: int, data: bytes) -> None:
         """At the home, as it grants ``key``'s object to ``requester``: the home is the
