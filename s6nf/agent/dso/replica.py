@@ -33,6 +33,7 @@ from s6nf.agent.dso.state import MapState
 from s6nf.agent.dso.storage import PyStorage
 from s6nf.agent.dso.transport import Link
 from s6nf.agent.dso.wire import (
+    Flag,
     Kind,
     MalformedFrame,
     Message,
@@ -112,6 +113,8 @@ class ReplicaMixin(MultiWriterMixin, MigrationMixin):
         has acknowledged (``stale_copies``)."""
         self.promoted: dict[int, set[bytes]] = {}
         """map id → keys taken over from a dead instance's backup since the last failover."""
+        self.copies_to_push: dict[int, set[bytes]] = {}
+        """map id → keys promoted here that go on to their home as copies (``Flag.COPY``)."""
         self._ring: BackupRing | None = None
         self._passed_ring: BackupRing | None = None
         """The ring of the last pass: when it changes, every object's backup is checked."""
@@ -310,10 +313,11 @@ class ReplicaMixin(MultiWriterMixin, MigrationMixin):
                 self.fail(link, msg, Status.MALFORMED, f"replica body: {exc}")
                 return
             copies = self.backups.setdefault(origin, {}).setdefault(ms.map_id, {})
+            directory, home_of, me = ms.directory, self.home_of, self.me
             for key, data in entries:
                 if data:
                     copies[key] = data
-                else:
+                elif directory.get(key) != origin or home_of(key) != me:
                     copies.pop(key, None)
             self.replica_counters.copies_received += len(entries)
             self.reply(link, msg, Status.OK)
@@ -326,12 +330,21 @@ class ReplicaMixin(MultiWriterMixin, MigrationMixin):
         else:
             self.fail(link, msg, Status.MALFORMED, f"unknown replica operation {msg.status}")
 
+    def promoted_copies(self, ms: MapState) -> set[bytes]:
+        return self.copies_to_push.setdefault(ms.map_id, set())
+
     def on_push(self, link: Link, msg: Message, ms: MapState) -> None:
         """Pushed objects replace copies promoted from a backup here (the pusher held the
-        live one). They are stored at once, as without backups (a pull racing the push must
-        find them here), and sent to their backup; the push is acknowledged once the backup
-        has them, because the pusher then deletes its own copies: acknowledged earlier, a
-        receiver that died before its backup had them took the only copy with it."""
+        live one), unless they are promoted copies themselves (``Flag.COPY``): then the
+        receiver keeps what it holds, and drops those its directory says a live instance
+        holds (the home knows; the promoter did not). The copy kept at the dead holder's
+        latest backup is the newest: a holder deletes a replaced copy only after the new
+        backup acknowledged, so an older one may survive elsewhere.
+
+        They are stored at once, as without backups (a pull racing the push must find them
+        here), and sent to their backup; the push is acknowledged once the backup has them,
+        because the pusher then deletes its own copies: acknowledged earlier, a receiver that
+        died before its backup had them took the only copy with it."""
         promoted = self.promoted.get(ms.map_id)
         if not promoted and ms.map_id not in self._sent:
             super().on_push(link, msg, ms)
@@ -341,17 +354,26 @@ class ReplicaMixin(MultiWriterMixin, MigrationMixin):
         except MalformedFrame:
             super().on_push(link, msg, ms)
             return
+        copy = bool(msg.status & Flag.COPY)
+        if copy:
+            entries = [(k, d) for k, d in entries if not self._held_elsewhere(ms, k)]
         for key, _ in entries:
             if promoted and key in promoted:
                 promoted.discard(key)
                 ms.storage.delete(key)
         arrivals = [(k, d) for k, d in entries if ms.storage.get(k) is None]
-        if not self.accept_push(link, msg, ms):
+        if not self.accept_push(link, msg, ms, entries):
             return
         if ms.map_id not in self._sent or not arrivals:
             self.reply(link, msg, Status.OK)
             return
         self.spawn(self._replicate_arrivals(link, msg, ms, arrivals), "replica-push")
+
+    def _held_elsewhere(self, ms: MapState, key: bytes) -> bool:
+        """Held here, or by a live instance this home's directory names."""
+        owner = ms.directory.get(key)
+        return ms.storage.get(key) is not None or (
+            owner is not None and owner != self.me and owner not in self.fenced)
 
     async def _replicate_arrivals(self, link: Link, msg: Message, ms: MapState,
                                   entries: Entries) -> None:
@@ -381,11 +403,14 @@ class ReplicaMixin(MultiWriterMixin, MigrationMixin):
         if ms.map_id in self._sent and data and requester not in self.fenced:
             self.backups.setdefault(requester, {}).setdefault(ms.map_id, {})[key] = data
 
-    def drop_copy(self, ms: MapState, key: bytes, holder: int) -> None:
-        """``holder`` handed ``key``'s object over: the copy of it kept here is outdated."""
-        copies = self.backups.get(holder, {}).get(ms.map_id)
-        if copies is not None:
-            copies.pop(key, None)
+    def drop_copy(self, ms: MapState, key: bytes, holder: int | None) -> None:
+        """``holder`` handed ``key``'s object over: the copy of it kept here is outdated
+        (None: the object was removed, every copy of it is)."""
+        for origin, maps in self.backups.items():
+            if holder is None or origin == holder:
+                copies = maps.get(ms.map_id)
+                if copies is not None:
+                    copies.pop(key, None)
 
     def mw_submit(self, ms: MapState, key: bytes, spec: MethodSpec, args: Any, done: Done,
                   origin: Origin = None) -> None:

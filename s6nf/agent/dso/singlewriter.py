@@ -228,6 +228,8 @@ class SingleWriterMixin(AgentCore):
                     ms.old_directory[key] = requester
                 if status == Status.OK and requester != self.me and self.home_of(key) == self.me:
                     self.copy_granted(ms, key, requester, data)
+            elif status == Status.OK and flags & Flag.REMOVE:
+                self.drop_copy(ms, key, None)
             return status, data, epoch
         finally:
             ms.turns.release(key)

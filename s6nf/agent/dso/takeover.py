@@ -192,6 +192,7 @@ class TakeoverMixin(ReplicaMixin):
                 mine.add(key)
             else:
                 ms.owned_epoch[key] = -1
+                self.promoted_copies(ms).add(key)
             ms.arrived(key)
         lost = 0
         for key, owner in list(ms.directory.items()):
@@ -259,5 +260,6 @@ class TakeoverMixin(ReplicaMixin):
             sent.clear()
         for stale in self._stale.values():
             stale.clear()
+        self.copies_to_push.clear()
         self.previous = self.next = None
         return dropped

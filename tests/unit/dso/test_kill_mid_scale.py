@@ -117,6 +117,34 @@ def test_a_backup_moved_by_the_switch_keeps_its_old_copy_until_the_new_one_has_i
     asyncio.run(main())
 
 
+def test_the_newest_copy_wins_when_two_survivors_promote_one(monkeypatch):
+    """The old backup's copy outlived the move (its deletion was lost); the home that takes
+    over keeps its own, newer copy when the old backup pushes its promoted one."""
+    async def main() -> None:
+        first = initial([0, 1], BUCKETS)
+        nxt = rebalance(first, [0, 1, 2])
+        old_ring, new_ring = BackupRing(first), BackupRing(nxt)
+        key = key_where(lambda k: first.home(k) == nxt.home(k) == 1
+                        and old_ring.backup_of(1, k) == 0 and new_ring.backup_of(1, k) == 2)
+        async with agents_in(first) as agents:
+            async with agents[1].sw(SYNC_FLOWS).access(key) as flow:
+                flow.packets = 7
+            await scale(agents, nxt)
+            cut_off(monkeypatch, agents[1], 0)
+            async with agents[1].sw(SYNC_FLOWS).access(key) as flow:
+                flow.packets = 8
+            await agents[1].flush_replicas()
+            assert key in agents[0].backups[1][SYNC_FLOWS.map_id]
+            await agents[1].close()
+            after = failover_key_space(nxt, [1], nxt.epoch + 1)
+            await fail_over(agents, after, 1)
+            await wait_for(lambda: not agents[0].maps[SYNC_FLOWS.map_id].pushing)
+            assert await packets_at_home(agents, after, key) == 8
+            assert key not in agents[0].sw(SYNC_FLOWS).held()
+
+    asyncio.run(main())
+
+
 def test_an_object_granted_to_an_agent_that_dies_before_its_copy_left_survives_at_home(
         monkeypatch):
     """The home grants an object away (its own copy is then deleted); the requester dies
@@ -136,6 +164,30 @@ def test_an_object_granted_to_an_agent_that_dies_before_its_copy_left_survives_a
             after = failover_key_space(ks, [1], ks.epoch + 1)
             assert await fail_over(agents, after, 1) == 0
             assert await packets_at_home(agents, after, key) == 5
+
+    asyncio.run(main())
+
+
+def test_a_late_deletion_from_the_holder_does_not_drop_the_copy_of_a_new_grant(monkeypatch):
+    """The holder's pass saw the object gone (it was away) and deleted its copy at the home;
+    that deletion arrives after the home granted the object to the holder again."""
+    async def main() -> None:
+        ks = initial([0, 1, 2], BUCKETS)
+        key = key_where(lambda k: ks.home(k) == 0)
+        async with agents_in(ks) as agents:
+            ms = agents[1].maps[SYNC_FLOWS.map_id]
+            async with agents[1].sw(SYNC_FLOWS).access(key) as flow:
+                flow.packets = 6
+            async with agents[0].sw(SYNC_FLOWS).access(key) as flow:
+                flow.packets = 7
+            async with agents[1].sw(SYNC_FLOWS).access(key) as flow:
+                assert await agents[1]._send(ms, 0, [(key, b"")])
+                cut_off(monkeypatch, agents[1], 0)
+                flow.packets = 9
+            await agents[1].close()
+            after = failover_key_space(ks, [1], ks.epoch + 1)
+            assert await fail_over(agents, after, 1) == 0
+            assert await packets_at_home(agents, after, key) == 7
 
     asyncio.run(main())
 
