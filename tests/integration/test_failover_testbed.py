@@ -261,10 +261,6 @@ def test_sigkill_in_normal_traffic_fails_over_to_the_backups_within_the_bound(fr
     check_failover(tb, run)
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "intermittent under load (passed 8 runs of 8 alone, failed 2 runs of 3 inside the full "
-    "suite): a few flows migrating in the aborted scale event get a second public port; "
-    "cause not found yet (docs/failover.md, Not covered)"))
 def test_sigkill_in_the_middle_of_a_scale_event_fails_over_too(fresh):
     tb, tmp = fresh
 

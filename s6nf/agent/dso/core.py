@@ -325,6 +325,13 @@ class AgentCore:
     async def replicate_now(self, ms: MapState, key: bytes) -> None:
         """Send ``key``'s object to its backup and wait for the acknowledgement."""
 
+    def copy_granted(self, ms: MapState, key: bytes, requester: int, data: bytes) -> None:
+        """At the home: ``key``'s object, ``data``, is granted to ``requester`` (backups)."""
+
+    def drop_copy(self, ms: MapState, key: bytes, holder: int | None) -> None:
+        """``holder`` handed ``key``'s object over (None: it was removed): the copies of it
+        kept here are outdated (backups)."""
+
     async def serve_acquire(self, link: Link, msg: Message, ms: MapState) -> None:
         raise NotImplementedError
 

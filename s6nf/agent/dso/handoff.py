@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import struct
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Collection
 from typing import Protocol
 
 from s6nf.agent.dso.config import Mode
@@ -97,6 +97,8 @@ class HandoffMixin(SyncMixin):
                                f"settle {len(buckets)} buckets with instance {prev}")
                     break
                 except CallTimeout:
+                    if prev in self.fenced:
+                        break
                     continue
                 except DsoError as exc:
                     log.warning("agent %d: instance %d did not settle %d buckets handed over "
@@ -111,6 +113,21 @@ class HandoffMixin(SyncMixin):
             self._tell_listener()
             if not done.done():
                 done.set_result(None)
+
+    def release_handoff(self, dead: Collection[int]) -> None:
+        """Release the buckets held for previous targets declared ``dead``: nobody is left
+        to settle them, and their queues died with them."""
+        held, handed = self._held, self._handed
+        if not held or handed is None:
+            return
+        for bucket, prev in list(held.items()):
+            if prev in dead:
+                del held[bucket]
+        for prev in dead:
+            done = handed.get(prev)
+            if done is not None and not done.done():
+                done.set_result(None)
+        self._tell_listener()
 
     def set_handoff_listener(self, listener: HandoffListener) -> None:
         """The slow path that takes this agent's punted packets; it hears the buckets held

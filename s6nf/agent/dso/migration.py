@@ -20,6 +20,7 @@ from s6nf.agent.dso.handoff import HandoffMixin
 from s6nf.agent.dso.state import MapState
 from s6nf.agent.dso.transport import Link
 from s6nf.agent.dso.wire import (
+    Flag,
     Kind,
     MalformedFrame,
     Message,
@@ -107,10 +108,15 @@ class MigrationMixin(HandoffMixin):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._push_wanted.wait(), _POLL_S)
 
+    def promoted_copies(self, ms: MapState) -> set[bytes]:
+        """Keys of objects held here that a failover promoted from a copy (``takeover``)."""
+        return set()
+
     def _push_pass(self, ms: MapState) -> bool:
         """Start pushing every free object that must leave; True if some were busy."""
         blocked = False
-        by_home: dict[int, list[bytes]] = {}
+        by_home: dict[tuple[int, bool], list[bytes]] = {}
+        copies = self.promoted_copies(ms)
         me, epoch = self.me, self.epoch
         keep_current = self.member and self.config.mode is not Mode.REMOTE_ONLY
         owned = ms.owned_epoch
@@ -123,23 +129,25 @@ class MigrationMixin(HandoffMixin):
             if key in ms.pins or key in ms.fetching or key in ms.mw_queues:
                 blocked = True
                 continue
-            by_home.setdefault(home, []).append(key)
+            by_home.setdefault((home, key in copies), []).append(key)
         size = self.config.push_batch
-        for home, keys in by_home.items():
+        for (home, copy), keys in by_home.items():
             for start in range(0, len(keys), size):
                 entries = ms.storage.export(keys[start:start + size])
                 for key, _ in entries:
                     ms.owned_epoch.pop(key, None)
                     ms.pushing[key] = home
-                self.spawn(self._push_batch(ms, home, entries), "push-batch")
+                self.spawn(self._push_batch(ms, home, entries, Flag.COPY if copy else 0),
+                           "push-batch")
         return blocked
 
     async def _push_batch(
-        self, ms: MapState, home: int, entries: list[tuple[bytes, bytes]]
+        self, ms: MapState, home: int, entries: list[tuple[bytes, bytes]], flags: int = 0
     ) -> None:
         try:
             self.check(
-                await self.request(home, Kind.PUSH, 0, ms.map_id, 0, b"", encode_entries(entries)),
+                await self.request(home, Kind.PUSH, flags, ms.map_id, 0, b"",
+                                   encode_entries(entries)),
                 f"push of {len(entries)} {ms.decl.name} objects to instance {home}",
             )
         except DsoError as exc:
@@ -154,17 +162,28 @@ class MigrationMixin(HandoffMixin):
             return
         self.counters.pushed += len(entries)
         pushing, old, me = ms.pushing, ms.old_directory, self.me
+        copies = self.promoted_copies(ms) if flags else set()
         for key, _ in entries:
             pushing.pop(key, None)
+            copies.discard(key)
             if old.get(key) == me:
                 del old[key]
 
     def on_push(self, link: Link, msg: Message, ms: MapState) -> None:
+        if self.accept_push(link, msg, ms):
+            self.reply(link, msg, Status.OK)
+
+    def accept_push(self, link: Link, msg: Message, ms: MapState,
+                    entries: list[tuple[bytes, bytes]] | None = None) -> bool:
+        """Store pushed objects (``entries``: those of the push to take, default all) not
+        held here already; False if the push was refused (and answered with the error). The
+        caller acknowledges it."""
         try:
-            entries = decode_entries(msg.body)
+            if entries is None:
+                entries = decode_entries(msg.body)
         except MalformedFrame as exc:
             self.fail(link, msg, Status.MALFORMED, f"push body: {exc}")
-            return
+            return False
         me, epoch, held = self.me, self.epoch, ms.storage.get
         fresh = [(key, data) for key, data in entries if held(key) is None]
         if len(fresh) != len(entries):
@@ -174,7 +193,7 @@ class MigrationMixin(HandoffMixin):
             ms.storage.import_(fresh)
         except Exception as exc:
             self.fail(link, msg, Status.MALFORMED, f"push of {len(fresh)} objects: {exc!r}")
-            return
+            return False
         forward = False
         directory, owned, home_of = ms.directory, ms.owned_epoch, self.home_of
         for key, _ in fresh:
@@ -188,9 +207,9 @@ class MigrationMixin(HandoffMixin):
             for key, _ in fresh:
                 ms.arrived(key)
         self.counters.received_pushes += len(fresh)
-        self.reply(link, msg, Status.OK)
         if forward:
             self.push_soon(ms)
+        return True
 
     def to_push(self) -> int:
         return sum(

@@ -31,10 +31,12 @@ from s6nf.agent.dso.maps import MethodSpec, Replication, Schema
 from s6nf.agent.dso.migration import MigrationMixin
 from s6nf.agent.dso.multiwriter import Done, MultiWriterMixin, Origin
 from s6nf.agent.dso.replica_sweep import MapSweep
+from s6nf.agent.dso.stale_copies import StaleCopies
 from s6nf.agent.dso.state import MapState
 from s6nf.agent.dso.storage import PyStorage
 from s6nf.agent.dso.transport import Link
 from s6nf.agent.dso.wire import (
+    Flag,
     Kind,
     MalformedFrame,
     Message,
@@ -114,8 +116,13 @@ class ReplicaMixin(MultiWriterMixin, MigrationMixin):
         """map id → key → (backup, bytes) last sent (cleared again if the send failed)."""
         self._dirty: dict[int, set[bytes]] = {}
         self._sweeps: dict[int, MapSweep] = {}
+        self._stale: dict[int, StaleCopies] = {}
+        """map id → copies replaced by newer ones at another backup, deleted once that one
+        has acknowledged (``stale_copies``)."""
         self.promoted: dict[int, set[bytes]] = {}
         """map id → keys taken over from a dead instance's backup since the last failover."""
+        self.copies_to_push: dict[int, set[bytes]] = {}
+        """map id → keys promoted here that go on to their home as copies (``Flag.COPY``)."""
         self._ring: BackupRing | None = None
         self._passed_ring: BackupRing | None = None
         """The ring of the last pass: when it changes, every object's backup is checked."""
@@ -124,6 +131,7 @@ class ReplicaMixin(MultiWriterMixin, MigrationMixin):
             if self.replicates(ms):
                 self._sent[ms.map_id] = {}
                 self._dirty[ms.map_id] = set()
+                self._stale[ms.map_id] = StaleCopies()
                 ms.sync_replica = self.sync(ms) or not persistent(ms.storage)
                 if isinstance(ms.storage, EbpfStorage):
                     ms.storage.track_changes()
@@ -171,8 +179,10 @@ class ReplicaMixin(MultiWriterMixin, MigrationMixin):
     def _replicate_map(self, ms: MapState, sent: dict[bytes, tuple[int, bytes]],
                        ring: BackupRing, moved: bool) -> None:
         """Send ``ms``'s changes; ``moved``: the ring changed, so every object held is checked
-        (a backup recorded in ``sent`` is otherwise the current ring's)."""
+        (a backup recorded in ``sent`` is otherwise the current ring's). A copy whose backup
+        changed is deleted at the old one only once the new one has it (``stale_copies``)."""
         storage = ms.storage
+        stale = self._stale[ms.map_id]
         dirty = self._dirty[ms.map_id]
         self._dirty[ms.map_id] = set()
         if isinstance(storage, EbpfStorage):
@@ -181,8 +191,11 @@ class ReplicaMixin(MultiWriterMixin, MigrationMixin):
             keys = set(storage.snapshot()) if moved else dirty
             current = {k: d for k in keys | dirty if (d := object_bytes(storage, k)) is not None}
             gone = [k for k in sent if storage.get(k) is None and k not in ms.pushing]
+        orphans = [k for k in stale.pending()
+                   if k not in sent and k not in current and k not in ms.pushing
+                   and object_bytes(storage, k) is None]
         out: dict[int, Entries] = {}
-        me = self.me
+        me, alive = self.me, self.key_space.instances
         for key, data in current.items():
             prev = sent.get(key)
             if prev is not None and not moved:
@@ -195,16 +208,24 @@ class ReplicaMixin(MultiWriterMixin, MigrationMixin):
                     if prev[0] == target and prev[1] == data:
                         continue
                     if prev[0] != target:
-                        out.setdefault(prev[0], []).append((key, b""))
+                        stale.add(key, prev[0])
             if target is None:
                 sent.pop(key, None)
+                for old in stale.take(key, None, alive):
+                    out.setdefault(old, []).append((key, b""))
                 continue
             out.setdefault(target, []).append((key, data))
             sent[key] = (target, data)
         for key in gone:
             gone_prev = sent.pop(key, None)
-            if gone_prev is not None:
-                out.setdefault(gone_prev[0], []).append((key, b""))
+            if gone_prev is None:
+                continue
+            for old in stale.take(key, gone_prev[0], alive):
+                out.setdefault(old, []).append((key, b""))
+            out.setdefault(gone_prev[0], []).append((key, b""))
+        for key in orphans:
+            for old in stale.take(key, None, alive):
+                out.setdefault(old, []).append((key, b""))
         for target, entries in out.items():
             for start in range(0, len(entries), BATCH):
                 self.spawn(self._send(ms, target, entries[start:start + BATCH]), "replica-send")
@@ -249,7 +270,8 @@ class ReplicaMixin(MultiWriterMixin, MigrationMixin):
 
     async def _send(self, ms: MapState, target: int, entries: Entries) -> bool:
         """One UPDATE to ``target``; on failure the entries are forgotten as sent, so the next
-        pass sends them again (to whatever their backup is by then)."""
+        pass sends them again (to whatever their backup is by then). Once ``target`` has a
+        key's current copy, the copies it replaces elsewhere are deleted."""
         deletes = sum(1 for _, d in entries if not d)
         try:
             reply = await asyncio.wait_for(
@@ -264,14 +286,33 @@ class ReplicaMixin(MultiWriterMixin, MigrationMixin):
                             self.me, target, exc)
             sent = self._sent[ms.map_id]
             dirty = self._dirty[ms.map_id]
+            stale = self._stale[ms.map_id]
             for key, data in entries:
                 if sent.get(key) == (target, data):
                     del sent[key]
+                if not data or key not in sent:
+                    stale.add(key, target)
                 dirty.add(key)
             return False
         self.replica_counters.copies_sent += len(entries) - deletes
         self.replica_counters.deletes_sent += deletes
+        if deletes < len(entries):
+            self._drop_replaced(ms, target, entries)
         return True
+
+    def _drop_replaced(self, ms: MapState, target: int, entries: Entries) -> None:
+        """``target`` acknowledged these copies: delete the ones they replace."""
+        sent, stale = self._sent[ms.map_id], self._stale[ms.map_id]
+        if not stale:
+            return
+        alive = self.key_space.instances
+        out: dict[int, Entries] = {}
+        for key, data in entries:
+            if data and key in stale and sent.get(key, (None,))[0] == target:
+                for old in stale.take(key, target, alive):
+                    out.setdefault(old, []).append((key, b""))
+        for old, deletes in out.items():
+            self.spawn(self._send(ms, old, deletes), "replica-send")
 
     def resend_to(self, peer: int) -> None:
         """``peer`` restarted and lost the copies it kept: send them again."""
@@ -310,7 +351,7 @@ class ReplicaMixin(MultiWriterMixin, MigrationMixin):
         prev = sent.get(key)
         sent[key] = (target, data)
         if prev is not None and prev[0] != target:
-            self.spawn(self._send(ms, prev[0], [(key, b"")]), "replica-send")
+            self._stale[ms.map_id].add(key, prev[0])
         self.replica_counters.sync_sends += 1
         if not await self._send(ms, target, [(key, data)]):
             self.replica_counters.sync_failures += 1
@@ -336,10 +377,11 @@ class ReplicaMixin(MultiWriterMixin, MigrationMixin):
                 self.fail(link, msg, Status.MALFORMED, f"replica body: {exc}")
                 return
             copies = self.backups.setdefault(origin, {}).setdefault(ms.map_id, {})
+            directory, home_of, me = ms.directory, self.home_of, self.me
             for key, data in entries:
                 if data:
                     copies[key] = data
-                else:
+                elif directory.get(key) != origin or home_of(key) != me:
                     copies.pop(key, None)
             self.replica_counters.copies_received += len(entries)
             self.reply(link, msg, Status.OK)
@@ -352,11 +394,21 @@ class ReplicaMixin(MultiWriterMixin, MigrationMixin):
         else:
             self.fail(link, msg, Status.MALFORMED, f"unknown replica operation {msg.status}")
 
+    def promoted_copies(self, ms: MapState) -> set[bytes]:
+        return self.copies_to_push.setdefault(ms.map_id, set())
+
     def on_push(self, link: Link, msg: Message, ms: MapState) -> None:
         """Pushed objects replace copies promoted from a backup here (the pusher held the
-        live one). They are stored at once, as without backups (a pull racing the push must
-        find them here), and sent to their backup right away for a synchronous map, else by
-        the next pass; the pusher's backup keeps its copy until the push is acknowledged."""
+        live one), unless they are promoted copies themselves (``Flag.COPY``): then the
+        receiver keeps what it holds, and drops those its directory says a live instance
+        holds (the home knows; the promoter did not). The copy kept at the dead holder's
+        latest backup is the newest: a holder deletes a replaced copy only after the new
+        backup acknowledged, so an older one may survive elsewhere.
+
+        They are stored at once, as without backups (a pull racing the push must find them
+        here), and sent to their backup; the push is acknowledged once the backup has them,
+        because the pusher then deletes its own copies: acknowledged earlier, a receiver that
+        died before its backup had them took the only copy with it."""
         promoted = self.promoted.get(ms.map_id)
         if not promoted and ms.map_id not in self._sent:
             super().on_push(link, msg, ms)
@@ -366,28 +418,63 @@ class ReplicaMixin(MultiWriterMixin, MigrationMixin):
         except MalformedFrame:
             super().on_push(link, msg, ms)
             return
+        copy = bool(msg.status & Flag.COPY)
+        if copy:
+            entries = [(k, d) for k, d in entries if not self._held_elsewhere(ms, k)]
         for key, _ in entries:
             if promoted and key in promoted:
                 promoted.discard(key)
                 ms.storage.delete(key)
         arrivals = [(k, d) for k, d in entries if ms.storage.get(k) is None]
-        super().on_push(link, msg, ms)
-        if ms.map_id not in self._sent:
+        if not self.accept_push(link, msg, ms, entries):
             return
-        self._dirty[ms.map_id].update(k for k, _ in arrivals)
-        if self.sync(ms) and arrivals:
-            self.spawn(self._replicate_arrivals(ms, arrivals), "replica-push")
+        if ms.map_id not in self._sent or not arrivals:
+            self.reply(link, msg, Status.OK)
+            return
+        self.spawn(self._replicate_arrivals(link, msg, ms, arrivals), "replica-push")
 
-    async def _replicate_arrivals(self, ms: MapState, entries: Entries) -> None:
-        ring, sent = self.ring(), self._sent[ms.map_id]
+    def _held_elsewhere(self, ms: MapState, key: bytes) -> bool:
+        """Held here, or by a live instance this home's directory names."""
+        owner = ms.directory.get(key)
+        return ms.storage.get(key) is not None or (
+            owner is not None and owner != self.me and owner not in self.fenced)
+
+    async def _replicate_arrivals(self, link: Link, msg: Message, ms: MapState,
+                                  entries: Entries) -> None:
+        """Send pushed objects to their backup, then acknowledge the push (whether or not
+        the backup answered: a dead backup must not hold the migration up; ``_send`` gives
+        up after ``replica_timeout_s``)."""
+        ring, sent, stale = self.ring(), self._sent[ms.map_id], self._stale[ms.map_id]
         by_backup: dict[int, Entries] = {}
         for key, data in entries:
             target = ring.backup_of(self.me, key)
             if target is not None:
                 by_backup.setdefault(target, []).append((key, data))
+                prev = sent.get(key)
+                if prev is not None and prev[0] != target:
+                    stale.add(key, prev[0])
                 sent[key] = (target, data)
         if by_backup:
             await asyncio.gather(*(self._send(ms, t, e) for t, e in by_backup.items()))
+        self.reply(link, msg, Status.OK)
+
+    def copy_granted(self, ms: MapState, key: bytes, requester: int, data: bytes) -> None:
+        """At the home, as it grants ``key``'s object to ``requester``: the home is the
+        backup of an object held away from it, so it keeps the granted bytes as that copy
+        now. Until the requester's own copy arrived (when its access block ends, or by its
+        next pass) the object was nowhere else: the previous holder's copy went with the
+        hand-over, so a requester that died in between lost it."""
+        if ms.map_id in self._sent and data and requester not in self.fenced:
+            self.backups.setdefault(requester, {}).setdefault(ms.map_id, {})[key] = data
+
+    def drop_copy(self, ms: MapState, key: bytes, holder: int | None) -> None:
+        """``holder`` handed ``key``'s object over: the copy of it kept here is outdated
+        (None: the object was removed, every copy of it is)."""
+        for origin, maps in self.backups.items():
+            if holder is None or origin == holder:
+                copies = maps.get(ms.map_id)
+                if copies is not None:
+                    copies.pop(key, None)
 
     def mw_submit(self, ms: MapState, key: bytes, spec: MethodSpec, args: Any, done: Done,
                   origin: Origin = None) -> None:

@@ -226,6 +226,10 @@ class SingleWriterMixin(AgentCore):
                 else:
                     ms.directory.pop(key, None)
                     ms.old_directory[key] = requester
+                if status == Status.OK and requester != self.me and self.home_of(key) == self.me:
+                    self.copy_granted(ms, key, requester, data)
+            elif status == Status.OK and flags & Flag.REMOVE:
+                self.drop_copy(ms, key, None)
             return status, data, epoch
         finally:
             ms.turns.release(key)
@@ -249,6 +253,8 @@ class SingleWriterMixin(AgentCore):
             data = await self._take_local(ms, key)
         elif owner is not None:
             data = await self._pull(ms, key, owner, revoke=True)
+            if data is not None:
+                self.drop_copy(ms, key, owner)
             if data is None and ms.storage.get(key) is not None:
                 if requester == self.me:
                     ms.directory[key] = self.me

@@ -77,6 +77,9 @@ class TakeoverMixin(ReplicaMixin):
         self._gate = Gate()
         self._gate.set()
         self._resumed = self._gate
+        self._unsettled = False
+        """A failover came between a prepare and its switch: the buckets held since the
+        prepare are settled with their previous targets when the takeover ends."""
 
     def on_frame(self, link: Link, frame: bytes) -> None:
         if link.peer is not None and link.peer in self.fenced:
@@ -104,7 +107,9 @@ class TakeoverMixin(ReplicaMixin):
             self.channel.drop(peer, "declared dead")
         self.channel.set_addresses(addresses)
         old = self.key_space
+        self._unsettled = self._unsettled or self.next is not None
         self.next = None
+        self.release_handoff(dead)
         self.previous = old
         self.key_space = ks
         self._gate.hold()
@@ -139,8 +144,12 @@ class TakeoverMixin(ReplicaMixin):
             await asyncio.sleep(0.002)
 
     def end_takeover(self) -> None:
-        """Every survivor has taken over: accesses go on."""
+        """Every survivor has taken over: accesses go on (and a handoff that the failover
+        overtook begins: steering already follows the epoch that was prepared)."""
         self._gate.release()
+        if self._unsettled:
+            self._unsettled = False
+            self.start_handoff()
 
     def _rehome(self, ms: MapState, old: KeySpace) -> None:
         """``switched`` for a failover: objects whose home did not move stay current here."""
@@ -183,6 +192,7 @@ class TakeoverMixin(ReplicaMixin):
                 mine.add(key)
             else:
                 ms.owned_epoch[key] = -1
+                self.promoted_copies(ms).add(key)
             ms.arrived(key)
         lost = 0
         for key, owner in list(ms.directory.items()):
@@ -248,5 +258,8 @@ class TakeoverMixin(ReplicaMixin):
         self.backups.clear()
         for sent in self._sent.values():
             sent.clear()
+        for stale in self._stale.values():
+            stale.clear()
+        self.copies_to_push.clear()
         self.previous = self.next = None
         return dropped

@@ -71,6 +71,9 @@ class Flag(IntEnum):
     """On CALL: the caller holds SingleWriter objects (it is inside an ``access`` block), so
     a stop-and-copy pause at the home must not hold the call: that pause may be waiting for
     the copy of what the caller holds."""
+    COPY = 32
+    """On PUSH: the objects are copies a failover promoted, not live ones; a receiver that
+    holds one of them, or knows who does, keeps its own."""
 
 
 class Status(IntEnum):
