@@ -1,0 +1,103 @@
+"""What a kill may cost, as docs/failover.md states it, for the comparison to leave out and
+count; everything else must still equal the single instance's run.
+
+- Packets: those inside the dead instance when it died and those steered to it until the
+  failover moved its buckets (``RunRecord.excused``), and the replies to them the driver then
+  could not send. The rest of each flow must leave byte for byte and in order.
+- Per-flow entries of a flow that lost packets, or that the dead instance held: the kernel's
+  counters (and, for a map the NF declares asynchronous, the whole entry) may lag behind; the
+  fields a synchronous map promises (the NAT's translation) must be equal. A lagging field
+  is compared "at most": a count no higher, flags a subset.
+- MultiWriter objects, replicated synchronously at their home, but fed by one-way calls: the
+  calls in flight when an instance was declared dead may be lost (``RunRecord.casts_lost``),
+  so their counts may lag in the same way, never exceed.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from s6nf.equiv.driver import RunRecord
+from s6nf.equiv.trace import read_tag
+
+Frames = dict[tuple[int, int], list[tuple[int, bytes]]]
+
+
+def leave_out(ref: Frames, run: RunRecord, cost: Counter[str]) -> Frames:
+    """``ref``'s frames without those the scaled run's kills may cost; counts them."""
+    if not run.kills:
+        return ref
+    inside = set().union(*(k.inside for k in run.kills))
+    steered = set().union(*(k.steered for k in run.kills))
+    out: Frames = {}
+    for side, frames in ref.items():
+        kept = []
+        for direction, frame in frames:
+            tag = read_tag(frame)
+            if tag is None or tag not in run.excused:
+                kept.append((direction, frame))
+            elif tag in inside:
+                cost["packets lost inside a dead instance"] += 1
+            elif tag in steered:
+                cost["packets lost steered to a dead instance"] += 1
+            else:
+                cost["replies not sent (their packet was lost)"] += 1
+        out[side] = kept
+    return out
+
+
+def count_kills(run: RunRecord, cost: Counter[str]) -> None:
+    for k in run.kills:
+        cost["kills"] += 1
+        cost["copies promoted"] += k.promoted
+        cost["objects without a copy"] += k.lost
+    if run.casts_lost:
+        cost["one-way calls lost"] += run.casts_lost
+
+
+def lagging_flows(run: RunRecord, flow_of: Callable[[bytes, Any], int | None]) -> set[int]:
+    """Flows whose entries a kill may have set back: they lost packets, or the dead instance
+    held one of their entries (``flow_of(key, entry)`` names an entry's flow)."""
+    flows = {tag[0] for tag in run.excused}
+    for k in run.kills:
+        for key, entry in k.held_flows.items():
+            flow = flow_of(key, entry)
+            if flow is not None:
+                flows.add(flow)
+    return flows
+
+
+def at_most(want: Any, have: Any) -> bool:
+    """``have`` is ``want`` or what it was earlier: counts no higher, flags and keys a
+    subset, texts equal or not yet set."""
+    if isinstance(want, bool) or isinstance(have, bool):
+        return bool(have) <= bool(want)
+    if isinstance(want, int | float) and isinstance(have, int | float):
+        return have <= want
+    if isinstance(want, dict) and isinstance(have, dict):
+        return all(k in want and at_most(want[k], v) for k, v in have.items())
+    if isinstance(want, list | set | tuple) and isinstance(have, list | set | tuple):
+        return set(have) <= set(want)
+    if isinstance(want, str) and isinstance(have, str):
+        return have in (want, "")
+    return bool(want == have)
+
+
+def lag_differs(want: dict[str, Any], have: dict[str, Any], lagging: Iterable[str],
+                cost: Counter[str]) -> dict[str, tuple[Any, Any]]:
+    """Fields that differ beyond what a kill may cost: ``lagging`` ones compared "at most"
+    (their shortfall in packets counted), the others equal."""
+    lag = set(lagging)
+    diff = {}
+    for name, value in want.items():
+        got = have.get(name)
+        if got == value:
+            continue
+        if name in lag and at_most(value, got):
+            if name == "packets":
+                cost["counted packets lost"] += value - got
+            continue
+        diff[name] = (value, got)
+    return diff
