@@ -21,7 +21,14 @@ from typing import Any
 
 from s6nf.agent.structs import NatEntryRecord
 from s6nf.equiv.driver import NAT, UNAPPLIED, RunRecord
-from s6nf.equiv.kill_cost import at_most, count_kills, lag_differs, lagging_flows, leave_out
+from s6nf.equiv.kill_cost import (
+    at_most,
+    count_kills,
+    lag_differs,
+    lagging_flows,
+    leave_out,
+    recounted,
+)
 from s6nf.equiv.trace import FORWARD, INSIDE_NET, Trace, read_tag
 from s6nf.keys import FlowKey, unpack_canonical
 from s6nf.nfs.frames import parse, rewrite
@@ -47,6 +54,25 @@ class Violation:
     def __str__(self) -> str:
         where = f" flow {self.flow}" if self.flow is not None else ""
         return f"{self.kind}{where}: {self.detail}"
+
+
+GRANT = "grant"
+"""The kind of a violation on a flow whose object was on its way to an instance by a pull
+when the instance died (docs/failover.md: such an object is lost)."""
+
+
+def name_grant_losses(run: RunRecord, flows_of: Callable[[bytes], set[int]],
+                      found: list[Violation]) -> list[Violation]:
+    """``found`` with the output, order, port and state violations of flows that lost an
+    object in a hand-over to a dead instance renamed kind ``grant`` (``flows_of(key)``: the
+    flows a key may belong to)."""
+    flows: set[int] = set()
+    for k in run.kills:
+        for key in k.arriving:
+            flows |= flows_of(key)
+    return [Violation(GRANT, v.flow, f"({v.kind}) {v.detail}")
+            if v.flow in flows and v.kind in ("output", "order", "port", "state") else v
+            for v in found]
 
 
 def _swap16(value: int) -> int:
@@ -225,8 +251,9 @@ def compare(trace: Trace, ref: RunRecord, got: RunRecord, nf: str = "nat") -> li
     if nf != "nat":
         compare_outputs(leave_out(ref_flows, got, got.cost), got_flows, {}, out)
         plain_state(ref, got, out)
-        _objects(ref, got, out)
-        return out
+        _objects(ref, got, out, recounted(got, lagging_flows(got, lambda k, _: _plain_flow(k))))
+        return name_grant_losses(got, lambda k: {f} if (f := _plain_flow(k)) is not None
+                                 else set(), out)
     premise: list[Violation] = []
     ref_ports = _ports(ref_flows, "reference", premise)
     out += [Violation("reference", v.flow, v.detail) for v in premise]
@@ -239,7 +266,19 @@ def compare(trace: Trace, ref: RunRecord, got: RunRecord, nf: str = "nat") -> li
     else:
         out.append(Violation("state", None, "not compared: the scaled run's ports cannot be "
                                             "renamed one to one"))
-    return out
+    return name_grant_losses(got, lambda k: nat_flows_of(trace, k), out)
+
+
+def nat_flows_of(trace: Trace, key: bytes) -> set[int]:
+    """The flows a NAT entry's key may belong to: the inside host names a forward entry's; a
+    reverse entry's (server, public address) names those of the flows to that server."""
+    k = unpack_canonical(key)
+    if _PUBLIC not in (k.src, k.dst):
+        flow = k.src - INSIDE_NET - 1
+        return {flow} if 0 <= flow < len(trace.flows) else set()
+    server = (k.dst, k.dport) if k.src == _PUBLIC else (k.src, k.sport)
+    return {f for f in range(len(trace.flows))
+            if (trace.endpoints(f).dst, trace.endpoints(f).dport) == server}
 
 
 CLOCK_FIELDS = frozenset({"first_seen_ns", "last_seen_ns", "ready", "pad"})
@@ -309,16 +348,17 @@ def held_once(run: RunRecord, name: str, out: list[Violation]) -> dict[bytes, di
     return held
 
 
-def _objects(ref: RunRecord, got: RunRecord, out: list[Violation]) -> None:
-    """MultiWriter objects: each at one instance (its home), equal but for clocks."""
+def _objects(ref: RunRecord, got: RunRecord, out: list[Violation], above: int = 0) -> None:
+    """MultiWriter objects: each at one instance (its home), equal but for clocks; after a
+    kill, set back or counted again (``kill_cost``) at most by ``above``."""
     for name in sorted(set(ref.objects) | set(got.objects)):
         want = {k: v for held in ref.objects.get(name, {}).values() for k, v in held.items()}
         have = held_once(got, name, out)
         for key in sorted(set(want) | set(have)):
             a = {n: v for n, v in want.get(key, {}).items() if n not in CLOCK_FIELDS}
             b = {n: v for n, v in have.get(key, {}).items() if n not in CLOCK_FIELDS}
-            if a != b and got.casts_lost and (key in want or not b) and at_most(a, b):
-                got.cost["objects set back by lost one-way calls"] += 1
+            if a != b and got.kills and at_most(a, b, above):
+                got.cost["objects set back or counted again after a kill"] += 1
             elif a != b:
                 out.append(Violation("shared", None, f"{name}[{key.hex()}] (reference, "
                                                      f"scaled): {a} vs {b}"))

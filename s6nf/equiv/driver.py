@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from s6nf.agent.dso import Mode, MwMap, Prepare, Replicas, Replication, Switch
+from s6nf.agent.dso import Mode, MwMap, Prepare, Replicas, Replication, Switch, SwMap
 from s6nf.equiv.ids_setup import IDS_CONFIG
 from s6nf.equiv.kill import KillRecord, fail_over
 from s6nf.equiv.pool import ProgramPool
@@ -93,6 +93,8 @@ class Driver:
         self.pending: tuple[int, list[int]] | None = None
         self.orphans: dict[int, SimInstance] = {}
         """Leavers of a scale event a failover aborted: up, in no key space."""
+        self.undeclared: list[int] = []
+        """Killed instances not declared dead yet."""
         self.injected: dict[Tag, int] = {}
         """Each packet sent → the instance it was steered to."""
         self.seen: dict[Tag, bytes] = {}
@@ -226,11 +228,18 @@ class Driver:
         record.held = {ms.decl.name: set(ms.storage.snapshot())
                        for ms in sim.agent.maps.values()}
         record.held_flows = dict(sim.nf.flows.storage.items())
+        for ms in sim.agent.maps.values():
+            if ms.storage is sim.nf.flows.storage and isinstance(ms.decl, SwMap):
+                record.held_flows.update(self._copies_of(instance, ms.map_id, set(ms.pushing),
+                                                         ms.decl.factory))
+                record.arriving = set(ms.fetching) | ms.granted | set(ms.arrivals)
+            record.held[ms.decl.name] |= set(ms.pushing)
         self.record.flows_sync = any(ms.storage is sim.nf.flows.storage
                                      and ms.decl.replication is Replication.SYNC
                                      for ms in sim.agent.maps.values())
         self.record.excused |= record.inside
         self.record.kills.append(record)
+        self.undeclared.append(instance)
         if hasattr(sim.nf, "alerts"):
             sim.nf.alerts = deque()
         c = sim.agent.counters
@@ -241,9 +250,23 @@ class Driver:
         self.pool.give(sim.program)
         del self.addresses[instance]
 
+    def _copies_of(self, instance: int, map_id: int, keys: set[bytes],
+                   record: Any) -> dict[bytes, Any]:
+        """The survivors' copies of ``instance``'s objects ``keys`` (those it was pushing when
+        it died: no longer in its storage, not yet acknowledged by their new home)."""
+        found = {}
+        for sim in self.sims.values():
+            for key, data in sim.agent.backups.get(instance, {}).get(map_id, {}).items():
+                if key in keys:
+                    found[key] = record.from_bytes(data)
+        return found
+
     async def declare_dead(self, instance: int) -> None:
         """The controller's failover of ``instance``, run to its end; a scale event still
         migrating is aborted first (its migrate and complete phases never run)."""
+        if instance not in self.undeclared:
+            return
+        self.undeclared.remove(instance)
         record = next(k for k in reversed(self.record.kills) if k.instance == instance)
         if self.pending is not None and all(sim.agent.is_drained(self.pending[0])
                                             for sim in self.sims.values()):
@@ -303,7 +326,11 @@ class Driver:
                              f"{SETTLE_TIMEOUT_S} s ({sim.agent.micro.depth} queued)") from None
 
     async def settle(self) -> None:
-        """Until every instance's slow path is idle (work at one may start work at another)."""
+        """Until every instance's slow path is idle (work at one may start work at another).
+        A killed instance is declared dead first: detection does not wait for slow paths,
+        which may wait for it (``DsoAgent.after_failover``)."""
+        for instance in list(self.undeclared):
+            await self.declare_dead(instance)
         while True:
             alive = [*self.sims.values(), *self.orphans.values()]
             for sim in alive:

@@ -93,6 +93,9 @@ class AgentCore:
         self._resumed.set()
         self.fenced: set[int] = set()
         """Instances the controller declared dead: never asked for anything again."""
+        self.takeovers_ended = 0
+        """Failovers this agent has taken part in to their end (``end_takeover``)."""
+        self._takeover_ended = asyncio.Event()
 
     @property
     def key_space(self) -> KeySpace:
@@ -108,6 +111,24 @@ class AgentCore:
         self._owners = (
             tuple(self.me for _ in ks.owners) if self.config.mode is Mode.LOCAL_ONLY else ks.owners
         )
+
+    async def after_failover(self, since: int, timeout_s: float) -> bool:
+        """Whether a failover ended after ``takeovers_ended`` was ``since``, waiting at most
+        ``timeout_s`` for one: a peer that vanished in the middle of a request is either
+        declared dead (its objects are then at their backups) or not, and then the request
+        fails as before."""
+        if self.takeovers_ended > since:
+            return True
+        try:
+            await asyncio.wait_for(asyncio.shield(self._takeover_ended.wait()), timeout_s)
+        except TimeoutError:
+            return False
+        return True
+
+    def _ended_takeover(self) -> None:
+        self.takeovers_ended += 1
+        ended, self._takeover_ended = self._takeover_ended, asyncio.Event()
+        ended.set()
 
     @property
     def paused(self) -> bool:

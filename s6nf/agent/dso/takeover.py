@@ -139,8 +139,10 @@ class TakeoverMixin(ReplicaMixin):
             await asyncio.sleep(0.002)
 
     def end_takeover(self) -> None:
-        """Every survivor has taken over: accesses go on."""
+        """Every survivor has taken over: accesses go on, and those whose request to a dead
+        instance failed try again (``after_failover``)."""
         self._gate.release()
+        self._ended_takeover()
 
     def _rehome(self, ms: MapState, old: KeySpace) -> None:
         """``switched`` for a failover: objects whose home did not move stay current here."""
