@@ -232,7 +232,11 @@ class Driver:
             if ms.storage is sim.nf.flows.storage and isinstance(ms.decl, SwMap):
                 record.held_flows.update(self._copies_of(instance, ms.map_id, set(ms.pushing),
                                                          ms.decl.factory))
-                record.arriving = set(ms.fetching) | ms.granted | set(ms.arrivals)
+                copied = {k for sim in self.sims.values()
+                          for k in sim.agent.backups.get(instance, {}).get(ms.map_id, {})}
+                unbacked = {k for k in ms.storage.snapshot() if k not in copied}
+                record.arriving = (set(ms.fetching) | ms.granted | set(ms.arrivals)
+                                   | (unbacked if ms.sync_replica else set()))
             record.held[ms.decl.name] |= set(ms.pushing)
         self.record.flows_sync = any(ms.storage is sim.nf.flows.storage
                                      and ms.decl.replication is Replication.SYNC

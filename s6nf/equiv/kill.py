@@ -48,9 +48,10 @@ class KillRecord:
     held_flows: dict[bytes, Any] = field(default_factory=dict)
     """Its per-flow entries when it died (key → record), those it was pushing included."""
     arriving: set[bytes] = field(default_factory=set)
-    """Keys of per-flow objects on their way to it by a pull when it died: the one hole in
-    synchronous replication that docs/failover.md states (a grant is backed up only when
-    the receiver's access ends); the comparison names what follows from it kind "grant"."""
+    """Keys of per-flow objects on their way to it by a pull when it died, or held there with
+    no copy at any survivor (a synchronously replicated map): the one hole in synchronous
+    replication that docs/failover.md states (a grant is backed up only when the receiver's
+    access ends); the comparison names what follows from it kind "grant"."""
     in_flight_casts: int = 0
     """One-way calls made but not applied anywhere when it was declared dead: the most its
     death can have lost of them."""
