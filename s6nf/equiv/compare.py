@@ -187,7 +187,8 @@ declares): what a kill may set back."""
 
 def _state(trace: Trace, ref: RunRecord, got: RunRecord, ports: dict[int, int],
            out: list[Violation], delivered: set[int]) -> None:
-    lagging = lagging_flows(got, lambda key, entry: flow_of_entry(trace, key, entry))
+    lagging = lagging_flows(got, lambda key, entry: flow_of_entry(trace, key, entry)
+                            if entry is not None else min(nat_flows_of(trace, key), default=None))
     want: dict[bytes, NatEntryRecord] = {}
     for entries in ref.entries.values():
         want.update(entries)

@@ -230,6 +230,7 @@ class Driver:
         record.held_flows = dict(sim.nf.flows.storage.items())
         for ms in sim.agent.maps.values():
             if ms.storage is sim.nf.flows.storage and isinstance(ms.decl, SwMap):
+                record.held_flows.update(dict.fromkeys(ms.pushing))
                 record.held_flows.update(self._copies_of(instance, ms.map_id, set(ms.pushing),
                                                          ms.decl.factory))
                 copied = {k for sim in self.sims.values()

@@ -46,7 +46,8 @@ class KillRecord:
     held: dict[str, set[bytes]] = field(default_factory=dict)
     """Map name → keys of the objects it held when it died."""
     held_flows: dict[bytes, Any] = field(default_factory=dict)
-    """Its per-flow entries when it died (key → record), those it was pushing included."""
+    """Its per-flow entries when it died (key → record), those it was pushing included (their
+    record as a survivor's copy has it, None without one)."""
     arriving: set[bytes] = field(default_factory=set)
     """Keys of per-flow objects on their way to it by a pull when it died, or held there with
     no copy at any survivor (a synchronously replicated map): the one hole in synchronous

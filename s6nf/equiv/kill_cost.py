@@ -61,10 +61,15 @@ def count_kills(run: RunRecord, cost: Counter[str]) -> None:
 
 def lagging_flows(run: RunRecord, flow_of: Callable[[bytes, Any], int | None]) -> set[int]:
     """Flows whose entries a kill may have set back: they lost packets, or the dead instance
-    held one of their entries (``flow_of(key, entry)`` names an entry's flow)."""
+    held one of their entries (``flow_of(key, entry)`` names an entry's flow), or, for an
+    asynchronously replicated map, one was on its way to it (lost with it, as any entry of
+    such a map may be)."""
     flows = {tag[0] for tag in run.excused}
     for k in run.kills:
-        for key, entry in k.held_flows.items():
+        held = list(k.held_flows.items())
+        if not run.flows_sync:
+            held += [(key, None) for key in k.arriving]
+        for key, entry in held:
             flow = flow_of(key, entry)
             if flow is not None:
                 flows.add(flow)
