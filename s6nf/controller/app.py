@@ -93,6 +93,8 @@ class Controller:
         self.failovers: list[FailoverOutcome] = []
         """Every failover this controller ran, oldest first."""
         self._scale_task: asyncio.Task[ScaleOutcome] | None = None
+        self._scale_agents: tuple[int, ...] = ()
+        """The agents of the scale event running (a failover that aborts it includes them)."""
         self._steering: asyncio.Task[None] | None = None
         """A scale event's steering write: never cancelled half-way by a failover."""
         self._epoch_sent = 0
@@ -302,6 +304,7 @@ class Controller:
         return outcome
 
     async def _execute(self, plan: ScalePlan) -> ScaleOutcome:
+        self._scale_agents = plan.agents
         agents = {i: self._agent(self.state.members[i]) for i in plan.agents}
         present = set(range(plan.next.buckets)) if plan.current is not None else set(
             await self.p4rt.read_key_space())
@@ -387,7 +390,9 @@ class Controller:
         silent_s = max(now - self.state.members[i].last_seen for i in dead)
         log.warning("instances %s silent for %.2f s: declared dead", dead, silent_s)
         task = self._scale_task
+        aborted: tuple[int, ...] = ()
         if task is not None and not task.done():
+            aborted = self._scale_agents
             task.cancel()
             await asyncio.wait([task])
         if self._steering is not None and not self._steering.done():
@@ -401,7 +406,7 @@ class Controller:
                 self._save()
                 return None
             epoch = max(ks.epoch, self._epoch_sent) + 1
-            plan = core.plan_failover(self.state, owners, epoch)
+            plan = core.plan_failover(self.state, owners, epoch, aborted)
             self._epoch_sent = epoch
             present = set(range(plan.next.buckets))
 

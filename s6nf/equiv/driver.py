@@ -11,7 +11,8 @@ or at the end of the trace. Nothing waits on a clock in place of a protocol step
 
 A kill (``kill.py``) stops an instance abruptly between two packets; when it is declared dead
 the survivors run the controller's failover to completion, aborting a scale event still
-migrating (its leavers stay up, as the controller leaves them registered). Runs with kills
+migrating: its leavers take part in the failover (they push away what they still hold) and
+stay up, as the controller leaves them registered. Runs with kills
 replicate as agents do by default (``--replication declared``).
 """
 
@@ -287,8 +288,9 @@ class Driver:
         async def steered(ks: KeySpace) -> None:
             self.ks = ks
 
+        involved = {**self.sims, **self.orphans}
         outcome = await fail_over(self.ks, instance,
-                                  {i: sim.agent for i, sim in self.sims.items()},
+                                  {i: sim.agent for i, sim in involved.items()},
                                   self.addresses, steered)
         record.promoted, record.lost = outcome.promoted, outcome.lost
         self.record.events += 1

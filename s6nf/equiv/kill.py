@@ -94,7 +94,8 @@ async def fail_over(current: KeySpace, dead: int, survivors: Mapping[int, DsoAge
                     on_steered: Callable[[KeySpace], Awaitable[None]]) -> FailoverOutcome:
     """The controller's failover of ``dead`` (``ControllerApp.fail_over`` after a scale
     event, if any, was aborted): its buckets to their backups in epoch ``current.epoch + 1``.
-    ``survivors`` are the owners of the new key space."""
+    ``survivors`` are the owners of the new key space and the aborted event's leavers
+    (``core.plan_failover``'s agents)."""
     nxt = failover_key_space(current, [dead], current.epoch + 1)
     if not set(survivors) >= set(nxt.instances):
         raise ValueError(f"failover of {dead}: survivors {sorted(survivors)} do not include "
