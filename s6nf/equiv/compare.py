@@ -45,8 +45,9 @@ class Violation:
     """"run" (the scaled run failed a step), "port", "output" (packets missing, extra or
     changed), "order" (the same packets, or a flow's IDS alerts, in another order),
     "placement", "state" (per-flow entries), "shared" (MultiWriter objects, and one-way calls
-    never applied), "alert" (IDS alerts missing, extra or changed), "scan" (a port scan
-    reported later than by one instance, or not by the end: see ``compare_ids``), or
+    never applied), "unbacked" (after a kill: ``name_unbacked_losses``), "alert" (IDS
+    alerts missing, extra or changed), "scan" (a port scan reported later than by one
+    instance, or not by the end: see ``compare_ids``), or
     "reference" (the single instance itself misbehaved: the checker's premise)."""
     flow: int | None
     detail: str
@@ -56,21 +57,20 @@ class Violation:
         return f"{self.kind}{where}: {self.detail}"
 
 
-GRANT = "grant"
-"""The kind of a violation on a flow whose object was on its way to an instance by a pull
-when the instance died (docs/failover.md: such an object is lost)."""
+UNBACKED = "unbacked"
+"""The kind of a violation on a flow that lost an object of a synchronously replicated map of
+which no survivor had a copy (``KillRecord.unbacked``)."""
 
 
-def name_grant_losses(run: RunRecord, flows_of: Callable[[bytes], set[int]],
-                      found: list[Violation]) -> list[Violation]:
-    """``found`` with the output, order, port and state violations of flows that lost an
-    object in a hand-over to a dead instance renamed kind ``grant`` (``flows_of(key)``: the
-    flows a key may belong to)."""
+def name_unbacked_losses(run: RunRecord, flows_of: Callable[[bytes], set[int]],
+                         found: list[Violation]) -> list[Violation]:
+    """``found`` with the output, order, port and state violations of flows that lost such an
+    object renamed kind ``unbacked`` (``flows_of(key)``: the flows a key may belong to)."""
     flows: set[int] = set()
     for k in run.kills:
-        for key in k.arriving:
+        for key in k.unbacked:
             flows |= flows_of(key)
-    return [Violation(GRANT, v.flow, f"({v.kind}) {v.detail}")
+    return [Violation(UNBACKED, v.flow, f"({v.kind}) {v.detail}")
             if v.flow in flows and v.kind in ("output", "order", "port", "state") else v
             for v in found]
 
@@ -253,7 +253,7 @@ def compare(trace: Trace, ref: RunRecord, got: RunRecord, nf: str = "nat") -> li
         compare_outputs(leave_out(ref_flows, got, got.cost), got_flows, {}, out)
         plain_state(ref, got, out)
         _objects(ref, got, out, recounted(got, lagging_flows(got, lambda k, _: _plain_flow(k))))
-        return name_grant_losses(got, lambda k: {f} if (f := _plain_flow(k)) is not None
+        return name_unbacked_losses(got, lambda k: {f} if (f := _plain_flow(k)) is not None
                                  else set(), out)
     premise: list[Violation] = []
     ref_ports = _ports(ref_flows, "reference", premise)
@@ -267,7 +267,7 @@ def compare(trace: Trace, ref: RunRecord, got: RunRecord, nf: str = "nat") -> li
     else:
         out.append(Violation("state", None, "not compared: the scaled run's ports cannot be "
                                             "renamed one to one"))
-    return name_grant_losses(got, lambda k: nat_flows_of(trace, k), out)
+    return name_unbacked_losses(got, lambda k: nat_flows_of(trace, k), out)
 
 
 def nat_flows_of(trace: Trace, key: bytes) -> set[int]:

@@ -31,7 +31,7 @@ from s6nf.equiv.compare import (
     Violation,
     compare_outputs,
     held_once,
-    name_grant_losses,
+    name_unbacked_losses,
     plain_state,
     run_problems,
 )
@@ -183,5 +183,5 @@ def compare_ids(trace: Trace, ref: RunRecord, got: RunRecord) -> list[Violation]
     _rules(trace, ref, got, out)
     _scan_alerts(ref, got, out)
     _objects(ref, got, out, recounted(got, lagging_flows(got, lambda k, _: flow_of.get(k))))
-    return name_grant_losses(got, lambda k: {f} if (f := flow_of.get(k)) is not None else set(),
+    return name_unbacked_losses(got, lambda k: {f} if (f := flow_of.get(k)) is not None else set(),
                              out)

@@ -236,9 +236,10 @@ class Driver:
                                                          ms.decl.factory))
                 copied = {k for sim in self.sims.values()
                           for k in sim.agent.backups.get(instance, {}).get(ms.map_id, {})}
-                unbacked = {k for k in ms.storage.snapshot() if k not in copied}
-                record.arriving = (set(ms.fetching) | ms.granted | set(ms.arrivals)
-                                   | (unbacked if ms.sync_replica else set()))
+                record.arriving = set(ms.fetching) | ms.granted | set(ms.arrivals)
+                if ms.sync_replica:
+                    record.unbacked = {k for k in record.arriving | set(ms.pushing)
+                                       | set(ms.storage.snapshot()) if k not in copied}
             record.held[ms.decl.name] |= set(ms.pushing)
         self.record.flows_sync = any(ms.storage is sim.nf.flows.storage
                                      and ms.decl.replication is Replication.SYNC

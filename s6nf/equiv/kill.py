@@ -48,11 +48,14 @@ class KillRecord:
     held_flows: dict[bytes, Any] = field(default_factory=dict)
     """Its per-flow entries when it died (key → record), those it was pushing included (their
     record as a survivor's copy has it, None without one)."""
+    unbacked: set[bytes] = field(default_factory=set)
+    """Keys of per-flow objects of a synchronously replicated map that it held, was pushing or
+    was being handed by a pull, of which no survivor had a copy when it died: lost with it.
+    docs/failover.md states how: a pull's grant is backed up when the receiver's access ends,
+    and an object gets its first backup after a key-space change (from one instance to two)
+    by the holder's next pass. The comparison names what follows from it kind "unbacked"."""
     arriving: set[bytes] = field(default_factory=set)
-    """Keys of per-flow objects on their way to it by a pull when it died, or held there with
-    no copy at any survivor (a synchronously replicated map): the one hole in synchronous
-    replication that docs/failover.md states (a grant is backed up only when the receiver's
-    access ends); the comparison names what follows from it kind "grant"."""
+    """Keys of per-flow objects on their way to it by a pull when it died."""
     in_flight_casts: int = 0
     """One-way calls made but not applied anywhere when it was declared dead: the most its
     death can have lost of them."""
