@@ -11,8 +11,9 @@ or at the end of the trace. Nothing waits on a clock in place of a protocol step
 
 A kill (``kill.py``) stops an instance abruptly between two packets; when it is declared dead
 the survivors run the controller's failover to completion, aborting a scale event still
-migrating: its leavers take part in the failover (they push away what they still hold) and
-stay up, as the controller leaves them registered. Runs with kills
+migrating (a kill at its index; a kill at a later index comes after it completed): its leavers
+take part in the failover (they push away what they still hold) and stay up, as the
+controller leaves them registered. Runs with kills
 replicate as agents do by default (``--replication declared``).
 """
 
@@ -92,6 +93,8 @@ class Driver:
         self.addresses: dict[int, str] = {}
         self.ks: KeySpace = initial([0], BUCKETS)
         self.pending: tuple[int, list[int]] | None = None
+        self.pending_at = 0
+        """The packet index of the pending event."""
         self.orphans: dict[int, SimInstance] = {}
         """Leavers of a scale event a failover aborted: up, in no key space."""
         self.undeclared: list[int] = []
@@ -130,7 +133,7 @@ class Driver:
         for index, step in enumerate(steps):
             for action in by_index.get(index, []):
                 if isinstance(action, Scale):
-                    await self.scale(action.members)
+                    await self.scale(action.members, index)
                 elif isinstance(action, Kill):
                     await self.kill(action.instance, index)
                 else:
@@ -203,10 +206,11 @@ class Driver:
         self._scanned = len(outputs)
         return self.seen
 
-    async def scale(self, members: tuple[int, ...]) -> None:
+    async def scale(self, members: tuple[int, ...], index: int = 0) -> None:
         """One scale event: adopt, prepare, switch, steering (see the module doc)."""
         if self.pending is not None:
             await self.complete()
+        self.pending_at = index
         for i in members:
             if i not in self.sims:
                 await self._add(i)
@@ -221,7 +225,10 @@ class Driver:
         self.record.events += 1
 
     async def kill(self, instance: int, index: int) -> None:
-        """``instance`` dies now (``SimInstance.kill``): what was inside it is lost."""
+        """``instance`` dies now (``SimInstance.kill``): what was inside it is lost. A kill at a
+        scale event's index falls inside its migration; at a later index, after it completed."""
+        if self.pending is not None and self.pending_at < index:
+            await self.complete()
         sim = self.sims.pop(instance)
         seen = self._scan()
         record = KillRecord(instance, index)
@@ -275,9 +282,6 @@ class Driver:
             return
         self.undeclared.remove(instance)
         record = next(k for k in reversed(self.record.kills) if k.instance == instance)
-        if self.pending is not None and all(sim.agent.is_drained(self.pending[0])
-                                            for sim in self.sims.values()):
-            await self.complete()
         if self.pending is not None:
             _, leavers = self.pending
             self.pending = None

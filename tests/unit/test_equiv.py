@@ -107,7 +107,7 @@ def test_kills_take_a_member_by_rank_and_need_a_survivor():
 
 def test_a_leaver_of_a_scale_event_a_failover_aborts_stays_up():
     """Its program is not free again: it holds what it had not pushed yet."""
-    timeline = [Scale(3, (1, 2)), Kill(4, 1, 4), Scale(6, (2, 3))]
+    timeline: list[Scale | Kill] = [Scale(3, (1, 2)), Kill(4, 1, 4), Scale(6, (2, 3))]
     assert peak_alive(frozenset({0, 1}), timeline) == 3
     assert peak_alive(frozenset({0, 1}), [Kill(0, 0, 0), Scale(1, (1, 2))]) == 2
 
