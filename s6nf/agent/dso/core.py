@@ -16,7 +16,7 @@ from typing import Any
 from zlib import crc32
 
 from s6nf.agent.dso.config import AgentConfig, Mode
-from s6nf.agent.dso.errors import CallTimeout, PeerLost, RemoteError
+from s6nf.agent.dso.errors import CallTimeout, DsoError, PeerLost, RemoteError
 from s6nf.agent.dso.maps import Schema
 from s6nf.agent.dso.state import MapState
 from s6nf.agent.dso.transport import Link, StateChannel
@@ -111,6 +111,17 @@ class AgentCore:
         self._owners = (
             tuple(self.me for _ in ks.owners) if self.config.mode is Mode.LOCAL_ONLY else ks.owners
         )
+
+    async def retry_after_failover(self, exc: DsoError, since: int) -> bool:
+        """Whether a request that failed with ``exc`` should be made again: its peer vanished
+        (``PeerLost`` here, or ``UNREACHABLE`` from a peer that asked it on our behalf) and a
+        failover ended after ``takeovers_ended`` was ``since`` (``after_failover``). A task
+        that holds an object the takeover here must push to its new home waits in vain: the
+        takeover waits for the object; the call timeout ends the wait, and the call fails as
+        it did at once before."""
+        vanished = isinstance(exc, PeerLost) or (
+            isinstance(exc, RemoteError) and exc.status == Status.UNREACHABLE)
+        return vanished and await self.after_failover(since, self.config.call_timeout_s)
 
     async def after_failover(self, since: int, timeout_s: float) -> bool:
         """Whether a failover ended after ``takeovers_ended`` was ``since``, waiting at most

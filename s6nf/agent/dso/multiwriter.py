@@ -19,7 +19,7 @@ from typing import Any, Concatenate, Generic, ParamSpec, TypeVar
 
 from s6nf.agent.dso.config import Mode
 from s6nf.agent.dso.core import HOLDING, AgentCore
-from s6nf.agent.dso.errors import DsoError, Moved, PeerLost, RemoteError
+from s6nf.agent.dso.errors import DsoError, Moved, RemoteError
 from s6nf.agent.dso.keys import KeyLike, key_bytes
 from s6nf.agent.dso.maps import Consistency, MethodSpec, MwMap
 from s6nf.agent.dso.state import MapState
@@ -264,8 +264,8 @@ class MultiWriterMixin(AgentCore):
             takeovers = self.takeovers_ended
             try:
                 return await self._mw_call(ms, key, spec, args)
-            except PeerLost:
-                if not await self.after_failover(takeovers, self.config.call_timeout_s):
+            except DsoError as exc:
+                if not await self.retry_after_failover(exc, takeovers):
                     raise
 
     async def _mw_call(self, ms: MapState, key: bytes, spec: MethodSpec, args: Any) -> Any:

@@ -75,8 +75,8 @@ class SingleWriterMixin(AgentCore):
                 if mine:
                     entry[0].add_done_callback(lambda f: self._drop_reservation(ms, key, f))
                 raise
-            except PeerLost:
-                if await self.after_failover(takeovers, self.config.call_timeout_s):
+            except DsoError as exc:
+                if await self.retry_after_failover(exc, takeovers):
                     continue
                 raise
             if found == _RESERVED and mine:
