@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
-from s6nf.agent.dso.config import AgentConfig, EpochStatus, Replicas
+from s6nf.agent.dso.config import AgentConfig, Replicas
 from s6nf.agent.dso.ebpf_storage import EbpfStorage
 from s6nf.agent.dso.errors import DsoError
 from s6nf.agent.dso.maps import MethodSpec, Replication, Schema
@@ -218,17 +218,6 @@ class ReplicaMixin(MultiWriterMixin, MigrationMixin):
                 del sent[key]
                 self._dirty[map_id].add(key)
         self.replicate_pass()
-
-    async def wait_drained(self, epoch: int, timeout_s: float = 30.0,
-                           copied: bool = False) -> EpochStatus:
-        """Drained, and every copy whose backup the new key space changed has moved to its new
-        backup (acknowledged): once the epoch is retired a leaver exits, and the copies it
-        kept go with it; a holder's next pass would leave its objects without a backup until
-        then (a kill in that window lost them)."""
-        status = await super().wait_drained(epoch, timeout_s, copied)
-        if self._sent and not copied:
-            await self.flush_replicas()
-        return status
 
     async def resend_all(self) -> int:
         """Send every held object to its backup again and wait for the acknowledgements;
