@@ -32,7 +32,7 @@ import grpc
 from s6nf.agent.dso.agent import DsoAgent
 from s6nf.agent.dso.config import Prepare, Switch
 from s6nf.keyspace import KeySpace
-from s6nf.rpc import Json, RpcRefused, field, generic_handler
+from s6nf.rpc import Handler, Json, RpcRefused, field, generic_handler
 
 SERVICE = "s6nf.Agent"
 MAX_STALL_S = 60.0
@@ -76,14 +76,18 @@ class AgentControl:
         self._report = report
 
     def handler(self) -> grpc.GenericRpcHandler:
-        return generic_handler(SERVICE, {
+        return generic_handler(SERVICE, self.methods())
+
+    def methods(self) -> dict[str, Handler]:
+        """Method name → its JSON handler (what ``handler`` serves)."""
+        return {
             "Status": self.status, "Adopt": self.adopt, "Failover": self.failover,
             "EndTakeover": self.end_takeover, "Restarted": self.restarted,
             "Prepare": self.prepare,
             "Switch": self.switch, "WaitDrained": self.wait_drained, "Retire": self.retire,
             "Assets": self.assets, "Alerts": self.alerts, "Report": self.report,
             "Stall": self.stall,
-        })
+        }
 
     def holds_nothing(self) -> bool:
         a = self.agent

@@ -103,6 +103,8 @@ class Controller:
         self.failovers: list[FailoverOutcome] = []
         """Every failover this controller ran, oldest first."""
         self._scale_task: asyncio.Task[ScaleOutcome] | None = None
+        self._scale_agents: tuple[int, ...] = ()
+        """The agents of the scale event running (a failover that aborts it includes them)."""
         self._steering: asyncio.Task[None] | None = None
         """A scale event's steering write: never cancelled half-way by a failover."""
         self._epoch_sent = 0
@@ -341,6 +343,7 @@ class Controller:
         return outcome
 
     async def _execute(self, plan: ScalePlan) -> ScaleOutcome:
+        self._scale_agents = plan.agents
         agents = {i: self._agent(self.state.members[i]) for i in plan.agents}
         present = set(range(plan.next.buckets)) if plan.current is not None else set(
             await self.p4rt.read_key_space())
@@ -438,7 +441,9 @@ class Controller:
             f"{i} silent for {now - b.at:.2f} s, its loop stalled for {b.stalled_s:.2f} s"
             for i, b in heard.items()))
         task = self._scale_task
+        aborted: tuple[int, ...] = ()
         if task is not None and not task.done():
+            aborted = self._scale_agents
             task.cancel()
             await asyncio.wait([task])
         if self._steering is not None and not self._steering.done():
@@ -453,7 +458,7 @@ class Controller:
                 self._save()
                 return None
             epoch = max(ks.epoch, self._epoch_sent) + 1
-            plan = core.plan_failover(self.state, owners, epoch)
+            plan = core.plan_failover(self.state, owners, epoch, aborted)
             self._epoch_sent = epoch
             present = set(range(plan.next.buckets))
 

@@ -3,7 +3,7 @@ or plans. It never sleeps, reads a clock or touches the network (faucet's pure c
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 from s6nf.backup_ring import failover_key_space
 from s6nf.controller.model import ControllerState, Member, ScalePlan, Steer
@@ -29,16 +29,21 @@ def register(state: ControllerState, member: Member) -> ControllerState:
     return state.with_member(member)
 
 
-def plan_failover(state: ControllerState, dead: list[int], epoch: int) -> ScalePlan:
+def plan_failover(state: ControllerState, dead: list[int], epoch: int,
+                  aborted: Collection[int] = ()) -> ScalePlan:
     """Epoch ``epoch``: every bucket of a ``dead`` instance goes to its backup (the first live
-    owner after it on the backup ring); the survivors are the agents involved."""
+    owner after it on the backup ring); the survivors are the agents involved, and so are the
+    live ``aborted`` ones (the agents of a scale event the failover aborts: its leavers still
+    hold what they had not pushed, and copies they kept as backups, which the takeover
+    promotes and pushes to their new homes)."""
     current = state.key_space
     if current is None:
         raise ValueError("no key space yet: nothing to fail over")
     nxt = failover_key_space(current, dead, epoch)
     moved = tuple(current.moved(nxt))
+    leavers = {i for i in aborted if i in state.members and i not in dead}
     return ScalePlan(current, nxt, moved, steering_of(nxt, state.members, moved),
-                     tuple(sorted(nxt.instances)))
+                     tuple(sorted(nxt.instances | leavers)))
 
 
 def choose_instances(state: ControllerState, count: int) -> list[int]:

@@ -21,11 +21,12 @@ from s6nf.agent.dso import Mode
 from s6nf.equiv.case import Case, Checker, write_case
 from s6nf.equiv.compare import Violation
 from s6nf.equiv.driver import MAX_ALIVE
-from s6nf.equiv.schedule import ScaleEvent, Schedule
+from s6nf.equiv.schedule import KillEvent, ScaleEvent, Schedule
 from s6nf.equiv.trace import FlowSpec, Trace, script
 
 MAX_FLOWS = 6
 MAX_EVENTS = 5
+MAX_KILLS = 2
 
 
 class Counterexample(AssertionError):
@@ -33,7 +34,7 @@ class Counterexample(AssertionError):
 
 
 @st.composite
-def cases(draw: st.DrawFn, mode: Mode = Mode.S6, nf: str = "nat") -> Case:
+def cases(draw: st.DrawFn, mode: Mode = Mode.S6, nf: str = "nat", kills: bool = False) -> Case:
     ids = nf == "ids"
     marks = st.integers(0, 0xFFFF) if ids else st.just(0)
     specs = draw(st.lists(st.builds(FlowSpec, st.booleans(), st.integers(0, 5),
@@ -49,8 +50,16 @@ def cases(draw: st.DrawFn, mode: Mode = Mode.S6, nf: str = "nat") -> Case:
     for gap, add, remove in gaps:
         at = min(at + gap, len(order) - 1)
         events.append(ScaleEvent(at, add, remove))
+    dead: list[KillEvent] = []
+    if kills:
+        for _ in range(draw(st.integers(1, MAX_KILLS))):
+            inside = draw(st.booleans())
+            when = (draw(st.sampled_from(events)).at if inside
+                    else draw(st.integers(0, len(order) - 1)))
+            dead.append(KillEvent(when, draw(st.integers(0, MAX_ALIVE - 1)),
+                                  draw(st.sampled_from((0, 0, 1, 3)))))
     schedule = Schedule(draw(st.integers(1, MAX_ALIVE - 1)), tuple(events),
-                        draw(st.integers(0, 5)))
+                        draw(st.integers(0, 5)), tuple(dead))
     return Case(trace, schedule, mode, nf)
 
 
@@ -89,13 +98,14 @@ class Report:
 def campaign(checker: Checker, schedules: int, mode: Mode = Mode.S6, seed: int = 0,
              shrink: bool = True, out: Path | None = None,
              progress: Callable[[int], None] | None = None,
-             tolerate: frozenset[str] = frozenset()) -> Report:
+             tolerate: frozenset[str] = frozenset(), kills: bool = False) -> Report:
     """Check up to ``schedules`` random cases; stop at the first counterexample, shrink it
     (if ``shrink``) and write the smallest failing case into ``out`` (if given).
 
     ``tolerate``: violation kinds (``Violation.kind``) of a known, unfixed bug; a case that
     shows only those is counted in ``Report.tolerated`` and the campaign goes on, looking
-    for anything else."""
+    for anything else. ``kills``: every schedule also kills one or two instances, during
+    normal traffic or inside a scale event's migration (docs/equivalence.md)."""
     report = Report(mode, seed)
     start = time.monotonic()
 
@@ -104,7 +114,7 @@ def campaign(checker: Checker, schedules: int, mode: Mode = Mode.S6, seed: int =
               phases=(Phase.generate, Phase.shrink) if shrink else (Phase.generate,),
               verbosity=Verbosity.quiet)
     @hypothesis_seed(seed)
-    @given(cases(mode, checker.nf))
+    @given(cases(mode, checker.nf, kills))
     def check(case: Case) -> None:
         if report.failures:
             report.shrink_runs += 1

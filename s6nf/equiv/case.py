@@ -55,7 +55,8 @@ class Checker:
     """Runs cases on one event loop with one pool of loaded programs (reused by every run).
 
     ``covered`` counts what the reference runs did that the comparison looks at (the IDS's
-    alerts by sid, port scans): a campaign whose traces never trigger them checks little."""
+    alerts by sid, port scans): a campaign whose traces never trigger them checks little.
+    ``costs`` counts what kills cost."""
 
     def __init__(self, nf: str = "nat") -> None:
         if nf not in NFS:
@@ -65,6 +66,8 @@ class Checker:
         self.loop = asyncio.new_event_loop()
         self.runs = 0
         self.covered: Counter[str] = Counter()
+        self.costs: Counter[str] = Counter()
+        """What the comparisons left out as kills' costs (``kill_cost``), over every run."""
         self._alert_level = ALERT_LOG.level
         if nf == "ids":
             ALERT_LOG.setLevel(logging.ERROR)
@@ -80,9 +83,10 @@ class Checker:
         self.runs += 1
         for alert in ref.alerts:
             self.covered[f"sid {alert['sid']}" if alert["event"] == "alert" else "portscan"] += 1
-        if self.nf == "ids":
-            return compare_ids(case.trace, ref, got)
-        return compare(case.trace, ref, got, self.nf)
+        found = (compare_ids(case.trace, ref, got) if self.nf == "ids"
+                 else compare(case.trace, ref, got, self.nf))
+        self.costs.update(got.cost)
+        return found
 
     def close(self) -> None:
         if self.nf == "ids":

@@ -28,6 +28,10 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--tolerate", action="append", default=[], metavar="KIND",
                    help="a violation kind of a known bug (e.g. order) to count and go past, "
                         "looking for others; repeatable")
+    p.add_argument("--kills", action="store_true",
+                   help="every random schedule also kills one or two instances abruptly, in "
+                        "normal traffic or inside a scale event's migration; the survivors "
+                        "fail over (docs/equivalence.md, Kills)")
     p.add_argument("--case", type=Path, default=None,
                    help="replay this case file instead of running a campaign")
     tb = p.add_argument_group("testbed", "the same check on real traffic through gen → sw → "
@@ -84,8 +88,11 @@ def run(args: argparse.Namespace) -> int:
                 print(f"  {done} schedules checked", file=sys.stderr, flush=True)
 
         report = campaign(checker, args.schedules, Mode(args.mode), seed, args.shrink,
-                          args.out, progress, frozenset(args.tolerate))
+                          args.out, progress, frozenset(args.tolerate), args.kills)
         print(report.summary())
+        if checker.costs:
+            print("  kills cost (left out of the comparison): " + ", ".join(
+                f"{what}: {n}" for what, n in sorted(checker.costs.items())))
         if checker.covered:
             print("  reference runs raised: " + ", ".join(
                 f"{what}: {n}" for what, n in sorted(checker.covered.items())))

@@ -21,6 +21,14 @@ from typing import Any
 
 from s6nf.agent.structs import NatEntryRecord
 from s6nf.equiv.driver import NAT, UNAPPLIED, RunRecord
+from s6nf.equiv.kill_cost import (
+    at_most,
+    count_kills,
+    lag_differs,
+    lagging_flows,
+    leave_out,
+    recounted,
+)
 from s6nf.equiv.trace import FORWARD, INSIDE_NET, Trace, read_tag
 from s6nf.keys import FlowKey, unpack_canonical
 from s6nf.nfs.frames import parse, rewrite
@@ -37,8 +45,9 @@ class Violation:
     """"run" (the scaled run failed a step), "port", "output" (packets missing, extra or
     changed), "order" (the same packets, or a flow's IDS alerts, in another order),
     "placement", "state" (per-flow entries), "shared" (MultiWriter objects, and one-way calls
-    never applied), "alert" (IDS alerts missing, extra or changed), "scan" (a port scan
-    reported later than by one instance, or not by the end: see ``compare_ids``), or
+    never applied), "unbacked" (after a kill: ``name_unbacked_losses``), "alert" (IDS
+    alerts missing, extra or changed), "scan" (a port scan reported later than by one
+    instance, or not by the end: see ``compare_ids``), or
     "reference" (the single instance itself misbehaved: the checker's premise)."""
     flow: int | None
     detail: str
@@ -46,6 +55,24 @@ class Violation:
     def __str__(self) -> str:
         where = f" flow {self.flow}" if self.flow is not None else ""
         return f"{self.kind}{where}: {self.detail}"
+
+
+UNBACKED = "unbacked"
+"""The kind of a violation on a flow that lost an object of a synchronously replicated map of
+which no survivor had a copy (``KillRecord.unbacked``)."""
+
+
+def name_unbacked_losses(run: RunRecord, flows_of: Callable[[bytes], set[int]],
+                         found: list[Violation]) -> list[Violation]:
+    """``found`` with the output, order, port and state violations of flows that lost such an
+    object renamed kind ``unbacked`` (``flows_of(key)``: the flows a key may belong to)."""
+    flows: set[int] = set()
+    for k in run.kills:
+        for key in k.unbacked:
+            flows |= flows_of(key)
+    return [Violation(UNBACKED, v.flow, f"({v.kind}) {v.detail}")
+            if v.flow in flows and v.kind in ("output", "order", "port", "state") else v
+            for v in found]
 
 
 def _swap16(value: int) -> int:
@@ -153,8 +180,15 @@ def _fields(entry: NatEntryRecord) -> dict[str, int]:
     return {name: value for name, value in vars(entry).items() if name not in IGNORED_FIELDS}
 
 
+NAT_LAGGING = ("packets", "bytes", "closing")
+"""Fields of a NAT entry the kernel updates (replicated in batches whatever the map
+declares): what a kill may set back."""
+
+
 def _state(trace: Trace, ref: RunRecord, got: RunRecord, ports: dict[int, int],
-           out: list[Violation]) -> None:
+           out: list[Violation], delivered: set[int]) -> None:
+    lagging = lagging_flows(got, lambda key, entry: flow_of_entry(trace, key, entry)
+                            if entry is not None else min(nat_flows_of(trace, key), default=None))
     want: dict[bytes, NatEntryRecord] = {}
     for entries in ref.entries.values():
         want.update(entries)
@@ -181,12 +215,19 @@ def _state(trace: Trace, ref: RunRecord, got: RunRecord, ports: dict[int, int],
             out.append(Violation("state", flow, f"{kind} entry {key.hex()} only in the scaled "
                                                 "run"))
         elif b is None:
+            if flow in lagging and flow not in delivered:
+                got.cost["entries never made (every packet of their flow lost)"] += 1
+                continue
             out.append(Violation("state", flow, f"{kind} entry {key.hex()} missing in the "
                                                 "scaled run"))
         elif _fields(a) != _fields(b):
-            diff = {n: (v, _fields(b)[n]) for n, v in _fields(a).items() if _fields(b)[n] != v}
-            out.append(Violation("state", flow, f"{kind} entry {key.hex()} differs "
-                                                f"(reference, scaled): {diff}"))
+            diff = lag_differs(_fields(a), _fields(b),
+                               NAT_LAGGING if flow in lagging else (), got.cost)
+            if diff:
+                out.append(Violation("state", flow, f"{kind} entry {key.hex()} differs "
+                                                    f"(reference, scaled): {diff}"))
+            else:
+                got.cost["entries set back by a kill"] += 1
 
 
 def run_problems(ref: RunRecord, got: RunRecord) -> list[Violation]:
@@ -202,29 +243,43 @@ def compare(trace: Trace, ref: RunRecord, got: RunRecord, nf: str = "nat") -> li
     is compared up to a renaming of public ports; an NF that rewrites no address (the asset
     monitor) byte for byte, its shared objects included."""
     out = run_problems(ref, got)
+    count_kills(got, got.cost)
     ref_flows, ref_untagged = by_side(ref)
     got_flows, got_untagged = by_side(got)
     if ref_untagged or got_untagged:
         out.append(Violation("output", None, f"untagged frames left: {ref_untagged} in the "
                                              f"reference, {got_untagged} in the scaled run"))
     if nf != "nat":
-        compare_outputs(ref_flows, got_flows, {}, out)
+        compare_outputs(leave_out(ref_flows, got, got.cost), got_flows, {}, out)
         plain_state(ref, got, out)
-        _objects(ref, got, out)
-        return out
+        _objects(ref, got, out, recounted(got, lagging_flows(got, lambda k, _: _plain_flow(k))))
+        return name_unbacked_losses(got, lambda k: {f} if (f := _plain_flow(k)) is not None
+                                 else set(), out)
     premise: list[Violation] = []
     ref_ports = _ports(ref_flows, "reference", premise)
     out += [Violation("reference", v.flow, v.detail) for v in premise]
     got_ports = _ports(got_flows, "scaled run", out)
     rename = {f: ref_ports[f] for f in got_ports if f in ref_ports}
-    compare_outputs(ref_flows, got_flows, rename, out)
+    compare_outputs(leave_out(ref_flows, got, got.cost), got_flows, rename, out)
     by_port = {got_ports[f]: ref_ports[f] for f in rename}
     if len(by_port) == len(rename):
-        _state(trace, ref, got, by_port, out)
+        _state(trace, ref, got, by_port, out, {flow for flow, _ in got_flows})
     else:
         out.append(Violation("state", None, "not compared: the scaled run's ports cannot be "
                                             "renamed one to one"))
-    return out
+    return name_unbacked_losses(got, lambda k: nat_flows_of(trace, k), out)
+
+
+def nat_flows_of(trace: Trace, key: bytes) -> set[int]:
+    """The flows a NAT entry's key may belong to: the inside host names a forward entry's; a
+    reverse entry's (server, public address) names those of the flows to that server."""
+    k = unpack_canonical(key)
+    if _PUBLIC not in (k.src, k.dst):
+        flow = k.src - INSIDE_NET - 1
+        return {flow} if 0 <= flow < len(trace.flows) else set()
+    server = (k.dst, k.dport) if k.src == _PUBLIC else (k.src, k.sport)
+    return {f for f in range(len(trace.flows))
+            if (trace.endpoints(f).dst, trace.endpoints(f).dport) == server}
 
 
 CLOCK_FIELDS = frozenset({"first_seen_ns", "last_seen_ns", "ready", "pad"})
@@ -241,7 +296,10 @@ def plain_state(ref: RunRecord, got: RunRecord, out: list[Violation],
                 flow_of: Callable[[bytes], int | None] = _plain_flow,
                 ignored: frozenset[str] = CLOCK_FIELDS) -> None:
     """Per-flow entries of an NF that keeps its packets' own keys: equal but for the
-    ``ignored`` fields (clocks), and each held by one instance."""
+    ``ignored`` fields (clocks), and each held by one instance. After a kill, an entry of a
+    flow it set back (``kill_cost``) of an asynchronously replicated map may be any earlier
+    version of itself, or gone: its counts no higher, nothing else compared."""
+    lagging = lagging_flows(got, lambda key, _: flow_of(key))
     want = {k: v for entries in ref.entries.values() for k, v in entries.items()}
     have: dict[bytes, object] = {}
     holders: dict[bytes, list[int]] = defaultdict(list)
@@ -255,16 +313,27 @@ def plain_state(ref: RunRecord, got: RunRecord, out: list[Violation],
                                                            f"instances {where}"))
     for key in sorted(set(want) | set(have)):
         a, b = want.get(key), have.get(key)
+        flow = flow_of(key)
+        set_back = flow in lagging and not got.flows_sync
+        if a is not None and b is None and set_back:
+            got.cost["entries lost (asynchronous map)"] += 1
+            continue
         if a is None or b is None:
             which = "only in the scaled run" if a is None else "missing in the scaled run"
-            out.append(Violation("state", flow_of(key), f"entry {key.hex()} {which}"))
+            out.append(Violation("state", flow, f"entry {key.hex()} {which}"))
             continue
         fa = {n: v for n, v in vars(a).items() if n not in ignored}
         fb = {n: v for n, v in vars(b).items() if n not in ignored}
+        if set_back:
+            fa = {n: v for n, v in fa.items() if n in ("packets", "bytes")}
         if fa != fb:
-            diff = {n: (v, fb.get(n)) for n, v in fa.items() if fb.get(n) != v}
-            out.append(Violation("state", flow_of(key), f"entry {key.hex()} differs "
-                                                        f"(reference, scaled): {diff}"))
+            diff = lag_differs(fa, fb, ("packets", "bytes") if flow in lagging else (),
+                               got.cost)
+            if diff:
+                out.append(Violation("state", flow, f"entry {key.hex()} differs "
+                                                    f"(reference, scaled): {diff}"))
+            else:
+                got.cost["entries set back by a kill"] += 1
 
 
 def held_once(run: RunRecord, name: str, out: list[Violation]) -> dict[bytes, dict[str, Any]]:
@@ -280,14 +349,17 @@ def held_once(run: RunRecord, name: str, out: list[Violation]) -> dict[bytes, di
     return held
 
 
-def _objects(ref: RunRecord, got: RunRecord, out: list[Violation]) -> None:
-    """MultiWriter objects: each at one instance (its home), equal but for clocks."""
+def _objects(ref: RunRecord, got: RunRecord, out: list[Violation], above: int = 0) -> None:
+    """MultiWriter objects: each at one instance (its home), equal but for clocks; after a
+    kill, set back or counted again (``kill_cost``) at most by ``above``."""
     for name in sorted(set(ref.objects) | set(got.objects)):
         want = {k: v for held in ref.objects.get(name, {}).values() for k, v in held.items()}
         have = held_once(got, name, out)
         for key in sorted(set(want) | set(have)):
             a = {n: v for n, v in want.get(key, {}).items() if n not in CLOCK_FIELDS}
             b = {n: v for n, v in have.get(key, {}).items() if n not in CLOCK_FIELDS}
-            if a != b:
+            if a != b and got.kills and at_most(a, b, above):
+                got.cost["objects set back or counted again after a kill"] += 1
+            elif a != b:
                 out.append(Violation("shared", None, f"{name}[{key.hex()}] (reference, "
                                                      f"scaled): {a} vs {b}"))

@@ -178,12 +178,20 @@ class Ids:
             log.warning("IDS: could not remove the blank entry of %s: %s", key.hex(), exc)
 
     async def _settings(self) -> tuple[list[int], int, float]:
-        if not self._configured:
-            c = self.config
-            whitelist = [int(ipaddress.IPv4Address(a)) for a in c.whitelist]
-            await self.settings.call(SETTINGS_KEY, IdsSettings.configure, whitelist,
-                                     c.scan_threshold, c.scan_window_s)
-            self._configured = True
+        """The shared settings, configured by the first new flow an instance sees, and again
+        whenever they read otherwise than configured: the settings map is replicated in
+        batches, so a failover of its home can bring back an older version or the defaults
+        (docs/failover.md)."""
+        c = self.config
+        wanted = (sorted({int(ipaddress.IPv4Address(a)) for a in c.whitelist}),
+                  c.scan_threshold, c.scan_window_s)
+        if self._configured:
+            whitelist, threshold, window_s = await self.settings.call(SETTINGS_KEY,
+                                                                      IdsSettings.read)
+            if (sorted(whitelist), threshold, window_s) == wanted:
+                return whitelist, threshold, window_s
+        await self.settings.call(SETTINGS_KEY, IdsSettings.configure, *wanted)
+        self._configured = True
         return await self.settings.call(SETTINGS_KEY, IdsSettings.read)
 
     async def _new_flow(self, h: Headers, entry: IdsFlowRecord) -> None:

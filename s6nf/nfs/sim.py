@@ -102,6 +102,16 @@ class SimInstance:
         with ProgramStats.of(self.program) as stats:
             return stats.reason_counts()
 
+    async def kill(self) -> None:
+        """Die as a host does under SIGKILL: the agent stops abruptly (``DsoAgent.kill``),
+        frames its cancelled work would still re-inject never leave, and the eBPF maps go
+        with the program (the caller empties or closes it)."""
+        self.slow.emitter = ListEmitter([])
+        await self.agent.kill()
+        self.punt.close()
+        if self._owns_program:
+            self.program.close()
+
     async def close(self) -> None:
         await self.agent.close()
         self.punt.close()

@@ -5,7 +5,7 @@ import random
 from s6nf.agent.structs import NatEntryRecord
 from s6nf.equiv.compare import compare
 from s6nf.equiv.driver import NAT, RunRecord, peak_alive
-from s6nf.equiv.schedule import ScaleEvent, Schedule, random_schedule
+from s6nf.equiv.schedule import Kill, KillEvent, Scale, ScaleEvent, Schedule, random_schedule
 from s6nf.equiv.trace import (
     FORWARD,
     REPLY,
@@ -89,12 +89,38 @@ def _run(ports: dict[int, int], order=None) -> RunRecord:
 def test_a_run_loads_programs_for_the_most_instances_up_at_once_leavers_included():
     """The kept case nat-stop-and-copy-compile-stalls-the-agents: the pool compiled a fourth
     program mid-run, stalling every agent of the event loop past its call timeout."""
-    events = Schedule(3, (ScaleEvent(6, 1, 0), ScaleEvent(7, 1, 2), ScaleEvent(7, 1, 0))
-                      ).resolve(4)
-    assert [m for _, m in events] == [(0, 1, 2, 3), (2, 3), (2, 3, 4)]
-    assert peak_alive(frozenset({0, 1, 2}), events) == 4
-    assert peak_alive(frozenset({0, 1}), [(0, (1, 2))]) == 3
+    schedule = Schedule(3, (ScaleEvent(6, 1, 0), ScaleEvent(7, 1, 2), ScaleEvent(7, 1, 0)))
+    assert [m for _, m in schedule.resolve(4)] == [(0, 1, 2, 3), (2, 3), (2, 3, 4)]
+    assert peak_alive(frozenset({0, 1, 2}), schedule.timeline(4)) == 4
+    assert peak_alive(frozenset({0, 1}), [Scale(0, (1, 2))]) == 3
     assert peak_alive(frozenset({0}), []) == 1
+
+
+def test_kills_take_a_member_by_rank_and_need_a_survivor():
+    schedule = Schedule(2, (ScaleEvent(4, 1, 0), ScaleEvent(9, 0, 1)),
+                        kills=(KillEvent(4, 5, 3), KillEvent(6, 0, 9), KillEvent(9, 0)))
+    assert schedule.timeline(4) == [Scale(4, (0, 1, 2)), Kill(4, 2, 6), Kill(6, 0, 9)]
+    assert schedule.resolve(4) == [(4, (0, 1, 2))]
+    assert Schedule.from_json(schedule.to_json()) == schedule
+    assert Schedule(1, (), kills=(KillEvent(0, 0),)).timeline(4) == []
+
+
+def test_a_leaver_of_a_scale_event_a_failover_aborts_stays_up():
+    """Its program is not free again: it holds what it had not pushed yet."""
+    timeline: list[Scale | Kill] = [Scale(3, (1, 2)), Kill(4, 1, 4), Scale(6, (2, 3))]
+    assert peak_alive(frozenset({0, 1}), timeline) == 3
+    assert peak_alive(frozenset({0, 1}), [Kill(0, 0, 0), Scale(1, (1, 2))]) == 2
+
+
+def test_a_malformed_kill_is_refused_with_what_a_kill_is():
+    for bad in ({"start": 1, "events": [], "kills": [[1, 2]]},
+                {"start": 1, "events": [], "kills": [[-1, 0, 0]]}):
+        try:
+            Schedule.from_json(bad)
+        except ValueError as exc:
+            assert "[at, victim, delay]" in str(exc)
+        else:
+            raise AssertionError(f"{bad} accepted")
 
 
 def test_outputs_compare_equal_up_to_a_consistent_renaming_of_public_ports():

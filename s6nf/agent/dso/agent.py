@@ -54,6 +54,15 @@ class DsoAgent(TakeoverMixin, SingleWriterMixin, MultiWriterMixin, MigrationMixi
             task.cancel()
         await self.channel.close()
 
+    async def kill(self) -> None:
+        """Stop abruptly, as under SIGKILL: micro-threads and tasks are cancelled, nothing
+        buffered is flushed, nothing received after this is applied (``StateChannel.abort``).
+        What it held lives on only in its backups (docs/failover.md)."""
+        self.micro.cancel()
+        for task in list(self._tasks):
+            task.cancel()
+        await self.channel.abort()
+
     async def __aenter__(self) -> DsoAgent:
         return self
 

@@ -16,7 +16,7 @@ from typing import Any
 from zlib import crc32
 
 from s6nf.agent.dso.config import AgentConfig, Mode
-from s6nf.agent.dso.errors import CallTimeout, PeerLost, RemoteError
+from s6nf.agent.dso.errors import CallTimeout, DsoError, PeerLost, RemoteError
 from s6nf.agent.dso.maps import Schema
 from s6nf.agent.dso.state import MapState
 from s6nf.agent.dso.transport import Link, StateChannel
@@ -93,6 +93,9 @@ class AgentCore:
         self._resumed.set()
         self.fenced: set[int] = set()
         """Instances the controller declared dead: never asked for anything again."""
+        self.takeovers_ended = 0
+        """Failovers this agent has taken part in to their end (``end_takeover``)."""
+        self._takeover_ended = asyncio.Event()
 
     @property
     def key_space(self) -> KeySpace:
@@ -108,6 +111,35 @@ class AgentCore:
         self._owners = (
             tuple(self.me for _ in ks.owners) if self.config.mode is Mode.LOCAL_ONLY else ks.owners
         )
+
+    async def retry_after_failover(self, exc: DsoError, since: int) -> bool:
+        """Whether a request that failed with ``exc`` should be made again: its peer vanished
+        (``PeerLost`` here, or ``UNREACHABLE`` from a peer that asked it on our behalf) and a
+        failover ended after ``takeovers_ended`` was ``since`` (``after_failover``). A task
+        that holds an object the takeover here must push to its new home waits in vain: the
+        takeover waits for the object; the call timeout ends the wait, and the call fails as
+        it did at once before."""
+        vanished = isinstance(exc, PeerLost) or (
+            isinstance(exc, RemoteError) and exc.status == Status.UNREACHABLE)
+        return vanished and await self.after_failover(since, self.config.call_timeout_s)
+
+    async def after_failover(self, since: int, timeout_s: float) -> bool:
+        """Whether a failover ended after ``takeovers_ended`` was ``since``, waiting at most
+        ``timeout_s`` for one: a peer that vanished in the middle of a request is either
+        declared dead (its objects are then at their backups) or not, and then the request
+        fails as before."""
+        if self.takeovers_ended > since:
+            return True
+        try:
+            await asyncio.wait_for(asyncio.shield(self._takeover_ended.wait()), timeout_s)
+        except TimeoutError:
+            return False
+        return True
+
+    def _ended_takeover(self) -> None:
+        self.takeovers_ended += 1
+        ended, self._takeover_ended = self._takeover_ended, asyncio.Event()
+        ended.set()
 
     @property
     def paused(self) -> bool:

@@ -253,9 +253,22 @@ class MultiWriterMixin(AgentCore):
             self.fail(link, msg, Status.UNREACHABLE, f"forward to home {home} failed: {exc}")
 
     async def mw_call(self, ms: MapState, key: bytes, spec: MethodSpec, args: Any) -> Any:
+        """A call at the key's home. One whose home vanished is made again at the new home
+        once the failover that follows has ended (``after_failover``), so it may apply twice
+        if the dead home applied it and its copy reached the backup: calls must bear that
+        (the NAT's port lease then leaks a lease, never gives a port twice)."""
         if spec.consistency is Consistency.UNTETHER:
             self.mw_cast(ms, key, spec, args)
             return None
+        while True:
+            takeovers = self.takeovers_ended
+            try:
+                return await self._mw_call(ms, key, spec, args)
+            except DsoError as exc:
+                if not await self.retry_after_failover(exc, takeovers):
+                    raise
+
+    async def _mw_call(self, ms: MapState, key: bytes, spec: MethodSpec, args: Any) -> Any:
         use_cache = (
             spec.consistency is Consistency.STALE and self.config.mode is not Mode.REMOTE_ONLY
         )

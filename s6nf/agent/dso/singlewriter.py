@@ -33,8 +33,12 @@ _ABSENT, _FOUND, _RESERVED = 0, 1, 2
 
 class SingleWriterMixin(AgentCore):
     async def sw_get(self, ms: MapState, key: bytes, create: bool) -> Any | None:
-        """The object for ``key``, pinned here (exclusively); None if absent and not ``create``."""
+        """The object for ``key``, pinned here (exclusively); None if absent and not ``create``.
+
+        A fetch that fails because a peer vanished is tried again once a failover has ended
+        (the object is then at its backup's), if one ends within the call timeout."""
         while True:
+            takeovers = self.takeovers_ended
             if self.paused:
                 await self._resumed.wait()
             obj = ms.storage.get(key)
@@ -70,6 +74,10 @@ class SingleWriterMixin(AgentCore):
             except asyncio.CancelledError:
                 if mine:
                     entry[0].add_done_callback(lambda f: self._drop_reservation(ms, key, f))
+                raise
+            except DsoError as exc:
+                if await self.retry_after_failover(exc, takeovers):
+                    continue
                 raise
             if found == _RESERVED and mine:
                 return ms.storage.get(key)

@@ -144,12 +144,14 @@ class TakeoverMixin(ReplicaMixin):
             await asyncio.sleep(0.002)
 
     def end_takeover(self) -> None:
-        """Every survivor has taken over: accesses go on (and a handoff that the failover
-        overtook begins: steering already follows the epoch that was prepared)."""
+        """Every survivor has taken over: accesses go on, those whose request to a dead
+        instance failed try again (``after_failover``), and a handoff that the failover
+        overtook begins (steering already follows the epoch that was prepared)."""
         self._gate.release()
         if self._unsettled:
             self._unsettled = False
             self.start_handoff()
+        self._ended_takeover()
 
     def _rehome(self, ms: MapState, old: KeySpace) -> None:
         """``switched`` for a failover: objects whose home did not move stay current here."""

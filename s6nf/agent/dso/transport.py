@@ -150,6 +150,8 @@ class StateChannel:
         self._server: Any = None
         self._channels: dict[int, Any] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self.aborted = False
+        """Set by ``abort``: nothing received is handed on, nothing is sent any more."""
 
     async def start(self, bind: str) -> int:
         """Serve on ``bind`` ("host:port", port 0 picks one); returns the bound port."""
@@ -209,7 +211,7 @@ class StateChannel:
         try:
             while True:
                 frame = await call.read()
-                if frame is grpc.aio.EOF:
+                if frame is grpc.aio.EOF or self.aborted:
                     break
                 self.sink.on_frame(link, frame)
         except asyncio.CancelledError:
@@ -235,6 +237,8 @@ class StateChannel:
                     if current is None or current.closed is not None:
                         self.links[link.peer] = link
                     continue
+                if self.aborted:
+                    break
                 self.sink.on_frame(link, frame)
                 if link.closed is not None:
                     break
@@ -264,7 +268,15 @@ class StateChannel:
             del self.links[link.peer]
         self.sink.on_link_lost(link, error)
 
-    async def close(self) -> None:
+    async def abort(self) -> None:
+        """Stop as a killed process does: buffered messages are dropped unsent, frames that
+        arrive are not handed on, every stream is cut at once (no grace), no link is dialled
+        again. Peers see their streams fail."""
+        self.aborted = True
+        self.addresses.clear()
+        await self.close(grace=None)
+
+    async def close(self, grace: float | None = 0.1) -> None:
         for link in list(self.links.values()):
             link.close("agent stopping")
         for task in list(self._tasks):
@@ -273,4 +285,4 @@ class StateChannel:
             with contextlib.suppress(Exception):
                 await channel.close()
         if self._server is not None:
-            await self._server.stop(grace=0.1)
+            await self._server.stop(grace=grace)

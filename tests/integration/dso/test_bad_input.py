@@ -67,9 +67,11 @@ def test_malformed_and_unknown_requests_get_error_answers():
 
 
 def test_a_peer_that_dies_mid_call_fails_the_call_not_hangs():
+    """With no failover after it (no controller here), within the call timeout: an access
+    waits that long for one before it gives up (``after_failover``)."""
     ks = initial([0, 1, 2], 64)
     key, other = key_homed_at(ks, 0), key_homed_at(ks, 2)
-    with running(ks, [0, 1, 2]) as procs:
+    with running(ks, [0, 1, 2], call_timeout_s=2.0) as procs:
         procs[0].submit(S + "hold", key, "never")
         procs[0].run(S + "wait_pinned", key)
         waiting = procs[1].submit(S + "try_touch", key)
@@ -78,7 +80,7 @@ def test_a_peer_that_dies_mid_call_fails_the_call_not_hangs():
         procs[0].kill()
         outcome = procs[1].result(waiting, 10)
         assert outcome.startswith("PeerLost") and "instance 0" in outcome
-        assert time.monotonic() - t0 < 5
+        assert time.monotonic() - t0 < 2.0 + 2
         assert procs[1].run(S + "touch", other) == 1
         assert procs[1].run(S + "try_touch", key).startswith("PeerLost")
 

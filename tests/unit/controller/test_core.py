@@ -114,3 +114,14 @@ def test_a_failover_moves_only_the_dead_instances_buckets_to_their_backups():
         assert plan.next.owner(b) == ring.backup_of(1, keys[b])
     with pytest.raises(ValueError, match="nobody to take over"):
         core.plan_failover(ControllerState(ks, {}), [0, 1, 2], ks.epoch + 1)
+
+
+def test_a_failover_that_aborts_a_scale_event_includes_its_live_leavers():
+    """They hold what they had not pushed yet and copies they kept: left out, those were lost
+    (a flow's entry made anew with a second public port)."""
+    state = cluster(4)
+    ks = core.plan_scale(state, [1, 2], buckets=64).next
+    state = ControllerState(ks, {i: m for i, m in state.members.items() if i != 1})
+    plan = core.plan_failover(state, [1], ks.epoch + 1, aborted=(0, 1, 2, 7))
+    assert plan.agents == (0, 2)
+    assert core.plan_failover(state, [1], ks.epoch + 1).agents == (2,)

@@ -137,3 +137,44 @@ def test_a_restarted_agent_takes_back_its_python_objects_and_its_directory():
                 await fresh.close()
 
     asyncio.run(main())
+
+
+def test_an_access_whose_holder_dies_mid_request_waits_for_the_failover_and_goes_on():
+    """The request fails when the holder's stream breaks; the access waits for the failover
+    and takes the promoted copy at the key's new home: its packet is not dropped."""
+    async def main() -> None:
+        async with cluster(3, SCHEMA, replicas=Replicas.DECLARED, replicate_interval_s=60.0,
+                           call_timeout_s=2.0) as agents:
+            key = key_homed_at(agents[0], 1)
+            async with agents[1].sw(SYNC_FLOWS).access(key) as flow:
+                flow.packets = 5
+            pinned, release = asyncio.Event(), asyncio.Event()
+
+            async def hold() -> None:
+                async with agents[1].sw(SYNC_FLOWS).access(key):
+                    pinned.set()
+                    await release.wait()
+
+            holder = asyncio.create_task(hold())
+            await pinned.wait()
+            waiting = asyncio.create_task(_packets_at(agents[0], key))
+            await wait_for(lambda: agents[1].sw(SYNC_FLOWS).held() and any(
+                ms.turns.busy(key) for ms in agents[1].maps.values()), 1.0)
+            await agents[1].kill()
+            holder.cancel()
+            await asyncio.sleep(0.05)
+            assert not waiting.done(), "the access gave up before any failover"
+            ks = agents[0].key_space
+            after = failover_key_space(ks, [1], ks.epoch + 1)
+            addresses = {i: a for i, a in agents[0].channel.addresses.items() if i != 1}
+            await asyncio.gather(*(agents[i].fail_over(after, [1], addresses) for i in (0, 2)))
+            for i in (0, 2):
+                agents[i].end_takeover()
+            assert await asyncio.wait_for(waiting, 2.0) == 5
+
+    asyncio.run(main())
+
+
+async def _packets_at(agent: DsoAgent, key: bytes) -> int:
+    async with agent.sw(SYNC_FLOWS).access(key, create=False) as flow:
+        return int(flow.packets)
