@@ -360,6 +360,12 @@ class AgentCore:
     def copy_granted(self, ms: MapState, key: bytes, requester: int, data: bytes) -> None:
         """At the home: ``key``'s object, ``data``, is granted to ``requester`` (backups)."""
 
+    def keep_given(self, ms: MapState, key: bytes, asker: int, data: bytes) -> None:
+        """At a giver: ``data`` went to ``asker``, which holds it now (``Flag.KEEP_COPY``)."""
+
+    def pulled_from(self, ms: MapState, key: bytes, giver: int) -> None:
+        """At a home that pulled ``key``'s object to hold it: ``giver`` keeps a copy of it."""
+
     def drop_copy(self, ms: MapState, key: bytes, holder: int | None) -> None:
         """``holder`` handed ``key``'s object over (None: it was removed): the copies of it
         kept here are outdated (backups)."""

@@ -467,6 +467,20 @@ class ReplicaMixin(MultiWriterMixin, MigrationMixin):
         if ms.map_id in self._sent and data and requester not in self.fenced:
             self.backups.setdefault(requester, {}).setdefault(ms.map_id, {})[key] = data
 
+    def keep_given(self, ms: MapState, key: bytes, asker: int, data: bytes) -> None:
+        """A home pulled ``key``'s object from here to hold it: until its own backup has a
+        copy, the object would be nowhere else, so the bytes given stay here as its copy (the
+        home deletes it once its backup acknowledged, ``pulled_from``)."""
+        if ms.map_id in self._sent and asker not in self.fenced:
+            self.backups.setdefault(asker, {}).setdefault(ms.map_id, {})[key] = data
+
+    def pulled_from(self, ms: MapState, key: bytes, giver: int) -> None:
+        """``giver`` keeps a copy of the object pulled from it (``keep_given``): an outdated
+        one once this agent's backup has the object, so deleted then (``stale_copies``)."""
+        if ms.map_id in self._sent:
+            self._stale[ms.map_id].add(key, giver)
+            self._dirty[ms.map_id].add(key)
+
     def drop_copy(self, ms: MapState, key: bytes, holder: int | None) -> None:
         """``holder`` handed ``key``'s object over: the copy of it kept here is outdated
         (None: the object was removed, every copy of it is)."""

@@ -260,7 +260,8 @@ class SingleWriterMixin(AgentCore):
                 return Status.HELD, b""
             data = await self._take_local(ms, key)
         elif owner is not None:
-            data = await self._pull(ms, key, owner, revoke=True)
+            data = await self._pull(ms, key, owner, revoke=True,
+                                    keep_copy=requester == self.me)
             if data is not None:
                 self.drop_copy(ms, key, owner)
             if data is None and ms.storage.get(key) is not None:
@@ -300,7 +301,7 @@ class SingleWriterMixin(AgentCore):
         key_space = self.previous
         ms.locating += 1
         try:
-            data = await self._pull(ms, key, previous)
+            data = await self._pull(ms, key, previous, keep_copy=True)
         except DsoError:
             if self.previous is key_space or previous in self.fenced:
                 raise  # not retired (a previous home declared dead left nothing drained)
@@ -324,23 +325,27 @@ class SingleWriterMixin(AgentCore):
         return ms.storage.take(key)
 
     async def _pull(
-        self, ms: MapState, key: bytes, holder: int, revoke: bool = False
+        self, ms: MapState, key: bytes, holder: int, revoke: bool = False,
+        keep_copy: bool = False,
     ) -> bytes | None:
         """FETCH ``key`` from ``holder``: its bytes, or None if it is not there.
 
         ``revoke``: this home granted the object to ``holder``, which must hand it back even
-        if it has not yet read that grant.
+        if it has not yet read that grant. ``keep_copy``: this home will hold the object, and
+        ``holder`` keeps what it gave as this home's copy until this home's backup has one.
 
         None with the object in local storage means it was pushed here meanwhile; it is left
         in place, because the caller may be the object's own queue (taking would deadlock).
         """
         self.counters.fetches_sent += 1
+        flags = (Flag.REVOKE if revoke else 0) | (Flag.KEEP_COPY if keep_copy else 0)
         reply = self.check(
-            await self.request(holder, Kind.FETCH, Flag.REVOKE if revoke else 0, ms.map_id, 0,
-                               key, b""),
+            await self.request(holder, Kind.FETCH, flags, ms.map_id, 0, key, b""),
             f"fetch {ms.decl.name}[{key.hex()}] from instance {holder}",
         )
         if reply.status == Status.OK:
+            if keep_copy and reply.body:
+                self.pulled_from(ms, key, holder)
             return reply.body
         if reply.status == Status.IN_FLIGHT and len(reply.body) == _DEST.size:
             dest = _DEST.unpack(reply.body)[0]
@@ -358,6 +363,9 @@ class SingleWriterMixin(AgentCore):
         try:
             revoke = bool(msg.status & Flag.REVOKE)
             status, data = await self._give(ms, msg.key, link.peer, revoke)
+            asker = link.peer
+            if status == Status.OK and data and msg.status & Flag.KEEP_COPY and asker is not None:
+                self.keep_given(ms, msg.key, asker, data)
             self.reply(link, msg, status, data)
         except DsoError as exc:
             self.fail(link, msg, Status.UNREACHABLE, f"fetch {msg.key.hex()}: {exc}")

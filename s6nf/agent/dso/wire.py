@@ -74,6 +74,10 @@ class Flag(IntEnum):
     COPY = 32
     """On PUSH: the objects are copies a failover promoted, not live ones; a receiver that
     holds one of them, or knows who does, keeps its own."""
+    KEEP_COPY = 64
+    """On FETCH: the asker (a home) will hold the object itself. The giver keeps the bytes it
+    gives as the asker's copy until the asker's own backup has one: without it, a home that
+    died between the pull and its first backup took the only copy with it."""
 
 
 class Status(IntEnum):

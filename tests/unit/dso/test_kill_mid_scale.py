@@ -236,3 +236,50 @@ def test_a_failover_between_prepare_and_switch_releases_the_buckets_held_since_p
             assert agents[2].handoff_wait(from_zero) is None
 
     asyncio.run(main())
+
+
+def test_an_object_a_home_pulled_for_itself_survives_the_home_dying_before_its_backup_has_it(
+        monkeypatch):
+    """The home takes an object back from its holder to use it itself; the holder's copy of
+    it, kept at the home, goes with the hand-over, and the home dies before its own backup
+    has the object: the holder kept the bytes it gave as the home's copy (``Flag.KEEP_COPY``)."""
+    async def main() -> None:
+        ks = initial([0, 1, 2], BUCKETS)
+        ring = BackupRing(ks)
+        key = key_where(lambda k: ks.home(k) == 0 and ring.backup_of(0, k) == 2)
+        async with agents_in(ks) as agents:
+            async with agents[1].sw(SYNC_FLOWS).access(key) as flow:
+                flow.packets = 6
+            assert key in agents[0].backups[1][SYNC_FLOWS.map_id]
+            cut_off(monkeypatch, agents[0], 2)
+            async with agents[0].sw(SYNC_FLOWS).access(key) as flow:
+                assert flow.packets == 6
+                flow.packets = 7
+            assert agents[0].replica_counters.sync_failures == 1
+            assert key not in agents[0].backups[1][SYNC_FLOWS.map_id]
+            assert key in agents[1].backups[0][SYNC_FLOWS.map_id], "the giver kept no copy"
+            await agents[0].close()
+            after = failover_key_space(ks, [0], ks.epoch + 1)
+            assert await fail_over(agents, after, 0) == 0
+            assert await packets_at_home(agents, after, key) == 6
+
+    asyncio.run(main())
+
+
+def test_the_givers_copy_is_deleted_once_the_pulling_homes_backup_has_the_object():
+    """The copy a giver keeps for a home that pulled is temporary: once the home's own
+    backup acknowledged the object, the home deletes it (``stale_copies``)."""
+    async def main() -> None:
+        ks = initial([0, 1, 2], BUCKETS)
+        ring = BackupRing(ks)
+        key = key_where(lambda k: ks.home(k) == 0 and ring.backup_of(0, k) == 2)
+        async with agents_in(ks) as agents:
+            async with agents[1].sw(SYNC_FLOWS).access(key) as flow:
+                flow.packets = 6
+            async with agents[0].sw(SYNC_FLOWS).access(key) as flow:
+                flow.packets = 7
+            assert key in agents[2].backups[0][SYNC_FLOWS.map_id]
+            await wait_for(lambda: key not in agents[1].backups.get(0, {}).get(
+                SYNC_FLOWS.map_id, {}))
+
+    asyncio.run(main())
