@@ -180,7 +180,9 @@ class ReplicaMixin(MultiWriterMixin, MigrationMixin):
                        ring: BackupRing, moved: bool) -> None:
         """Send ``ms``'s changes; ``moved``: the ring changed, so every object held is checked
         (a backup recorded in ``sent`` is otherwise the current ring's). A copy whose backup
-        changed is deleted at the old one only once the new one has it (``stale_copies``)."""
+        changed is deleted at the old one only once the new one has it (``stale_copies``). An
+        object inside an access block waits for the next pass: the block may still be filling
+        it (a new NAT entry is blank until its install ends), and a kill would promote that."""
         storage = ms.storage
         stale = self._stale[ms.map_id]
         dirty = self._dirty[ms.map_id]
@@ -196,7 +198,11 @@ class ReplicaMixin(MultiWriterMixin, MigrationMixin):
                    and object_bytes(storage, k) is None]
         out: dict[int, Entries] = {}
         me, alive = self.me, self.key_space.instances
+        pins, later = ms.pins, self._dirty[ms.map_id]
         for key, data in current.items():
+            if key in pins:
+                later.add(key)
+                continue
             prev = sent.get(key)
             if prev is not None and not moved:
                 if prev[1] == data:
