@@ -106,6 +106,15 @@ def all_bytes(storage: EbpfStorage[Any]) -> dict[bytes, bytes]:
     return {k[:n]: v for k, v in storage.raw.items()}
 
 
+@dataclass
+class SyncBatch:
+    """Synchronous sends to one backup of one map, gathered until the event loop's next turn."""
+
+    entries: dict[bytes, bytes]
+    sent: asyncio.Future[bool]
+    """Resolved with whether the backup acknowledged them (within ``replica_timeout_s``)."""
+
+
 class ReplicaMixin(MultiWriterMixin, MigrationMixin):
     def __init__(self, config: AgentConfig, schema: Schema, key_space: KeySpace) -> None:
         super().__init__(config, schema, key_space)
@@ -127,6 +136,8 @@ class ReplicaMixin(MultiWriterMixin, MigrationMixin):
         self._passed_ring: BackupRing | None = None
         """The ring of the last pass: when it changes, every object's backup is checked."""
         self._replicate_task: asyncio.Task[None] | None = None
+        self._sync_batches: dict[tuple[int, int], SyncBatch] = {}
+        """(map id, backup) → synchronous sends not yet on their way (``_send_sync``)."""
         for ms in self.maps.values():
             if self.replicates(ms):
                 self._sent[ms.map_id] = {}
@@ -353,8 +364,41 @@ class ReplicaMixin(MultiWriterMixin, MigrationMixin):
         if prev is not None and prev[0] != target:
             self._stale[ms.map_id].add(key, prev[0])
         self.replica_counters.sync_sends += 1
-        if not await self._send(ms, target, [(key, data)]):
+        if not await asyncio.shield(self._send_sync(ms, target, key, data)):
             self.replica_counters.sync_failures += 1
+
+    def _send_sync(self, ms: MapState, target: int, key: bytes,
+                   data: bytes) -> asyncio.Future[bool]:
+        """Send ``key``'s object to ``target`` in one UPDATE with every other synchronous send
+        to it made in this turn of the event loop; the future tells whether it was
+        acknowledged. When a scale event moves the active flows, thousands of access blocks
+        end together: one request (a task, a timeout and a reply at both ends) each kept the
+        backup's event loop and the holder's busy for seconds, and their flows' packets were
+        punted all that time."""
+        slot = (ms.map_id, target)
+        batch = self._sync_batches.get(slot)
+        if batch is None:
+            loop = asyncio.get_running_loop()
+            batch = self._sync_batches[slot] = SyncBatch({}, loop.create_future())
+            loop.call_soon(self._flush_sync, ms, slot)
+        batch.entries[key] = data
+        return batch.sent
+
+    def _flush_sync(self, ms: MapState, slot: tuple[int, int]) -> None:
+        batch = self._sync_batches.pop(slot)
+        self.spawn(self._send_sync_batch(ms, slot[1], batch), "replica-sync-send")
+
+    async def _send_sync_batch(self, ms: MapState, target: int, batch: SyncBatch) -> None:
+        entries = list(batch.entries.items())
+        ok = False
+        try:
+            results = await asyncio.gather(*(
+                self._send(ms, target, entries[start:start + BATCH])
+                for start in range(0, len(entries), BATCH)))
+            ok = all(results)
+        finally:
+            if not batch.sent.done():
+                batch.sent.set_result(ok)
 
     async def flush_replicas(self) -> None:
         """Send every change now and wait for the acknowledgements (e.g. deletions that must
