@@ -102,6 +102,9 @@ class NatCounters:
     until an entry expires)."""
 
 
+EXPIRY_SLICE = 2048
+"""Flow entries an expiry pass reads and decodes before it lets the event loop run."""
+
 Egress = Callable[[int], tuple[bytes, bytes]]
 """direction → (source MAC, destination MAC) of frames leaving that way."""
 
@@ -243,7 +246,7 @@ class Nat:
         linger_ns = int(self.config.close_linger_s * 1e9)
         done = 0
         freed: list[int] = []
-        for key, entry in self.flows.storage.items():
+        for key, entry in await self._held_entries():
             if entry.reverse or (entry.orig_saddr == 0 and entry.action == NfAction.PASS):
                 continue
             quiet = now - entry.last_seen_ns
@@ -264,6 +267,25 @@ class Nat:
             for port in freed:
                 self.ports.free(port)
         return done
+
+    async def _held_entries(self) -> list[tuple[bytes, NatEntryRecord]]:
+        """Every flow entry held here, read and decoded ``EXPIRY_SLICE`` entries at a time
+        with the event loop let run in between: read whole every second, a map of 50,000
+        entries kept the agent from handling packets for up to 0.9 s at a time (measured
+        with a sampling profiler at 100 kpps), which the failure detector saw as a stall."""
+        storage = self.flows.storage
+        if not isinstance(storage, EbpfStorage):
+            items: list[tuple[bytes, NatEntryRecord]] = storage.items()
+            return items
+        n, decode = storage.key_len, NatEntryRecord.from_bytes
+        held: list[tuple[bytes, NatEntryRecord]] = []
+        cursor: int | None = None
+        while True:
+            entries, cursor = storage.raw.scan(cursor, EXPIRY_SLICE)
+            held.extend((k[:n], decode(v)) for k, v in entries)
+            if cursor is None:
+                return held
+            await asyncio.sleep(0)
 
     async def maintain(self, interval_s: float = 1.0) -> None:
         """Expire flows every ``interval_s`` until cancelled (run by the agent's runtime)."""
