@@ -83,7 +83,8 @@ def nat_schema(storage: Callable[[], EbpfStorage[NatEntryRecord]]) -> Schema:
     so a failover never gives a flow another public port nor a port to two flows. The
     kernel's counter updates to the entries follow at the agent's replication interval."""
     flows: SwMap[NatEntryRecord] = SwMap(NAT_FLOWS_ID, "nat_flows", NatEntryRecord,
-                                         storage=storage, replication=Replication.SYNC)
+                                         storage=storage,
+                                         replication=Replication.SYNC_FIRST)
     return Schema([flows, MwMap(PORT_POOL_ID, "nat_ports", PortShard,
                                 replication=Replication.SYNC)])
 

@@ -136,6 +136,8 @@ class ReplicaMixin(MultiWriterMixin, MigrationMixin):
         self._passed_ring: BackupRing | None = None
         """The ring of the last pass: when it changes, every object's backup is checked."""
         self._replicate_task: asyncio.Task[None] | None = None
+        self._unacked: dict[int, dict[bytes, int]] = {}
+        """map id → key → UPDATEs with its object not yet acknowledged (or failed)."""
         self._sync_batches: dict[tuple[int, int], SyncBatch] = {}
         """(map id, backup) → synchronous sends not yet on their way (``_send_sync``)."""
         for ms in self.maps.values():
@@ -143,6 +145,7 @@ class ReplicaMixin(MultiWriterMixin, MigrationMixin):
                 self._sent[ms.map_id] = {}
                 self._dirty[ms.map_id] = set()
                 self._stale[ms.map_id] = StaleCopies()
+                self._unacked[ms.map_id] = {}
                 ms.sync_replica = self.sync(ms) or not persistent(ms.storage)
                 if isinstance(ms.storage, EbpfStorage):
                     ms.storage.track_changes()
@@ -156,7 +159,12 @@ class ReplicaMixin(MultiWriterMixin, MigrationMixin):
     def sync(self, ms: MapState) -> bool:
         return self.config.replicas is Replicas.SYNC or (
             self.config.replicas is Replicas.DECLARED
-            and ms.decl.replication is Replication.SYNC)
+            and ms.decl.replication in (Replication.SYNC, Replication.SYNC_FIRST))
+
+    def sync_first(self, ms: MapState) -> bool:
+        """Only an object's first copy at its backup is sent synchronously (``SYNC_FIRST``)."""
+        return (self.config.replicas is Replicas.DECLARED
+                and ms.decl.replication is Replication.SYNC_FIRST)
 
     def ring(self) -> BackupRing:
         if self._ring is None or self._ring.key_space is not self.key_space:
@@ -284,6 +292,21 @@ class ReplicaMixin(MultiWriterMixin, MigrationMixin):
         pass sends them again (to whatever their backup is by then). Once ``target`` has a
         key's current copy, the copies it replaces elsewhere are deleted."""
         deletes = sum(1 for _, d in entries if not d)
+        unacked = self._unacked[ms.map_id]
+        for key, _ in entries:
+            unacked[key] = unacked.get(key, 0) + 1
+        try:
+            return await self._send_tracked(ms, target, entries, deletes)
+        finally:
+            for key, _ in entries:
+                left = unacked[key] - 1
+                if left:
+                    unacked[key] = left
+                else:
+                    del unacked[key]
+
+    async def _send_tracked(self, ms: MapState, target: int, entries: Entries,
+                            deletes: int) -> bool:
         try:
             reply = await asyncio.wait_for(
                 self.request(target, Kind.REPLICA, ReplicaOp.UPDATE, ms.map_id, 0, b"",
@@ -346,20 +369,32 @@ class ReplicaMixin(MultiWriterMixin, MigrationMixin):
         await self.flush_replicas()
         return count
 
-    async def replicate_now(self, ms: MapState, key: bytes) -> None:
+    async def replicate_now(self, ms: MapState, key: bytes, held: bool = False) -> None:
         """Synchronous maps: send ``key``'s object and wait for the backup's acknowledgement
-        (at most ``replica_timeout_s``); other maps: mark it for the next pass."""
+        (at most ``replica_timeout_s``); other maps: mark it for the next pass. ``held``: the
+        object was held here before the access that changed it; a ``SYNC_FIRST`` map's
+        object then waits only if its backup has no acknowledged copy of it yet.
+
+        Every synchronous send keeps the access's flow from leaving the slow path for the
+        round trip: its packets are punted meanwhile. At 100 kpps a scale event left both
+        agents' event loops a second behind, so each access of a moved flow waited that
+        long and the flows' packets were punted all along: twice as many punts as with
+        asynchronous replication, until the scale event timed out."""
         sent = self._sent.get(ms.map_id)
         if sent is None:
             return
         if not self.sync(ms):
             self._dirty[ms.map_id].add(key)
             return
-        data = object_bytes(ms.storage, key)
         target = self.ring().backup_of(self.me, key)
+        prev = sent.get(key)
+        if (held and prev is not None and prev[0] == target and self.sync_first(ms)
+                and key not in self._unacked[ms.map_id]):
+            self._dirty[ms.map_id].add(key)
+            return
+        data = object_bytes(ms.storage, key)
         if data is None or target is None:
             return
-        prev = sent.get(key)
         sent[key] = (target, data)
         if prev is not None and prev[0] != target:
             self._stale[ms.map_id].add(key, prev[0])
