@@ -78,10 +78,11 @@ class NatConfig:
 def nat_schema(storage: Callable[[], EbpfStorage[NatEntryRecord]]) -> Schema:
     """The NAT's maps; ``storage`` builds an instance's view of its ``nat_flows`` map.
 
-    Both are replicated synchronously: an entry the agent installs is at its backup before
-    the flow's packets leave, and a lease is at the shard's backup before the ports are used,
-    so a failover never gives a flow another public port nor a port to two flows. The
-    kernel's counter updates to the entries follow at the agent's replication interval."""
+    An entry the agent installs (or fetches, or receives by a push) is at its backup before
+    the flow's packets leave (``SYNC_FIRST``), and a lease is at the shard's backup before
+    the ports are used (``SYNC``), so a failover never gives a flow another public port nor a
+    port to two flows. Later changes to an entry are its counters and closing flags: they
+    follow at the agent's replication interval, like the kernel's own updates to them."""
     flows: SwMap[NatEntryRecord] = SwMap(NAT_FLOWS_ID, "nat_flows", NatEntryRecord,
                                          storage=storage,
                                          replication=Replication.SYNC_FIRST)
