@@ -373,7 +373,8 @@ class ReplicaMixin(MultiWriterMixin, MigrationMixin):
         """Synchronous maps: send ``key``'s object and wait for the backup's acknowledgement
         (at most ``replica_timeout_s``); other maps: mark it for the next pass. ``held``: the
         object was held here before the access that changed it; a ``SYNC_FIRST`` map's
-        object then waits only if its backup has no acknowledged copy of it yet.
+        object then waits only if its backup has no acknowledged copy of it yet (and after
+        a key-space change, until a pass has checked every object's backup).
 
         Every synchronous send keeps the access's flow from leaving the slow path for the
         round trip: its packets are punted meanwhile. At 100 kpps a scale event left both
@@ -386,10 +387,11 @@ class ReplicaMixin(MultiWriterMixin, MigrationMixin):
         if not self.sync(ms):
             self._dirty[ms.map_id].add(key)
             return
-        target = self.ring().backup_of(self.me, key)
+        ring = self.ring()
+        target = ring.backup_of(self.me, key)
         prev = sent.get(key)
         if (held and prev is not None and prev[0] == target and self.sync_first(ms)
-                and key not in self._unacked[ms.map_id]):
+                and ring is self._passed_ring and key not in self._unacked[ms.map_id]):
             self._dirty[ms.map_id].add(key)
             return
         data = object_bytes(ms.storage, key)

@@ -86,6 +86,7 @@ def test_sync_first_objects_wait_for_their_first_copy_only():
                 flow.packets = 3
             first = copy_of(agents, 1, FIRST_FLOWS.map_id, key)[1]
             assert first is not None, "a new object is at its backup when the access returns"
+            agents[1].replicate_pass()
             sends = counters.sync_sends
             async with flows.access(key) as flow:
                 flow.packets = 4
