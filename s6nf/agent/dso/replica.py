@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
@@ -287,14 +287,20 @@ class ReplicaMixin(MultiWriterMixin, MigrationMixin):
                     gone.append(key)
         return current, gone
 
-    async def _send(self, ms: MapState, target: int, entries: Entries) -> bool:
+    def _send(self, ms: MapState, target: int, entries: Entries) -> Coroutine[Any, Any, bool]:
         """One UPDATE to ``target``; on failure the entries are forgotten as sent, so the next
         pass sends them again (to whatever their backup is by then). Once ``target`` has a
-        key's current copy, the copies it replaces elsewhere are deleted."""
-        deletes = sum(1 for _, d in entries if not d)
+        key's current copy, the copies it replaces elsewhere are deleted. The entries count
+        as unacknowledged from this call on, not from when the returned coroutine starts (a
+        task begins a turn of the event loop later)."""
         unacked = self._unacked[ms.map_id]
         for key, _ in entries:
             unacked[key] = unacked.get(key, 0) + 1
+        return self._send_counted(ms, target, entries)
+
+    async def _send_counted(self, ms: MapState, target: int, entries: Entries) -> bool:
+        unacked = self._unacked[ms.map_id]
+        deletes = sum(1 for _, d in entries if not d)
         try:
             return await self._send_tracked(ms, target, entries, deletes)
         finally:
@@ -409,9 +415,9 @@ class ReplicaMixin(MultiWriterMixin, MigrationMixin):
         """Send ``key``'s object to ``target`` in one UPDATE with every other synchronous send
         to it made in this turn of the event loop; the future tells whether it was
         acknowledged. When a scale event moves the active flows, thousands of access blocks
-        end together: one request (a task, a timeout and a reply at both ends) each kept the
-        backup's event loop and the holder's busy for seconds, and their flows' packets were
-        punted all that time."""
+        end together, and one request each cost a task, a timeout and a reply at both ends
+        (batched, the sends that timed out in a 100 kpps scale event fell from 466 and 484
+        to 127 and 1: docs/bench.md)."""
         slot = (ms.map_id, target)
         batch = self._sync_batches.get(slot)
         if batch is None:
@@ -512,7 +518,7 @@ class ReplicaMixin(MultiWriterMixin, MigrationMixin):
         if ms.map_id not in self._sent or not arrivals:
             self.reply(link, msg, Status.OK)
             return
-        self.spawn(self._replicate_arrivals(link, msg, ms, arrivals), "replica-push")
+        self._replicate_arrivals(link, msg, ms, arrivals)
 
     def _held_elsewhere(self, ms: MapState, key: bytes) -> bool:
         """Held here, or by a live instance this home's directory names."""
@@ -520,11 +526,12 @@ class ReplicaMixin(MultiWriterMixin, MigrationMixin):
         return ms.storage.get(key) is not None or (
             owner is not None and owner != self.me and owner not in self.fenced)
 
-    async def _replicate_arrivals(self, link: Link, msg: Message, ms: MapState,
-                                  entries: Entries) -> None:
+    def _replicate_arrivals(self, link: Link, msg: Message, ms: MapState,
+                            entries: Entries) -> None:
         """Send pushed objects to their backup, then acknowledge the push (whether or not
         the backup answered: a dead backup must not hold the migration up; ``_send`` gives
-        up after ``replica_timeout_s``)."""
+        up after ``replica_timeout_s``). The sends count as unacknowledged at once: an
+        access to a pushed object must wait for its copy (``SYNC_FIRST``)."""
         ring, sent, stale = self.ring(), self._sent[ms.map_id], self._stale[ms.map_id]
         by_backup: dict[int, Entries] = {}
         for key, data in entries:
@@ -535,8 +542,13 @@ class ReplicaMixin(MultiWriterMixin, MigrationMixin):
                 if prev is not None and prev[0] != target:
                     stale.add(key, prev[0])
                 sent[key] = (target, data)
-        if by_backup:
-            await asyncio.gather(*(self._send(ms, t, e) for t, e in by_backup.items()))
+        sends = [self._send(ms, t, e) for t, e in by_backup.items()]
+        self.spawn(self._reply_after(link, msg, sends), "replica-push")
+
+    async def _reply_after(self, link: Link, msg: Message,
+                           sends: list[Coroutine[Any, Any, bool]]) -> None:
+        if sends:
+            await asyncio.gather(*sends)
         self.reply(link, msg, Status.OK)
 
     def copy_granted(self, ms: MapState, key: bytes, requester: int, data: bytes) -> None:
