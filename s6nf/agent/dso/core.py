@@ -354,8 +354,9 @@ class AgentCore:
     def on_replica(self, link: Link, msg: Message, ms: MapState) -> None:
         self.fail(link, msg, Status.UNKNOWN_MAP, "this agent keeps no backups")
 
-    async def replicate_now(self, ms: MapState, key: bytes) -> None:
-        """Send ``key``'s object to its backup and wait for the acknowledgement."""
+    async def replicate_now(self, ms: MapState, key: bytes, held: bool = False) -> None:
+        """Send ``key``'s object to its backup and wait for the acknowledgement (``held``:
+        it was held here before the access that changed it)."""
 
     def copy_granted(self, ms: MapState, key: bytes, requester: int, data: bytes) -> None:
         """At the home: ``key``'s object, ``data``, is granted to ``requester`` (backups)."""

@@ -42,6 +42,11 @@ class Replication(Enum):
     """In batches, at most the agent's ``replicate_interval_s`` behind."""
     SYNC = "sync"
     """Before the access block or the call that changed the object returns."""
+    SYNC_FIRST = "sync-first"
+    """SingleWriter maps: an object's first copy at its backup (made or fetched by the
+    access, arrived by a push, or its backup changed) before the access block returns; the
+    changes of later accesses to it like ``ASYNC``. For objects whose later changes a
+    failover may lose (the NAT's counters) but not the object itself (its translation)."""
 
 
 class Consistency(Enum):

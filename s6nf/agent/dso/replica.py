@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
@@ -106,6 +106,15 @@ def all_bytes(storage: EbpfStorage[Any]) -> dict[bytes, bytes]:
     return {k[:n]: v for k, v in storage.raw.items()}
 
 
+@dataclass
+class SyncBatch:
+    """Synchronous sends to one backup of one map, gathered until the event loop's next turn."""
+
+    entries: dict[bytes, bytes]
+    sent: asyncio.Future[bool]
+    """Resolved with whether the backup acknowledged them (within ``replica_timeout_s``)."""
+
+
 class ReplicaMixin(MultiWriterMixin, MigrationMixin):
     def __init__(self, config: AgentConfig, schema: Schema, key_space: KeySpace) -> None:
         super().__init__(config, schema, key_space)
@@ -127,11 +136,16 @@ class ReplicaMixin(MultiWriterMixin, MigrationMixin):
         self._passed_ring: BackupRing | None = None
         """The ring of the last pass: when it changes, every object's backup is checked."""
         self._replicate_task: asyncio.Task[None] | None = None
+        self._unacked: dict[int, dict[bytes, int]] = {}
+        """map id → key → UPDATEs with its object not yet acknowledged (or failed)."""
+        self._sync_batches: dict[tuple[int, int], SyncBatch] = {}
+        """(map id, backup) → synchronous sends not yet on their way (``_send_sync``)."""
         for ms in self.maps.values():
             if self.replicates(ms):
                 self._sent[ms.map_id] = {}
                 self._dirty[ms.map_id] = set()
                 self._stale[ms.map_id] = StaleCopies()
+                self._unacked[ms.map_id] = {}
                 ms.sync_replica = self.sync(ms) or not persistent(ms.storage)
                 if isinstance(ms.storage, EbpfStorage):
                     ms.storage.track_changes()
@@ -145,7 +159,12 @@ class ReplicaMixin(MultiWriterMixin, MigrationMixin):
     def sync(self, ms: MapState) -> bool:
         return self.config.replicas is Replicas.SYNC or (
             self.config.replicas is Replicas.DECLARED
-            and ms.decl.replication is Replication.SYNC)
+            and ms.decl.replication in (Replication.SYNC, Replication.SYNC_FIRST))
+
+    def sync_first(self, ms: MapState) -> bool:
+        """Only an object's first copy at its backup is sent synchronously (``SYNC_FIRST``)."""
+        return (self.config.replicas is Replicas.DECLARED
+                and ms.decl.replication is Replication.SYNC_FIRST)
 
     def ring(self) -> BackupRing:
         if self._ring is None or self._ring.key_space is not self.key_space:
@@ -274,11 +293,32 @@ class ReplicaMixin(MultiWriterMixin, MigrationMixin):
                     gone.append(key)
         return current, gone
 
-    async def _send(self, ms: MapState, target: int, entries: Entries) -> bool:
+    def _send(self, ms: MapState, target: int, entries: Entries) -> Coroutine[Any, Any, bool]:
         """One UPDATE to ``target``; on failure the entries are forgotten as sent, so the next
         pass sends them again (to whatever their backup is by then). Once ``target`` has a
-        key's current copy, the copies it replaces elsewhere are deleted."""
+        key's current copy, the copies it replaces elsewhere are deleted. The entries count
+        as unacknowledged from this call on, not from when the returned coroutine starts (a
+        task begins a turn of the event loop later)."""
+        unacked = self._unacked[ms.map_id]
+        for key, _ in entries:
+            unacked[key] = unacked.get(key, 0) + 1
+        return self._send_counted(ms, target, entries)
+
+    async def _send_counted(self, ms: MapState, target: int, entries: Entries) -> bool:
+        unacked = self._unacked[ms.map_id]
         deletes = sum(1 for _, d in entries if not d)
+        try:
+            return await self._send_tracked(ms, target, entries, deletes)
+        finally:
+            for key, _ in entries:
+                left = unacked[key] - 1
+                if left:
+                    unacked[key] = left
+                else:
+                    del unacked[key]
+
+    async def _send_tracked(self, ms: MapState, target: int, entries: Entries,
+                            deletes: int) -> bool:
         try:
             reply = await asyncio.wait_for(
                 self.request(target, Kind.REPLICA, ReplicaOp.UPDATE, ms.map_id, 0, b"",
@@ -341,26 +381,73 @@ class ReplicaMixin(MultiWriterMixin, MigrationMixin):
         await self.flush_replicas()
         return count
 
-    async def replicate_now(self, ms: MapState, key: bytes) -> None:
+    async def replicate_now(self, ms: MapState, key: bytes, held: bool = False) -> None:
         """Synchronous maps: send ``key``'s object and wait for the backup's acknowledgement
-        (at most ``replica_timeout_s``); other maps: mark it for the next pass."""
+        (at most ``replica_timeout_s``); other maps: mark it for the next pass. ``held``: the
+        object was held here before the access that changed it; a ``SYNC_FIRST`` map's
+        object then waits only if its backup has no acknowledged copy of it yet (and after
+        a key-space change, until a pass has checked every object's backup).
+
+        Every synchronous send keeps the access's flow from leaving the slow path for the
+        round trip: its packets are punted meanwhile. At 100 kpps a scale event left both
+        agents' event loops a second behind, so each access of a moved flow waited that
+        long and the flows' packets were punted all along: twice as many punts as with
+        asynchronous replication, until the scale event timed out."""
         sent = self._sent.get(ms.map_id)
         if sent is None:
             return
         if not self.sync(ms):
             self._dirty[ms.map_id].add(key)
             return
+        ring = self.ring()
+        target = ring.backup_of(self.me, key)
+        prev = sent.get(key)
+        if (held and prev is not None and prev[0] == target and self.sync_first(ms)
+                and ring is self._passed_ring and key not in self._unacked[ms.map_id]):
+            self._dirty[ms.map_id].add(key)
+            return
         data = object_bytes(ms.storage, key)
-        target = self.ring().backup_of(self.me, key)
         if data is None or target is None:
             return
-        prev = sent.get(key)
         sent[key] = (target, data)
         if prev is not None and prev[0] != target:
             self._stale[ms.map_id].add(key, prev[0])
         self.replica_counters.sync_sends += 1
-        if not await self._send(ms, target, [(key, data)]):
+        if not await asyncio.shield(self._send_sync(ms, target, key, data)):
             self.replica_counters.sync_failures += 1
+
+    def _send_sync(self, ms: MapState, target: int, key: bytes,
+                   data: bytes) -> asyncio.Future[bool]:
+        """Send ``key``'s object to ``target`` in one UPDATE with every other synchronous send
+        to it made in this turn of the event loop; the future tells whether it was
+        acknowledged. When a scale event moves the active flows, thousands of access blocks
+        end together, and one request each cost a task, a timeout and a reply at both ends
+        (batched, the sends that timed out in a 100 kpps scale event fell from 466 and 484
+        to 127 and 1: docs/bench.md)."""
+        slot = (ms.map_id, target)
+        batch = self._sync_batches.get(slot)
+        if batch is None:
+            loop = asyncio.get_running_loop()
+            batch = self._sync_batches[slot] = SyncBatch({}, loop.create_future())
+            loop.call_soon(self._flush_sync, ms, slot)
+        batch.entries[key] = data
+        return batch.sent
+
+    def _flush_sync(self, ms: MapState, slot: tuple[int, int]) -> None:
+        batch = self._sync_batches.pop(slot)
+        self.spawn(self._send_sync_batch(ms, slot[1], batch), "replica-sync-send")
+
+    async def _send_sync_batch(self, ms: MapState, target: int, batch: SyncBatch) -> None:
+        entries = list(batch.entries.items())
+        ok = False
+        try:
+            results = await asyncio.gather(*(
+                self._send(ms, target, entries[start:start + BATCH])
+                for start in range(0, len(entries), BATCH)))
+            ok = all(results)
+        finally:
+            if not batch.sent.done():
+                batch.sent.set_result(ok)
 
     async def flush_replicas(self) -> None:
         """Send every change now and wait for the acknowledgements (e.g. deletions that must
@@ -437,7 +524,7 @@ class ReplicaMixin(MultiWriterMixin, MigrationMixin):
         if ms.map_id not in self._sent or not arrivals:
             self.reply(link, msg, Status.OK)
             return
-        self.spawn(self._replicate_arrivals(link, msg, ms, arrivals), "replica-push")
+        self._replicate_arrivals(link, msg, ms, arrivals)
 
     def _held_elsewhere(self, ms: MapState, key: bytes) -> bool:
         """Held here, or by a live instance this home's directory names."""
@@ -445,11 +532,12 @@ class ReplicaMixin(MultiWriterMixin, MigrationMixin):
         return ms.storage.get(key) is not None or (
             owner is not None and owner != self.me and owner not in self.fenced)
 
-    async def _replicate_arrivals(self, link: Link, msg: Message, ms: MapState,
-                                  entries: Entries) -> None:
+    def _replicate_arrivals(self, link: Link, msg: Message, ms: MapState,
+                            entries: Entries) -> None:
         """Send pushed objects to their backup, then acknowledge the push (whether or not
         the backup answered: a dead backup must not hold the migration up; ``_send`` gives
-        up after ``replica_timeout_s``)."""
+        up after ``replica_timeout_s``). The sends count as unacknowledged at once: an
+        access to a pushed object must wait for its copy (``SYNC_FIRST``)."""
         ring, sent, stale = self.ring(), self._sent[ms.map_id], self._stale[ms.map_id]
         by_backup: dict[int, Entries] = {}
         for key, data in entries:
@@ -460,8 +548,13 @@ class ReplicaMixin(MultiWriterMixin, MigrationMixin):
                 if prev is not None and prev[0] != target:
                     stale.add(key, prev[0])
                 sent[key] = (target, data)
-        if by_backup:
-            await asyncio.gather(*(self._send(ms, t, e) for t, e in by_backup.items()))
+        sends = [self._send(ms, t, e) for t, e in by_backup.items()]
+        self.spawn(self._reply_after(link, msg, sends), "replica-push")
+
+    async def _reply_after(self, link: Link, msg: Message,
+                           sends: list[Coroutine[Any, Any, bool]]) -> None:
+        if sends:
+            await asyncio.gather(*sends)
         self.reply(link, msg, Status.OK)
 
     def copy_granted(self, ms: MapState, key: bytes, requester: int, data: bytes) -> None:

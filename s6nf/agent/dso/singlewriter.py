@@ -412,18 +412,21 @@ class Access(Generic[V]):
     waits until the first leaves its block.
     """
 
-    __slots__ = ("_agent", "_create", "_key", "_ms")
+    __slots__ = ("_agent", "_create", "_held", "_key", "_ms")
 
     def __init__(self, agent: SingleWriterMixin, ms: MapState, key: bytes, create: bool) -> None:
         self._agent = agent
         self._ms = ms
         self._key = key
         self._create = create
+        self._held = False
+        """The object was here, free, when the block began (not fetched nor created)."""
 
     async def __aenter__(self) -> V:
         ms, key = self._ms, self._key
         obj: V | None = ms.storage.get(key)
         if obj is not None and key not in ms.pins and not self._agent.paused:
+            self._held = True
             ms.pins[key] = 1
             HOLDING.set(HOLDING.get() + 1)
             return obj
@@ -437,7 +440,7 @@ class Access(Generic[V]):
         HOLDING.set(HOLDING.get() - 1)
         try:
             if self._ms.sync_replica:
-                await self._agent.replicate_now(self._ms, self._key)
+                await self._agent.replicate_now(self._ms, self._key, self._held)
         finally:
             self._agent.sw_release(self._ms, self._key)
 

@@ -12,6 +12,7 @@ FLOWS = SwMap(1, "flows", Flow)
 SYNC_FLOWS = SwMap(3, "sync_flows", Flow, replication=Replication.SYNC)
 COUNTERS = MwMap(2, "counters", Counter, replication=Replication.SYNC)
 SCHEMA = Schema([FLOWS, SYNC_FLOWS, COUNTERS])
+FIRST_FLOWS = SwMap(4, "first_flows", Flow, replication=Replication.SYNC_FIRST)
 LAG_S = 0.05
 
 
@@ -71,6 +72,28 @@ def test_sync_objects_are_at_the_backup_when_the_access_or_call_returns():
             assert copy_of(agents, 1, FLOWS.map_id, key)[1] is None, "async waits for a pass"
             await agents[2].mw(COUNTERS).call(key, Counter.swap, 41)
             assert copy_of(agents, 1, COUNTERS.map_id, key)[1] is not None
+
+    asyncio.run(main())
+
+
+def test_sync_first_objects_wait_for_their_first_copy_only():
+    async def main() -> None:
+        async with cluster(3, Schema([FIRST_FLOWS]), replicas=Replicas.DECLARED,
+                           replicate_interval_s=60.0) as agents:
+            key = key_homed_at(agents[1], 1)
+            flows, counters = agents[1].sw(FIRST_FLOWS), agents[1].replica_counters
+            async with flows.access(key) as flow:
+                flow.packets = 3
+            first = copy_of(agents, 1, FIRST_FLOWS.map_id, key)[1]
+            assert first is not None, "a new object is at its backup when the access returns"
+            agents[1].replicate_pass()
+            sends = counters.sync_sends
+            async with flows.access(key) as flow:
+                flow.packets = 4
+            assert counters.sync_sends == sends
+            assert copy_of(agents, 1, FIRST_FLOWS.map_id, key)[1] == first, "waits for a pass"
+            agents[1].replicate_pass()
+            await wait_for(lambda: copy_of(agents, 1, FIRST_FLOWS.map_id, key)[1] != first, 1.0)
 
     asyncio.run(main())
 
